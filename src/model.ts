@@ -1,0 +1,236 @@
+/**
+ * The service's vocabulary: what observation gathers (a `Snapshot`), what the planner
+ * decides (a `Plan` of actions, holds and blocks, each with a reason code and a sentence),
+ * and what apply reports (`StepOutcome`). Everything here is plain data so the planner
+ * stays a pure function and every path (event, timer, HTTP, dashboard, plan command)
+ * shares it.
+ */
+
+export type VaultHostKind = "vault" | "managedHsm";
+export type ConsumerKind = "kusto" | "cosmos" | "cassandra";
+export type RotatorMode = "enforce" | "report";
+
+/** A managed key: `https://<vault>.vault.azure.net/keys/<name>` or on `*.managedhsm.azure.net`. */
+export interface KeyRef {
+  /** Vault URL with trailing slash, lower case host: "https://kv1.vault.azure.net/". */
+  vaultUrl: string;
+  /** Vault or HSM name: the first label of the host. */
+  vaultName: string;
+  hostKind: VaultHostKind;
+  keyName: string;
+}
+
+/** Stable string for a key: "<vaultName>/<keyName>" (vault names are globally unique). */
+export function keyRefId(key: KeyRef): string {
+  return `${key.vaultName}/${key.keyName}`;
+}
+
+/** Facts about one key version, as read from Key Vault / Managed HSM. */
+export interface KeyVersionFacts {
+  /** 32 hex characters, lower case. */
+  version: string;
+  /** Full versioned key id: "https://kv1.vault.azure.net/keys/k/<version>". */
+  kid: string;
+  enabled: boolean;
+  created: Date;
+  updated?: Date;
+  notBefore?: Date;
+  expiresOn?: Date;
+  /** "RSA", "RSA-HSM", "EC", ... */
+  keyType: string;
+  /** RSA modulus size in bits when known. */
+  keySize?: number;
+  keyOps: string[];
+  tags: Record<string, string>;
+  /** e.g. "Recoverable+Purgeable", "Recoverable" (purge protected), "CustomizedRecoverable". */
+  recoveryLevel?: string;
+}
+
+export interface KeySnapshot {
+  key: KeyRef;
+  /** Oldest first by `created`. */
+  versions: KeyVersionFacts[];
+}
+
+/** Which key reference on a consumer: Kusto and Cosmos have one, a Cassandra data center two. */
+export type PinName = "key" | "managedDisk" | "backupStorage";
+
+export interface ConsumerPin {
+  pin: PinName;
+  key: KeyRef;
+  /** The pinned version, or null when the consumer follows the newest version. */
+  version: string | null;
+}
+
+export interface BackupRetention {
+  /** How long backups taken with a key version need that version, in ms. */
+  retentionMs: number;
+  /** "Periodic" or "Continuous7Days"/"Continuous30Days", for the sentence. */
+  description: string;
+}
+
+export interface ConsumerSnapshot {
+  /** ARM id of the resource holding the pins (a Cassandra data center for Cassandra). */
+  id: string;
+  kind: ConsumerKind;
+  subscriptionId: string;
+  /** Object id or ARM id of the identity the consumer unwraps with, when known. */
+  identity?: string;
+  pins: ConsumerPin[];
+  /** Version really in use per pin, where the service reports it (Cosmos keyVaultKeyUriVersion). */
+  inUse: Partial<Record<PinName, string>>;
+  /** "Succeeded", "Updating", "Failed", ... */
+  provisioningState?: string;
+  /** Cosmos `customerManagedKeyStatus` and similar. */
+  keyStatus?: string;
+  backupRetention?: BackupRetention;
+}
+
+/** Use of one key version seen in the audit logs (service identity excluded). */
+export interface VersionUse {
+  version: string;
+  lastUse: Date;
+  /** Caller object id of the last use. */
+  lastUser: string;
+  count: number;
+  /** Last use per caller object id. */
+  byCaller: Record<string, Date>;
+}
+
+/**
+ * What the audit logs say about one key over the evidence window. `complete` is false when
+ * the query failed or returned a partial result: then nothing may be concluded.
+ */
+export interface AuditEvidence {
+  key: KeyRef;
+  workspaceId: string;
+  complete: boolean;
+  /** Why evidence is incomplete (query error, partial result, no workspace). */
+  problem?: string;
+  /** Window the query covered. */
+  from: Date;
+  to: Date;
+  /** Newest audit record of the service's own read of this key: the canary. */
+  canarySeenAt?: Date;
+  uses: VersionUse[];
+}
+
+export interface Snapshot {
+  observedAt: Date;
+  keys: KeySnapshot[];
+  consumers: ConsumerSnapshot[];
+  /** By `keyRefId`. */
+  evidence: Record<string, AuditEvidence>;
+  /** Keys that could not be read this time, by `keyRefId`, with the reason. */
+  unreadableKeys: Record<string, string>;
+}
+
+export interface Policy {
+  quietPeriodMs: number;
+  emergencyQuietPeriodMs: number;
+  /** How far behind `now` the newest canary may be for the pipeline to count as current. */
+  ingestionMarginMs: number;
+  mode: RotatorMode;
+  /** Minimum RSA size per consumer kind. */
+  minRsaBits: Record<ConsumerKind, number>;
+}
+
+/** Tag names the service writes on key versions. */
+export const TAGS = {
+  compromised: "cmk-rotator-compromised",
+  compromisedReason: "cmk-rotator-compromised-reason",
+  disabledBy: "cmk-rotator-disabled-by",
+  disabledAt: "cmk-rotator-disabled-at",
+  evidence: "cmk-rotator-evidence",
+  lastUse: "cmk-rotator-last-use",
+  supersededBy: "cmk-rotator-superseded-by",
+} as const;
+
+export interface RepointAction {
+  type: "repoint";
+  key: KeyRef;
+  consumerId: string;
+  consumerKind: ConsumerKind;
+  pin: PinName;
+  from: string;
+  to: string;
+  reason: ReasonCode;
+  message: string;
+}
+
+export interface DisableAction {
+  type: "disable";
+  key: KeyRef;
+  version: string;
+  evidence: {
+    supersededAt: Date;
+    quietPeriodMs: number;
+    windowFrom: Date;
+    windowTo: Date;
+    canarySeenAt: Date;
+    lastUse?: Date;
+    workspaceId: string;
+  };
+  reason: ReasonCode;
+  message: string;
+}
+
+export type PlannedAction = RepointAction | DisableAction;
+
+export interface Hold {
+  type: "hold";
+  key: KeyRef;
+  version: string;
+  reason: ReasonCode;
+  message: string;
+  /** When the hold can lift at the earliest, if known. */
+  until?: Date;
+  /** Consumer or caller the hold concerns, if any. */
+  concerns?: string;
+}
+
+export interface Block {
+  type: "block";
+  key: KeyRef;
+  version: string;
+  reason: ReasonCode;
+  message: string;
+}
+
+export type ReasonCode =
+  | "consumer-lags"
+  | "quiet-period-elapsed-unused"
+  | "newest-version"
+  | "pinned-by-consumer"
+  | "in-use-by-consumer"
+  | "superseded-recently"
+  | "used-recently"
+  | "pipeline-not-current"
+  | "evidence-incomplete"
+  | "backup-retention"
+  | "repoint-in-progress"
+  | "already-disabled"
+  | "preflight-disabled"
+  | "preflight-expired"
+  | "preflight-not-yet-valid"
+  | "preflight-not-rsa"
+  | "preflight-key-too-small"
+  | "preflight-missing-key-ops"
+  | "preflight-not-purge-protected"
+  | "no-valid-target"
+  | "report-mode";
+
+export interface Plan {
+  now: Date;
+  actions: PlannedAction[];
+  holds: Hold[];
+  blocks: Block[];
+  /** Newest enabled version passing preflight, per `keyRefId`; absent when none. */
+  targets: Record<string, string>;
+}
+
+/** The three outcomes of a step: done, pending (try later, no error) or failed (with a reason). */
+export type StepOutcome =
+  | { status: "done"; detail?: string }
+  | { status: "pending"; detail: string; retryAfterMs?: number }
+  | { status: "failed"; reason: string; detail: string };

@@ -1,0 +1,89 @@
+/**
+ * All state of one running sandbox, in memory. Services read and write it; background
+ * loops (consumer usage, Event Grid delivery, long-running operations) tick over it.
+ * Map keys for ARM ids are lower case (ARM ids are case-insensitive).
+ */
+import { EventEmitter } from "node:events";
+import type { SandboxExchange } from "./http.js";
+import type {
+  FaultRule,
+  IngestionSettings,
+  LatencySettings,
+  SandboxArmResource,
+  SandboxAsyncOperation,
+  SandboxAuditRecord,
+  SandboxClock,
+  SandboxConsumer,
+  SandboxDelivery,
+  SandboxEventSubscription,
+  SandboxIdentity,
+  SandboxPublishedEvent,
+  SandboxRoleAssignment,
+  SandboxRoleDefinition,
+  SandboxVault,
+  SandboxWorkspace,
+} from "./model.js";
+
+export interface SandboxCustomTopic {
+  name: string;
+  /** e.g. "rotator-events.westeurope-1.eventgrid.azure.net" */
+  host: string;
+  /** Access key accepted in the `aeg-sas-key` header (a bearer token is accepted too). */
+  accessKey: string;
+}
+
+export interface SandboxSubscription {
+  id: string;
+  resourceGroups: string[];
+}
+
+/** Events the store emits so that services can react to each other without importing each other. */
+export interface SandboxStoreEvents {
+  keyVersionCreated: [{ vault: SandboxVault; keyName: string; version: string }];
+  armResourceChanged: [{ id: string }];
+}
+
+export class SandboxStore {
+  readonly events = new EventEmitter<SandboxStoreEvents>();
+  tenantId = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+  readonly identities = new Map<string, SandboxIdentity>();
+  readonly roleDefinitions = new Map<string, SandboxRoleDefinition>();
+  readonly roleAssignments: SandboxRoleAssignment[] = [];
+  readonly subscriptions: SandboxSubscription[] = [];
+  readonly vaults = new Map<string, SandboxVault>();
+  readonly workspaces = new Map<string, SandboxWorkspace>();
+  audit: SandboxAuditRecord[] = [];
+  /** Audit records older than this are dropped, so memory stays bounded. */
+  auditRetentionMs = 8 * 24 * 3600 * 1000;
+  readonly armResources = new Map<string, SandboxArmResource>();
+  readonly asyncOperations = new Map<string, SandboxAsyncOperation>();
+  readonly consumers = new Map<string, SandboxConsumer>();
+  readonly eventSubscriptions: SandboxEventSubscription[] = [];
+  readonly deliveries: SandboxDelivery[] = [];
+  readonly customTopics: SandboxCustomTopic[] = [];
+  readonly publishedEvents: SandboxPublishedEvent[] = [];
+  faults: FaultRule[] = [];
+  ingestion: IngestionSettings = { delaySeconds: 0, paused: false, partialError: false };
+  latency: LatencySettings = { armWriteMs: 0, lroDurationMs: 2000 };
+  /** When set, the server appends every exchange here (conformance tests). */
+  recording: SandboxExchange[] | undefined;
+
+  constructor(readonly clock: SandboxClock = { now: () => Date.now() }) {}
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  identityByName(name: string): SandboxIdentity | undefined {
+    for (const identity of this.identities.values()) if (identity.name === name) return identity;
+    return undefined;
+  }
+
+  armResource(id: string): SandboxArmResource | undefined {
+    return this.armResources.get(id.toLowerCase());
+  }
+
+  putArmResource(resource: SandboxArmResource): void {
+    this.armResources.set(resource.id.toLowerCase(), resource);
+  }
+}
