@@ -1,0 +1,186 @@
+import type { EventGridEvent, HttpRequest, InvocationContext } from "@azure/functions";
+import { afterEach, describe, expect, it } from "vitest";
+import type { FunctionDefinition } from "../../../src/hosting/functionDefinition.js";
+import { type RunningFunctionsHost, startFunctionsHost } from "../../../src/local/functionsHost.js";
+
+const hosts: RunningFunctionsHost[] = [];
+afterEach(async () => {
+  while (hosts.length > 0) await hosts.pop()?.close();
+});
+
+async function start(functions: FunctionDefinition[], settings: Record<string, string> = {}) {
+  const lines: string[] = [];
+  const host = await startFunctionsHost({
+    functions,
+    port: 0,
+    settings,
+    writeLine: (line) => lines.push(line),
+  });
+  hosts.push(host);
+  return { host, lines };
+}
+
+function echoFunction(
+  calls: { params: Record<string, string>; body: string; context: InvocationContext }[],
+): FunctionDefinition {
+  return {
+    kind: "http",
+    name: "echo",
+    route: "things/{vault}/{key}/rotate",
+    methods: ["POST"],
+    authLevel: "function",
+    handler: async (request: HttpRequest, context: InvocationContext) => {
+      const body = await request.text();
+      calls.push({ params: { ...request.params }, body, context });
+      context.log("echoed", { key: request.params.key });
+      return { status: 202, jsonBody: { vault: request.params.vault, body } };
+    },
+  };
+}
+
+describe("local Functions host", () => {
+  it("serves HTTP triggers under /api with function-key auth", async () => {
+    const calls: { params: Record<string, string>; body: string; context: InvocationContext }[] = [];
+    const { host, lines } = await start([echoFunction(calls)]);
+    const url = `${host.url}/api/things/kv1/k1/rotate`;
+
+    const anonymous = await fetch(url, { method: "POST", body: "{}" });
+    expect(anonymous.status).toBe(401);
+
+    const withHeader = await fetch(url, {
+      method: "POST",
+      body: '{"a":1}',
+      headers: { "x-functions-key": host.functionKey },
+    });
+    expect(withHeader.status).toBe(202);
+    expect(await withHeader.json()).toEqual({ vault: "kv1", body: '{"a":1}' });
+
+    const withCode = await fetch(`${url}?code=${encodeURIComponent(host.functionKey)}`, { method: "POST" });
+    expect(withCode.status).toBe(202);
+
+    const wrongMethod = await fetch(`${url}?code=${host.functionKey}`, { method: "GET" });
+    expect(wrongMethod.status).toBe(405);
+    expect((await fetch(`${host.url}/api/nothing`)).status).toBe(404);
+
+    expect(calls.map((call) => call.params)).toEqual([
+      { vault: "kv1", key: "k1" },
+      { vault: "kv1", key: "k1" },
+    ]);
+    expect(calls[0]?.context.functionName).toBe("echo");
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logged).toContainEqual(
+      expect.objectContaining({ function: "echo", message: "echoed", key: "k1" }),
+    );
+  });
+
+  it("accepts Event Grid deliveries: validation handshake, batches and CloudEvents", async () => {
+    const received: EventGridEvent[] = [];
+    const { host } = await start([
+      { kind: "eventGrid", name: "onKey", handler: async (event) => void received.push(event) },
+    ]);
+    const webhook = `${host.url}/runtime/webhooks/eventgrid?functionName=onKey`;
+
+    const validation = await fetch(webhook, {
+      method: "POST",
+      headers: { "aeg-event-type": "SubscriptionValidation" },
+      body: JSON.stringify([
+        {
+          id: "1",
+          eventType: "Microsoft.EventGrid.SubscriptionValidationEvent",
+          data: { validationCode: "abc" },
+        },
+      ]),
+    });
+    expect(await validation.json()).toEqual({ validationResponse: "abc" });
+
+    const options = await fetch(webhook, {
+      method: "OPTIONS",
+      headers: { "WebHook-Request-Origin": "eventgrid.azure.net" },
+    });
+    expect(options.headers.get("webhook-allowed-origin")).toBe("eventgrid.azure.net");
+
+    const batch = await fetch(webhook, {
+      method: "POST",
+      headers: { "aeg-event-type": "Notification" },
+      body: JSON.stringify([
+        { id: "a", eventType: "Microsoft.KeyVault.KeyNewVersionCreated", subject: "k", data: {} },
+        { id: "b", eventType: "Microsoft.KeyVault.KeyNewVersionCreated", subject: "k", data: {} },
+      ]),
+    });
+    expect(batch.status).toBe(200);
+    const cloudEvent = await fetch(webhook, {
+      method: "POST",
+      headers: { "content-type": "application/cloudevents+json" },
+      body: JSON.stringify({
+        specversion: "1.0",
+        id: "c",
+        type: "Microsoft.KeyVault.KeyNewVersionCreated",
+        source: "/x",
+      }),
+    });
+    expect(cloudEvent.status).toBe(200);
+    expect(received.map((event) => event.id)).toEqual(["a", "b", "c"]);
+
+    expect(
+      (
+        await fetch(`${host.url}/runtime/webhooks/eventgrid?functionName=missing`, {
+          method: "POST",
+          body: "[]",
+        })
+      ).status,
+    ).toBe(404);
+    expect((await fetch(webhook, { method: "POST", body: "not json" })).status).toBe(400);
+  });
+
+  it("answers 500 when an event handler throws, so Event Grid retries", async () => {
+    const { host } = await start([
+      {
+        kind: "eventGrid",
+        name: "failing",
+        handler: async () => {
+          throw new Error("boom");
+        },
+      },
+    ]);
+    const response = await fetch(`${host.url}/runtime/webhooks/eventgrid?functionName=failing`, {
+      method: "POST",
+      body: JSON.stringify([{ id: "a", eventType: "x", data: {} }]),
+    });
+    expect(response.status).toBe(500);
+  });
+
+  it("runs timers on their NCRONTAB schedule, resolved from settings, and on demand via the admin API", async () => {
+    let runs = 0;
+    const { host } = await start(
+      [{ kind: "timer", name: "tick", schedule: "%TICK_SCHEDULE%", handler: async () => void runs++ }],
+      { TICK_SCHEDULE: "*/1 * * * * *" },
+    );
+    const deadline = Date.now() + 5000;
+    while (runs < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(runs).toBeGreaterThanOrEqual(2);
+
+    const before = runs;
+    const denied = await fetch(`${host.url}/admin/functions/tick`, { method: "POST", body: "{}" });
+    expect(denied.status).toBe(401);
+    const accepted = await fetch(`${host.url}/admin/functions/tick`, {
+      method: "POST",
+      headers: { "x-functions-key": host.masterKey },
+      body: "{}",
+    });
+    expect(accepted.status).toBe(202);
+    const until = Date.now() + 3000;
+    while (runs === before && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(runs).toBeGreaterThan(before);
+  });
+
+  it("refuses a timer whose schedule setting is missing", async () => {
+    await expect(
+      startFunctionsHost({
+        functions: [{ kind: "timer", name: "tick", schedule: "%NOPE%", handler: async () => undefined }],
+        port: 0,
+        settings: {},
+        writeLine: () => undefined,
+      }),
+    ).rejects.toThrow(/NOPE/);
+  });
+});
