@@ -131,6 +131,9 @@ export interface EstateCustomTopic {
   name: string;
   host: string;
   accessKey: string;
+  /** Where the topic lives (its ARM id); default: the estate's first subscription and resource group. */
+  subscriptionId?: string;
+  resourceGroup?: string;
 }
 
 export interface EstateEventSubscription {

@@ -161,6 +161,8 @@ export interface ConsumerUsage {
   version: string;
   /** Since when the consumer uses this version (epoch ms). */
   since: number;
+  /** A newer reference the consumer has noticed and will use once its lag has passed. */
+  switchingTo?: { vault: string; key: string; version: string; noticedAt: number };
 }
 
 export interface SandboxConsumer {
@@ -182,6 +184,8 @@ export interface SandboxEventSubscription {
   schema: EventSchema;
   /** True once the SubscriptionValidation handshake succeeded. */
   validated: boolean;
+  /** Why the handshake failed for good; such a subscription gets no events. */
+  validationError?: string;
 }
 
 export interface SandboxDelivery {
@@ -193,6 +197,8 @@ export interface SandboxDelivery {
   lastStatusCode?: number;
   lastError?: string;
   at: number;
+  /** When the next attempt is due, while pending. */
+  nextAttemptAt?: number;
 }
 
 export interface SandboxPublishedEvent {

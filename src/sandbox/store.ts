@@ -30,6 +30,8 @@ export interface SandboxCustomTopic {
   host: string;
   /** Access key accepted in the `aeg-sas-key` header (a bearer token is accepted too). */
   accessKey: string;
+  /** ARM id of the topic: the RBAC scope for bearer tokens and the `topic` of its events. */
+  resourceId?: string;
 }
 
 export interface SandboxSubscription {
