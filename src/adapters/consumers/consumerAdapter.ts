@@ -1,0 +1,42 @@
+/**
+ * One interface for every consumer kind. The core owns the protocol (observe, plan, apply,
+ * verify at the next observation); an adapter only reads a consumer's pins and begins a
+ * repoint. Adding a kind = one new file implementing this + one row in `registry.ts`.
+ */
+import type { ConsumerKind, ConsumerSnapshot, PinName, StepOutcome } from "../../model.js";
+import type { ParsedKeyId } from "../keyRef.js";
+
+/** One row of the discovery query: `Resources | project id, type, subscriptionId, properties`. */
+export interface ResourceGraphRow {
+  id: string;
+  /** Lower-case ARM type, e.g. "microsoft.kusto/clusters". */
+  type: string;
+  subscriptionId: string;
+  properties: unknown;
+}
+
+/** A consumer discovery found, with the key identifiers discovery saw on it (not yet confirmed). */
+export interface DiscoveredConsumer {
+  id: string;
+  kind: ConsumerKind;
+  subscriptionId: string;
+  keys: ParsedKeyId[];
+}
+
+export interface ConsumerAdapter {
+  readonly kind: ConsumerKind;
+  /** Lower-case Resource Graph type whose rows announce consumers of this kind. */
+  readonly resourceGraphType: string;
+  /**
+   * The consumers one Resource Graph row stands for (none when it uses no customer-managed
+   * key). Cassandra lists the cluster's data centers through ARM here.
+   */
+  candidatesFromRow(row: ResourceGraphRow): Promise<DiscoveredConsumer[]>;
+  /**
+   * ARM GET: pins, version really in use, provisioningState, identity, backup retention.
+   * Throws AzureCallError when the GET fails, ValidationError when the payload is odd.
+   */
+  read(id: string): Promise<ConsumerSnapshot>;
+  /** Begins the PATCH long-running operation that repoints `pin` to `toVersion`; does not wait for it. */
+  beginRepoint(consumer: ConsumerSnapshot, pin: PinName, toVersion: string): Promise<StepOutcome>;
+}
