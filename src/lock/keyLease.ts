@@ -1,0 +1,172 @@
+/**
+ * Serializes work per key across invocations and instances: a lease entity per key with
+ * `leaseUntil` and `holder`, taken by insert, or by an ETag-conditional replace once the
+ * previous lease has expired. A crashed holder therefore never blocks a key for longer
+ * than one lease. The holder renews while it works and releases at the end.
+ */
+import { randomUUID } from "node:crypto";
+import { isStatus, type RotatorTable, toTableKey } from "../journal/rotatorTable.js";
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export interface Lease {
+  readonly keyId: string;
+  readonly holder: string;
+  /** Extends the lease; false when it was lost (expired and taken by someone else). */
+  renew(): Promise<boolean>;
+  release(): Promise<void>;
+}
+
+export interface KeyLock {
+  /** The lease, or undefined when another holder has an unexpired lease on the key. */
+  tryAcquire(keyId: string, holder?: string): Promise<Lease | undefined>;
+}
+
+const LEASE_PARTITION = "lease";
+
+interface LeaseEntity {
+  partitionKey: string;
+  rowKey: string;
+  holder: string;
+  /** Epoch ms, as a string so Table Storage keeps it exact. */
+  leaseUntil: string;
+}
+
+function leaseUntilOf(entity: Record<string, unknown>): number {
+  const value = Number(entity.leaseUntil);
+  return Number.isFinite(value) ? value : 0;
+}
+
+export class TableKeyLock implements KeyLock {
+  constructor(
+    private readonly table: RotatorTable,
+    private readonly clock: Clock = systemClock,
+    private readonly leaseMs = 60_000,
+  ) {}
+
+  async tryAcquire(keyId: string, holder: string = randomUUID()): Promise<Lease | undefined> {
+    await this.table.ready();
+    const client = this.table.client;
+    const rowKey = toTableKey(keyId);
+    const entity = (): LeaseEntity => ({
+      partitionKey: LEASE_PARTITION,
+      rowKey,
+      holder,
+      leaseUntil: String(this.clock.now().getTime() + this.leaseMs),
+    });
+    let etag: string | undefined;
+    try {
+      etag = (await client.createEntity(entity())).etag;
+    } catch (error) {
+      if (!isStatus(error, 409)) throw error;
+      const current = await client.getEntity<Record<string, unknown>>(LEASE_PARTITION, rowKey);
+      if (leaseUntilOf(current) > this.clock.now().getTime() && current.holder !== holder) return undefined;
+      try {
+        etag = (await client.updateEntity(entity(), "Replace", { etag: current.etag })).etag;
+      } catch (raceError) {
+        if (isStatus(raceError, 412) || isStatus(raceError, 404)) return undefined;
+        throw raceError;
+      }
+    }
+    if (!etag) throw new Error(`Table Storage returned no ETag for the lease on key ${keyId}`);
+    return this.leaseFor(keyId, holder, rowKey, etag, entity);
+  }
+
+  private leaseFor(
+    keyId: string,
+    holder: string,
+    rowKey: string,
+    initialEtag: string,
+    entity: () => LeaseEntity,
+  ): Lease {
+    const client = this.table.client;
+    let etag = initialEtag;
+    let released = false;
+    return {
+      keyId,
+      holder,
+      renew: async () => {
+        if (released) return false;
+        try {
+          const result = await client.updateEntity(entity(), "Replace", { etag });
+          if (result.etag) etag = result.etag;
+          return true;
+        } catch (error) {
+          if (isStatus(error, 412) || isStatus(error, 404)) return false;
+          throw error;
+        }
+      },
+      release: async () => {
+        if (released) return;
+        released = true;
+        try {
+          await client.deleteEntity(LEASE_PARTITION, rowKey, { etag });
+        } catch (error) {
+          // Lost or already gone: someone else holds it now, or it expired; nothing to undo.
+          if (isStatus(error, 412) || isStatus(error, 404)) return;
+          throw error;
+        }
+      },
+    };
+  }
+}
+
+export type LeaseResult<T> = { status: "done"; value: T } | { status: "busy"; holderMessage: string };
+
+/**
+ * Runs `work` while holding the key's lease, renewing it every third of its length, and
+ * releases it afterwards (also when `work` throws). Busy when another run holds the key.
+ */
+export async function withKeyLease<T>(
+  lock: KeyLock,
+  keyId: string,
+  work: (lease: Lease) => Promise<T>,
+  renewEveryMs = 20_000,
+): Promise<LeaseResult<T>> {
+  const lease = await lock.tryAcquire(keyId);
+  if (!lease) return { status: "busy", holderMessage: `another run holds the key ${keyId}` };
+  const renewal = setInterval(() => {
+    lease.renew().catch(() => undefined);
+  }, renewEveryMs);
+  renewal.unref();
+  try {
+    return { status: "done", value: await work(lease) };
+  } finally {
+    clearInterval(renewal);
+    await lease.release().catch(() => undefined);
+  }
+}
+
+/** Keeps leases in memory: unit tests of code that needs a lock. */
+export class MemoryKeyLock implements KeyLock {
+  private readonly leases = new Map<string, { holder: string; until: number }>();
+
+  constructor(
+    private readonly clock: Clock = systemClock,
+    private readonly leaseMs = 60_000,
+  ) {}
+
+  async tryAcquire(keyId: string, holder: string = randomUUID()): Promise<Lease | undefined> {
+    const now = this.clock.now().getTime();
+    const current = this.leases.get(keyId);
+    if (current && current.until > now && current.holder !== holder) return undefined;
+    this.leases.set(keyId, { holder, until: now + this.leaseMs });
+    return {
+      keyId,
+      holder,
+      renew: async () => {
+        const lease = this.leases.get(keyId);
+        if (lease?.holder !== holder) return false;
+        lease.until = this.clock.now().getTime() + this.leaseMs;
+        return true;
+      },
+      release: async () => {
+        if (this.leases.get(keyId)?.holder === holder) this.leases.delete(keyId);
+      },
+    };
+  }
+}
