@@ -187,7 +187,7 @@ describe("infra/main.json: least privilege", () => {
   it("limits the key role to reading keys and versions, creating a version and updating a version", () => {
     expect(template.variables.keyOperatorDataActions).toEqual([
       "Microsoft.KeyVault/vaults/keys/read",
-      "Microsoft.KeyVault/vaults/keys/create/action",
+      "Microsoft.KeyVault/vaults/keys/rotate/action",
       "Microsoft.KeyVault/vaults/keys/update/action",
     ]);
   });
