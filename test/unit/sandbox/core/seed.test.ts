@@ -1,0 +1,144 @@
+import { describe, expect, it } from "vitest";
+import type { Estate } from "../../../../src/sandbox/estate.js";
+import {
+  defaultEstate,
+  EstateValidationError,
+  resolveEstateKeyRef,
+  seedStore,
+  validateEstate,
+} from "../../../../src/sandbox/seed.js";
+import { SandboxStore } from "../../../../src/sandbox/store.js";
+
+const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
+
+function seeded(estate: Estate = defaultEstate()): SandboxStore {
+  const store = new SandboxStore({ now: () => NOW });
+  seedStore(store, estate);
+  return store;
+}
+
+/** The default estate with one change applied to a deep copy. */
+function estateWith(change: (estate: Record<string, unknown> & Estate) => void): unknown {
+  const copy = structuredClone(defaultEstate()) as Record<string, unknown> & Estate;
+  change(copy);
+  return copy;
+}
+
+describe("default estate", () => {
+  it("seeds vaults, HSM keys and versions of the right age and size", () => {
+    const store = seeded();
+    const vault = store.vaults.get("kv-cmk-1");
+    expect(vault?.uri).toBe("https://kv-cmk-1.vault.azure.net/");
+    expect(vault?.resourceId).toBe(
+      "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-keys/providers/Microsoft.KeyVault/vaults/kv-cmk-1",
+    );
+    const adx = vault?.keys.get("adx-key");
+    expect(adx?.versions.map((version) => (NOW - version.created) / 3_600_000)).toEqual([720, 48]);
+    expect(adx?.versions[0]?.version).toMatch(/^[0-9a-f]{32}$/);
+    expect(adx?.versions[0]?.version).not.toBe(adx?.versions[1]?.version);
+    expect(vault?.keys.get("cosmos-key")?.versions[0]?.publicKey.asymmetricKeyDetails?.modulusLength).toBe(
+      3072,
+    );
+    const hsm = store.vaults.get("hsm-cmk-1");
+    expect(hsm?.uri).toBe("https://hsm-cmk-1.managedhsm.azure.net/");
+    expect(hsm?.keys.get("cassandra-disk-key")?.kty).toBe("RSA-HSM");
+  });
+
+  it("gives user-assigned identities ARM ids and resolves scope shorthands", () => {
+    const store = seeded();
+    expect(store.identityByName("uai-adx-1")?.resourceId).toBe(
+      "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-data/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-adx-1",
+    );
+    expect(store.identityByName("cassandra-1")?.resourceId).toBeUndefined();
+    const adxAssignment = store.roleAssignments.find(
+      (assignment) => assignment.principalId === store.identityByName("uai-adx-1")?.objectId,
+    );
+    expect(adxAssignment?.scope).toMatch(
+      /\/providers\/Microsoft\.KeyVault\/vaults\/kv-cmk-1\/keys\/adx-key$/,
+    );
+    expect(store.roleDefinitions.get("Key Vault Crypto Service Encryption User")?.dataActions).toContain(
+      "Microsoft.KeyVault/vaults/keys/unwrap/action",
+    );
+    expect(store.workspaces.get("a1b2c3d4-0000-4000-8000-000000000001")?.resourceId).toContain(
+      "Microsoft.OperationalInsights/workspaces/law-audit",
+    );
+    expect(store.customTopics[0]?.host).toBe("rotator-events.westeurope-1.eventgrid.azure.net");
+  });
+
+  it("resolves consumer key references to seeded versions", () => {
+    const store = seeded();
+    const versions = store.vaults.get("kv-cmk-1")?.keys.get("adx-key")?.versions ?? [];
+    expect(resolveEstateKeyRef(store, { vault: "kv-cmk-1", key: "adx-key", version: "newest" })).toBe(
+      versions[1]?.version,
+    );
+    expect(resolveEstateKeyRef(store, { vault: "kv-cmk-1", key: "adx-key", version: 0 })).toBe(
+      versions[0]?.version,
+    );
+    expect(
+      resolveEstateKeyRef(store, { vault: "kv-cmk-1", key: "adx-key", version: "none" }),
+    ).toBeUndefined();
+  });
+});
+
+describe("estate validation", () => {
+  const cases: [string, (estate: Record<string, unknown> & Estate) => void, RegExp][] = [
+    [
+      "missing subscriptions",
+      (e) => Reflect.deleteProperty(e, "subscriptions"),
+      /subscriptions must be an array/,
+    ],
+    [
+      "bad object id",
+      (e) => Object.assign(e.identities[0] ?? {}, { objectId: "x" }),
+      /identities\[0\]\.objectId/,
+    ],
+    [
+      "unknown principal",
+      (e) => Object.assign(e.roleAssignments[0] ?? {}, { principal: "ghost" }),
+      /roleAssignments\[0\]\.principal \("ghost"\) is not in identities/,
+    ],
+    [
+      "unknown role",
+      (e) => Object.assign(e.roleAssignments[0] ?? {}, { role: "Superhero" }),
+      /roleAssignments\[0\]\.role/,
+    ],
+    [
+      "key shorthand to a missing key",
+      (e) => Object.assign(e.roleAssignments[0] ?? {}, { scope: "key:kv-cmk-1/nope" }),
+      /names a key that is not in vaults/,
+    ],
+    [
+      "vault without versions",
+      (e) => Object.assign(e.vaults[0]?.keys[0] ?? {}, { versions: [] }),
+      /vaults\[0\]\.keys\[0\]\.versions must not be empty/,
+    ],
+    [
+      "version index out of range",
+      (e) => Object.assign(e.consumers[0] ?? {}, { key: { vault: "kv-cmk-1", key: "adx-key", version: 5 } }),
+      /consumers\[0\]\.key\.version must be "newest", "none" or a version index from 0 to 1/,
+    ],
+    [
+      "unknown consumer kind",
+      (e) => Object.assign(e.consumers[0] ?? {}, { kind: "redis" }),
+      /consumers\[0\]\.kind/,
+    ],
+    [
+      "unknown workspace",
+      (e) => Object.assign(e.vaults[0] ?? {}, { workspace: "nope" }),
+      /vaults\[0\]\.workspace/,
+    ],
+    [
+      "resource group outside the subscription",
+      (e) => Object.assign(e.vaults[0] ?? {}, { resourceGroup: "rg-other" }),
+      /vaults\[0\]\.resourceGroup \("rg-other"\) is not a resource group/,
+    ],
+  ];
+  it.each(cases)("rejects %s with the field named", (_name, change, message) => {
+    expect(() => validateEstate(estateWith(change))).toThrow(EstateValidationError);
+    expect(() => validateEstate(estateWith(change))).toThrow(message);
+  });
+
+  it("accepts the default estate", () => {
+    expect(() => validateEstate(defaultEstate())).not.toThrow();
+  });
+});
