@@ -1,0 +1,138 @@
+/**
+ * What every consumer adapter shares: parsing the ARM id it is handed, reading fields of an
+ * ARM payload with a clear error when one is odd, and turning the start of a PATCH into one
+ * of the three outcomes.
+ */
+import { AzureCallError, ValidationError } from "../../errors.js";
+import type { ConsumerSnapshot, PinName, StepOutcome } from "../../model.js";
+import { describeAzureFailure, failureText, pendingFromFailure } from "../azureFailure.js";
+import { type ParsedKeyId, parseKeyId } from "../keyRef.js";
+
+export interface ArmResourceId {
+  id: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  /** Names after the provider type, e.g. ["cluster1"] or ["cassandra-1", "dc-east"]. */
+  names: string[];
+}
+
+const SEGMENT = "[A-Za-z0-9._()-]{1,90}";
+
+/**
+ * Parses `/subscriptions/{s}/resourceGroups/{rg}/providers/{provider}/{type}/{name}[/{childType}/{child}]`
+ * for the given provider/type path (compared case-insensitively, as ARM does).
+ */
+export function parseArmId(id: unknown, typePath: readonly string[], what: string): ArmResourceId {
+  if (typeof id !== "string")
+    throw new ValidationError(what, `${what} id must be a string, got ${typeof id}`);
+  const [provider, ...types] = typePath;
+  let pattern = `^/subscriptions/([0-9a-fA-F-]{36})/resourceGroups/(${SEGMENT})/providers/${provider}`;
+  for (const type of types) pattern += `/${type}/(${SEGMENT})`;
+  const match = new RegExp(`${pattern}$`, "i").exec(id);
+  if (!match) {
+    throw new ValidationError(
+      what,
+      `${what} id ${JSON.stringify(id)} is not a ${typePath.join("/")} resource id (/subscriptions/<guid>/resourceGroups/<rg>/providers/${typePath.join("/<name>/")}/<name>)`,
+    );
+  }
+  const [, subscriptionId = "", resourceGroup = "", ...names] = match;
+  return { id, subscriptionId: subscriptionId.toLowerCase(), resourceGroup, names };
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** An optional string field; anything else than a string or absence is an odd payload. */
+export function optionalString(
+  record: Record<string, unknown>,
+  field: string,
+  subject: string,
+): string | undefined {
+  const value = record[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string") {
+    throw new ValidationError(
+      subject,
+      `${subject}: field "${field}" should be a string, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/** A key URI field that may be absent (no customer-managed key) or a key id with or without version. */
+export function optionalKeyUri(
+  record: Record<string, unknown>,
+  field: string,
+  subject: string,
+): ParsedKeyId | undefined {
+  const value = optionalString(record, field, subject);
+  if (value === undefined || value.trim() === "") return undefined;
+  return parseKeyId(value, `${subject} ${field}`);
+}
+
+/** Wraps a failed ARM GET in an AzureCallError that names the consumer and what to do. */
+export function readError(id: string, operation: string, error: unknown): AzureCallError {
+  const failure = describeAzureFailure(error);
+  let hint = "";
+  if (failure.status === 403) hint = "; the service identity needs Reader on the consumer";
+  if (failure.status === 404) hint = "; the consumer no longer exists (Resource Graph may lag)";
+  return new AzureCallError(
+    {
+      resourceId: id,
+      operation,
+      ...(failure.status !== undefined ? { status: failure.status } : {}),
+      ...(failure.code ? { azureCode: failure.code } : {}),
+    },
+    `${operation} ${id} failed: ${failureText(failure)}${hint}`,
+    { cause: error },
+  );
+}
+
+function isBusy(provisioningState: string | undefined): boolean {
+  if (!provisioningState) return false;
+  return !["succeeded", "failed", "canceled", "cancelled"].includes(provisioningState.toLowerCase());
+}
+
+/**
+ * Begins a repoint through `start` (which sends the PATCH) and maps the answer: started →
+ * done (verified at the next observation); resource busy or 409 → pending; 429/5xx after the
+ * SDK's own retries → pending with Retry-After; any other 4xx → failed with the RP's code.
+ */
+export async function beginRepointWith(
+  consumer: ConsumerSnapshot,
+  pin: PinName,
+  toVersion: string,
+  start: () => Promise<void>,
+): Promise<StepOutcome> {
+  const subject = `repoint of ${consumer.kind} ${consumer.id} (${pin}) to version ${toVersion}`;
+  if (!consumer.pins.some((candidate) => candidate.pin === pin)) {
+    return { status: "failed", reason: "unknown-pin", detail: `${subject}: the consumer has no ${pin} key` };
+  }
+  if (isBusy(consumer.provisioningState)) {
+    return {
+      status: "pending",
+      detail: `${subject} waits: the resource is ${consumer.provisioningState}; the next run retries`,
+    };
+  }
+  try {
+    await start();
+    return { status: "done", detail: `${subject} started; verified at the next observation` };
+  } catch (error) {
+    const failure = describeAzureFailure(error, Date.now());
+    if (failure.status === 409) {
+      return {
+        status: "pending",
+        detail: `${subject} conflicts with an operation in progress (${failureText(failure)})`,
+      };
+    }
+    if (failure.status === 429 || (failure.status !== undefined && failure.status >= 500)) {
+      return pendingFromFailure(subject, failure);
+    }
+    return {
+      status: "failed",
+      reason: failure.code ?? "azure-error",
+      detail: `${subject} failed: ${failureText(failure)}`,
+    };
+  }
+}

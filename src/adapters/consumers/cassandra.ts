@@ -1,0 +1,168 @@
+/**
+ * Azure Managed Instance for Apache Cassandra: the consumer is a data center, with two pins
+ * (`managedDiskCustomerKeyUri`, `backupStorageCustomerKeyUri`), each pinned when its URI has
+ * a version segment. The cluster's managed identity unwraps the keys.
+ *
+ * Discovery: Resource Graph indexes the clusters (`microsoft.documentdb/cassandraclusters`);
+ * data centers are child proxy resources, which Resource Graph does not list as rows of
+ * their own, and the key URIs live only on them. So each cluster row is expanded here by
+ * listing its data centers through Resource Manager (one call per cluster).
+ */
+import type { DataCenterResource } from "@azure/arm-cosmosdb";
+import type { AzureClientFactory } from "../../azure/clientFactory.js";
+import { ValidationError } from "../../errors.js";
+import type { ConsumerPin, ConsumerSnapshot, PinName } from "../../model.js";
+import { keyIdOf, validateVersion } from "../keyRef.js";
+import {
+  beginRepointWith,
+  isRecord,
+  optionalKeyUri,
+  optionalString,
+  parseArmId,
+  readError,
+} from "./armResource.js";
+import type { ConsumerAdapter, DiscoveredConsumer } from "./consumerAdapter.js";
+
+const CLUSTER_TYPE_PATH = ["Microsoft.DocumentDB", "cassandraClusters"] as const;
+const DATA_CENTER_TYPE_PATH = ["Microsoft.DocumentDB", "cassandraClusters", "dataCenters"] as const;
+
+/** Which data center property holds each pin. */
+const PIN_FIELDS: readonly {
+  pin: PinName;
+  field: "managedDiskCustomerKeyUri" | "backupStorageCustomerKeyUri";
+}[] = [
+  { pin: "managedDisk", field: "managedDiskCustomerKeyUri" },
+  { pin: "backupStorage", field: "backupStorageCustomerKeyUri" },
+];
+
+/** The `CosmosDBManagementClient` Cassandra calls used here. */
+export interface CassandraApi {
+  getCluster(resourceGroupName: string, clusterName: string): Promise<unknown>;
+  listDataCenters(resourceGroupName: string, clusterName: string): AsyncIterable<unknown>;
+  getDataCenter(resourceGroupName: string, clusterName: string, dataCenterName: string): Promise<unknown>;
+  beginUpdateDataCenter(
+    resourceGroupName: string,
+    clusterName: string,
+    dataCenterName: string,
+    body: DataCenterResource,
+  ): Promise<unknown>;
+}
+
+function pinsOf(
+  dataCenter: Record<string, unknown>,
+  subject: string,
+): { pins: ConsumerPin[]; provisioningState?: string } {
+  const properties = dataCenter.properties;
+  if (!isRecord(properties))
+    throw new ValidationError(subject, `${subject}: the data center has no properties object`);
+  const pins: ConsumerPin[] = [];
+  for (const { pin, field } of PIN_FIELDS) {
+    const parsed = optionalKeyUri(properties, field, subject);
+    if (parsed) pins.push({ pin, key: parsed.key, version: parsed.version });
+  }
+  const provisioningState = optionalString(properties, "provisioningState", subject);
+  return { pins, ...(provisioningState ? { provisioningState } : {}) };
+}
+
+export function createCassandraAdapter(apiFor: (subscriptionId: string) => CassandraApi): ConsumerAdapter {
+  return {
+    kind: "cassandra",
+    resourceGraphType: "microsoft.documentdb/cassandraclusters",
+
+    async candidatesFromRow(row) {
+      const cluster = parseArmId(row.id, CLUSTER_TYPE_PATH, "Cassandra cluster");
+      const [clusterName = ""] = cluster.names;
+      const candidates: DiscoveredConsumer[] = [];
+      try {
+        for await (const dataCenter of apiFor(cluster.subscriptionId).listDataCenters(
+          cluster.resourceGroup,
+          clusterName,
+        )) {
+          if (!isRecord(dataCenter)) continue;
+          const id = optionalString(dataCenter, "id", `data center of ${row.id}`);
+          if (!id) continue;
+          const { pins } = pinsOf(dataCenter, `Cassandra data center ${id}`);
+          if (pins.length === 0) continue;
+          candidates.push({
+            id,
+            kind: "cassandra",
+            subscriptionId: cluster.subscriptionId,
+            keys: pins.map(({ key, version }) => ({ key, version })),
+          });
+        }
+      } catch (error) {
+        if (error instanceof ValidationError) throw error;
+        throw readError(row.id, "list data centers of Cassandra cluster", error);
+      }
+      return candidates;
+    },
+
+    async read(id) {
+      const arm = parseArmId(id, DATA_CENTER_TYPE_PATH, "Cassandra data center");
+      const [clusterName = "", dataCenterName = ""] = arm.names;
+      const api = apiFor(arm.subscriptionId);
+      let dataCenter: unknown;
+      let cluster: unknown;
+      try {
+        [dataCenter, cluster] = await Promise.all([
+          api.getDataCenter(arm.resourceGroup, clusterName, dataCenterName),
+          api.getCluster(arm.resourceGroup, clusterName),
+        ]);
+      } catch (error) {
+        throw readError(id, "read Cassandra data center", error);
+      }
+      const subject = `Cassandra data center ${id}`;
+      if (!isRecord(dataCenter)) throw new ValidationError(subject, `${subject}: the GET returned no object`);
+      const { pins, provisioningState } = pinsOf(dataCenter, subject);
+      const identity = isRecord(cluster) && isRecord(cluster.identity) ? cluster.identity : {};
+      const principalId = optionalString(identity, "principalId", `Cassandra cluster of ${id}`);
+      const snapshot: ConsumerSnapshot = {
+        id,
+        kind: "cassandra",
+        subscriptionId: arm.subscriptionId,
+        pins,
+        inUse: {},
+        ...(principalId ? { identity: principalId } : {}),
+        ...(provisioningState ? { provisioningState } : {}),
+      };
+      return snapshot;
+    },
+
+    beginRepoint(consumer, pin, toVersion) {
+      return beginRepointWith(consumer, pin, toVersion, async () => {
+        const arm = parseArmId(consumer.id, DATA_CENTER_TYPE_PATH, "Cassandra data center");
+        const [clusterName = "", dataCenterName = ""] = arm.names;
+        const current = consumer.pins.find((candidate) => candidate.pin === pin);
+        const field = PIN_FIELDS.find((candidate) => candidate.pin === pin)?.field;
+        if (!current || !field) return;
+        // Only the one key URI is sent: the other pin and everything else stay as they are.
+        await apiFor(arm.subscriptionId).beginUpdateDataCenter(
+          arm.resourceGroup,
+          clusterName,
+          dataCenterName,
+          {
+            properties: {
+              [field]: keyIdOf(current.key, validateVersion(toVersion, `target version for ${consumer.id}`)),
+            },
+          },
+        );
+      });
+    },
+  };
+}
+
+export function cassandraAdapterFromFactory(factory: AzureClientFactory): ConsumerAdapter {
+  return createCassandraAdapter((subscriptionId) => {
+    const client = factory.cosmos(subscriptionId);
+    return {
+      getCluster: (resourceGroupName, clusterName) =>
+        client.cassandraClusters.get(resourceGroupName, clusterName),
+      listDataCenters: (resourceGroupName, clusterName) =>
+        client.cassandraDataCenters.list(resourceGroupName, clusterName),
+      getDataCenter: (resourceGroupName, clusterName, dataCenterName) =>
+        client.cassandraDataCenters.get(resourceGroupName, clusterName, dataCenterName),
+      beginUpdateDataCenter: (resourceGroupName, clusterName, dataCenterName, body) =>
+        client.cassandraDataCenters.beginUpdate(resourceGroupName, clusterName, dataCenterName, body),
+    };
+  });
+}

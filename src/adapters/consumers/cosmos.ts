@@ -1,0 +1,157 @@
+/**
+ * Cosmos DB accounts: one pin, `keyVaultKeyUri` (pinned when it has a version segment). The
+ * service reports the version it really uses (`keyVaultKeyUriVersion`) and the key's state
+ * (`customerManagedKeyStatus`); backups taken with a version need it for the account's
+ * backup retention (`backupPolicy`).
+ */
+import type { DatabaseAccountUpdateParameters } from "@azure/arm-cosmosdb";
+import type { AzureClientFactory } from "../../azure/clientFactory.js";
+import { ValidationError } from "../../errors.js";
+import type { BackupRetention, ConsumerSnapshot } from "../../model.js";
+import { keyIdOf, validateVersion } from "../keyRef.js";
+import {
+  beginRepointWith,
+  isRecord,
+  optionalKeyUri,
+  optionalString,
+  parseArmId,
+  readError,
+} from "./armResource.js";
+import type { ConsumerAdapter } from "./consumerAdapter.js";
+
+const TYPE_PATH = ["Microsoft.DocumentDB", "databaseAccounts"] as const;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** Azure's default when a Periodic policy omits its retention. */
+const DEFAULT_PERIODIC_RETENTION_HOURS = 8;
+const CONTINUOUS_TIERS: Record<string, number> = {
+  Continuous7Days: 7 * DAY_MS,
+  Continuous30Days: 30 * DAY_MS,
+};
+
+/** The `CosmosDBManagementClient.databaseAccounts` calls used here. */
+export interface CosmosAccountsApi {
+  get(resourceGroupName: string, accountName: string): Promise<unknown>;
+  beginUpdate(
+    resourceGroupName: string,
+    accountName: string,
+    updateParameters: DatabaseAccountUpdateParameters,
+  ): Promise<unknown>;
+}
+
+/** Retention of backups from `backupPolicy` (Periodic hours, or the Continuous tier). */
+export function backupRetentionOf(backupPolicy: unknown, subject: string): BackupRetention | undefined {
+  if (backupPolicy === undefined || backupPolicy === null) return undefined;
+  if (!isRecord(backupPolicy))
+    throw new ValidationError(subject, `${subject}: backupPolicy should be an object`);
+  const type = optionalString(backupPolicy, "type", subject);
+  if (type === "Periodic") {
+    const periodic = isRecord(backupPolicy.periodicModeProperties) ? backupPolicy.periodicModeProperties : {};
+    const hours = periodic.backupRetentionIntervalInHours ?? DEFAULT_PERIODIC_RETENTION_HOURS;
+    if (typeof hours !== "number" || !Number.isFinite(hours) || hours < 0) {
+      throw new ValidationError(
+        subject,
+        `${subject}: backupRetentionIntervalInHours should be a number, got ${JSON.stringify(hours)}`,
+      );
+    }
+    return { retentionMs: hours * HOUR_MS, description: `Periodic backups kept ${hours} hours` };
+  }
+  if (type === "Continuous") {
+    const continuous = isRecord(backupPolicy.continuousModeProperties)
+      ? backupPolicy.continuousModeProperties
+      : {};
+    // Accounts created before tiers existed omit the tier: they have 30 days.
+    const tier = optionalString(continuous, "tier", subject) ?? "Continuous30Days";
+    const retentionMs = CONTINUOUS_TIERS[tier];
+    if (retentionMs === undefined)
+      throw new ValidationError(
+        subject,
+        `${subject}: unknown continuous backup tier ${JSON.stringify(tier)}`,
+      );
+    return { retentionMs, description: `${tier} continuous backup` };
+  }
+  throw new ValidationError(subject, `${subject}: unknown backupPolicy type ${JSON.stringify(type)}`);
+}
+
+/** The identity the account unwraps with: `defaultIdentity` names it ("UserAssignedIdentity=<id>", "SystemAssignedIdentity", ...). */
+function identityOf(account: Record<string, unknown>, subject: string): string | undefined {
+  const defaultIdentity = optionalString(account, "defaultIdentity", subject);
+  const userAssigned = defaultIdentity?.match(/^UserAssignedIdentity=(.+)$/i)?.[1];
+  if (userAssigned) return userAssigned;
+  const identity = isRecord(account.identity) ? account.identity : {};
+  const principalId = optionalString(identity, "principalId", subject);
+  if (defaultIdentity === "SystemAssignedIdentity" || defaultIdentity === undefined)
+    return principalId ?? defaultIdentity;
+  return defaultIdentity;
+}
+
+export function createCosmosAdapter(
+  accountsFor: (subscriptionId: string) => CosmosAccountsApi,
+): ConsumerAdapter {
+  return {
+    kind: "cosmos",
+    resourceGraphType: "microsoft.documentdb/databaseaccounts",
+
+    async candidatesFromRow(row) {
+      const subject = `Cosmos DB account ${row.id}`;
+      const properties = isRecord(row.properties) ? row.properties : {};
+      const parsed = optionalKeyUri(properties, "keyVaultKeyUri", subject);
+      if (!parsed) return [];
+      parseArmId(row.id, TYPE_PATH, "Cosmos DB account");
+      return [
+        { id: row.id, kind: "cosmos", subscriptionId: row.subscriptionId.toLowerCase(), keys: [parsed] },
+      ];
+    },
+
+    async read(id) {
+      const arm = parseArmId(id, TYPE_PATH, "Cosmos DB account");
+      const [accountName = ""] = arm.names;
+      let account: unknown;
+      try {
+        account = await accountsFor(arm.subscriptionId).get(arm.resourceGroup, accountName);
+      } catch (error) {
+        throw readError(id, "read Cosmos DB account", error);
+      }
+      const subject = `Cosmos DB account ${id}`;
+      if (!isRecord(account)) throw new ValidationError(subject, `${subject}: the GET returned no object`);
+      const parsed = optionalKeyUri(account, "keyVaultKeyUri", subject);
+      const inUseVersion = optionalString(account, "keyVaultKeyUriVersion", subject)?.trim();
+      const identity = identityOf(account, subject);
+      const provisioningState = optionalString(account, "provisioningState", subject);
+      const keyStatus = optionalString(account, "customerManagedKeyStatus", subject);
+      const backupRetention = backupRetentionOf(account.backupPolicy, subject);
+      const snapshot: ConsumerSnapshot = {
+        id,
+        kind: "cosmos",
+        subscriptionId: arm.subscriptionId,
+        pins: parsed ? [{ pin: "key", key: parsed.key, version: parsed.version }] : [],
+        inUse: inUseVersion ? { key: validateVersion(inUseVersion, `${subject} keyVaultKeyUriVersion`) } : {},
+        ...(identity ? { identity } : {}),
+        ...(provisioningState ? { provisioningState } : {}),
+        ...(keyStatus ? { keyStatus } : {}),
+        ...(backupRetention ? { backupRetention } : {}),
+      };
+      return snapshot;
+    },
+
+    beginRepoint(consumer, pin, toVersion) {
+      return beginRepointWith(consumer, pin, toVersion, async () => {
+        const arm = parseArmId(consumer.id, TYPE_PATH, "Cosmos DB account");
+        const [accountName = ""] = arm.names;
+        const current = consumer.pins.find((candidate) => candidate.pin === pin);
+        if (!current) return;
+        // Only the key URI is sent: identity and defaultIdentity stay as they are.
+        await accountsFor(arm.subscriptionId).beginUpdate(arm.resourceGroup, accountName, {
+          keyVaultKeyUri: keyIdOf(
+            current.key,
+            validateVersion(toVersion, `target version for ${consumer.id}`),
+          ),
+        });
+      });
+    },
+  };
+}
+
+export function cosmosAdapterFromFactory(factory: AzureClientFactory): ConsumerAdapter {
+  return createCosmosAdapter((subscriptionId) => factory.cosmos(subscriptionId).databaseAccounts);
+}

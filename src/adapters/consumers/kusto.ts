@@ -1,0 +1,155 @@
+/**
+ * Azure Data Explorer (Kusto) clusters: one pin, `keyVaultProperties {keyVaultUri, keyName,
+ * keyVersion, userIdentity}`. An empty `keyVersion` means the cluster follows the newest
+ * version. Kusto does not report a separate "version in use".
+ */
+import type { ClusterUpdate } from "@azure/arm-kusto";
+import type { AzureClientFactory } from "../../azure/clientFactory.js";
+import { ValidationError } from "../../errors.js";
+import type { ConsumerPin, ConsumerSnapshot } from "../../model.js";
+import { describeAzureFailure } from "../azureFailure.js";
+import { keyRefFromParts, validateVersion } from "../keyRef.js";
+import { beginRepointWith, isRecord, optionalString, parseArmId, readError } from "./armResource.js";
+import type { ConsumerAdapter } from "./consumerAdapter.js";
+
+const TYPE_PATH = ["Microsoft.Kusto", "clusters"] as const;
+
+/** The `KustoManagementClient.clusters` calls used here. */
+export interface KustoClustersApi {
+  get(resourceGroupName: string, clusterName: string): Promise<unknown>;
+  beginUpdate(
+    resourceGroupName: string,
+    clusterName: string,
+    parameters: ClusterUpdate,
+    options?: { onResponse?: (rawResponse: { status: number }) => void },
+  ): Promise<unknown>;
+}
+
+interface KustoKeySettings {
+  pin: ConsumerPin;
+  keyVaultUri: string;
+  userIdentity?: string;
+}
+
+/** Reads `keyVaultProperties` (from an ARM GET or a Resource Graph row's properties); undefined without a CMK. */
+function keySettingsOf(keyVaultProperties: unknown, subject: string): KustoKeySettings | undefined {
+  if (keyVaultProperties === undefined || keyVaultProperties === null) return undefined;
+  if (!isRecord(keyVaultProperties)) {
+    throw new ValidationError(subject, `${subject}: keyVaultProperties should be an object`);
+  }
+  const keyVaultUri = optionalString(keyVaultProperties, "keyVaultUri", subject);
+  const keyName = optionalString(keyVaultProperties, "keyName", subject);
+  if (!keyVaultUri && !keyName) return undefined;
+  const key = keyRefFromParts(keyVaultUri, keyName, subject);
+  const keyVersion = optionalString(keyVaultProperties, "keyVersion", subject)?.trim();
+  const userIdentity = optionalString(keyVaultProperties, "userIdentity", subject);
+  return {
+    pin: {
+      pin: "key",
+      key,
+      version: keyVersion ? validateVersion(keyVersion, `${subject} keyVersion`) : null,
+    },
+    keyVaultUri: key.vaultUrl,
+    ...(userIdentity ? { userIdentity } : {}),
+  };
+}
+
+function principalIdOf(identity: unknown): string | undefined {
+  if (!isRecord(identity)) return undefined;
+  const principalId = identity.principalId;
+  return typeof principalId === "string" && principalId ? principalId : undefined;
+}
+
+export function createKustoAdapter(
+  clustersFor: (subscriptionId: string) => KustoClustersApi,
+): ConsumerAdapter {
+  return {
+    kind: "kusto",
+    resourceGraphType: "microsoft.kusto/clusters",
+
+    async candidatesFromRow(row) {
+      const subject = `Kusto cluster ${row.id}`;
+      const properties = isRecord(row.properties) ? row.properties : {};
+      const settings = keySettingsOf(properties.keyVaultProperties, subject);
+      if (!settings) return [];
+      parseArmId(row.id, TYPE_PATH, "Kusto cluster");
+      return [
+        {
+          id: row.id,
+          kind: "kusto",
+          subscriptionId: row.subscriptionId.toLowerCase(),
+          keys: [{ key: settings.pin.key, version: settings.pin.version }],
+        },
+      ];
+    },
+
+    async read(id) {
+      const arm = parseArmId(id, TYPE_PATH, "Kusto cluster");
+      const [clusterName = ""] = arm.names;
+      let cluster: unknown;
+      try {
+        cluster = await clustersFor(arm.subscriptionId).get(arm.resourceGroup, clusterName);
+      } catch (error) {
+        throw readError(id, "read Kusto cluster", error);
+      }
+      const subject = `Kusto cluster ${id}`;
+      if (!isRecord(cluster)) throw new ValidationError(subject, `${subject}: the GET returned no object`);
+      const settings = keySettingsOf(cluster.keyVaultProperties, subject);
+      const identity = settings?.userIdentity ?? principalIdOf(cluster.identity);
+      const provisioningState = optionalString(cluster, "provisioningState", subject);
+      const snapshot: ConsumerSnapshot = {
+        id,
+        kind: "kusto",
+        subscriptionId: arm.subscriptionId,
+        pins: settings ? [settings.pin] : [],
+        inUse: {},
+        ...(identity ? { identity } : {}),
+        ...(provisioningState ? { provisioningState } : {}),
+      };
+      return snapshot;
+    },
+
+    beginRepoint(consumer, pin, toVersion) {
+      return beginRepointWith(consumer, pin, toVersion, async () => {
+        const arm = parseArmId(consumer.id, TYPE_PATH, "Kusto cluster");
+        const [clusterName = ""] = arm.names;
+        const current = consumer.pins.find((candidate) => candidate.pin === pin);
+        if (!current) return;
+        // Send the user-assigned identity back: a PATCH without it would switch the cluster
+        // to its system identity for key access.
+        const userIdentity = consumer.identity?.startsWith("/") ? consumer.identity : undefined;
+        let initialStatus: number | undefined;
+        try {
+          await clustersFor(arm.subscriptionId).beginUpdate(
+            arm.resourceGroup,
+            clusterName,
+            {
+              keyVaultProperties: {
+                keyVaultUri: current.key.vaultUrl,
+                keyName: current.key.keyName,
+                keyVersion: validateVersion(toVersion, `target version for ${consumer.id}`),
+                ...(userIdentity ? { userIdentity } : {}),
+              },
+            },
+            {
+              onResponse: (rawResponse) => {
+                initialStatus ??= rawResponse.status;
+              },
+            },
+          );
+        } catch (error) {
+          // The Kusto client polls once after the PATCH. A poll request that fails after an
+          // accepted PATCH still means the update started (the next observation verifies it);
+          // an operation that already ended Failed (no HTTP status on the error) is a failure.
+          const accepted = initialStatus !== undefined && initialStatus >= 200 && initialStatus < 300;
+          if (accepted && describeAzureFailure(error).status !== undefined) return;
+          throw error;
+        }
+      });
+    },
+  };
+}
+
+export function kustoAdapterFromFactory(factory: AzureClientFactory): ConsumerAdapter {
+  return createKustoAdapter((subscriptionId) => factory.kusto(subscriptionId).clusters);
+}
