@@ -217,6 +217,12 @@ export type ReasonCode =
   | "preflight-key-too-small"
   | "preflight-missing-key-ops"
   | "preflight-not-purge-protected"
+  /** The version carries TAGS.compromised: it is never a target. */
+  | "preflight-compromised"
+  /** A consumer pins a version the key does not list: reported, never guessed about. */
+  | "pinned-version-unknown"
+  /** A consumer pins a version newer than the target (the newest is blocked): it stays. */
+  | "consumer-ahead-of-target"
   | "no-valid-target"
   | "report-mode";
 
@@ -227,6 +233,8 @@ export interface Plan {
   blocks: Block[];
   /** Newest enabled version passing preflight, per `keyRefId`; absent when none. */
   targets: Record<string, string>;
+  /** The policy's mode, for views: in report mode apply acts on nothing. */
+  mode?: RotatorMode;
 }
 
 /** The three outcomes of a step: done, pending (try later, no error) or failed (with a reason). */

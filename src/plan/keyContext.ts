@@ -1,0 +1,121 @@
+/**
+ * Everything the planner and the view need to know about one key, gathered once from the
+ * snapshot: versions in created order, the consumers that pin it, its audit evidence,
+ * each version's preflight verdict and the target.
+ */
+import type {
+  AuditEvidence,
+  ConsumerKind,
+  ConsumerPin,
+  ConsumerSnapshot,
+  KeyRef,
+  KeySnapshot,
+  KeyVersionFacts,
+  Policy,
+  Snapshot,
+} from "../model.js";
+import { keyRefId } from "../model.js";
+import { isCompromised, preflight, type Verdict } from "./preflight.js";
+
+export interface PinOnKey {
+  consumer: ConsumerSnapshot;
+  pin: ConsumerPin;
+  /** Pinned version in lower case, or null when the consumer follows the newest version. */
+  version: string | null;
+}
+
+export interface KeyContext {
+  key: KeyRef;
+  id: string;
+  /** Oldest first by created time (ties by version id), whatever order the snapshot had. */
+  versions: KeyVersionFacts[];
+  /** Position of each version (lower case) in `versions`. */
+  position: ReadonlyMap<string, number>;
+  newest: KeyVersionFacts | undefined;
+  newestEnabled: KeyVersionFacts | undefined;
+  /** Pins on this key, sorted by consumer id then pin name. */
+  pins: PinOnKey[];
+  consumerKinds: ConsumerKind[];
+  evidence: AuditEvidence | undefined;
+  /** Null when the version passes preflight. */
+  verdicts: ReadonlyMap<string, Verdict | null>;
+  /** Newest enabled version passing preflight. */
+  target: KeyVersionFacts | undefined;
+}
+
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Whether a consumer's pin names this key (Key Vault compares names case-insensitively). */
+export function pinsKey(pin: ConsumerPin, key: KeyRef): boolean {
+  return (
+    pin.key.vaultName.toLowerCase() === key.vaultName.toLowerCase() &&
+    pin.key.keyName.toLowerCase() === key.keyName.toLowerCase()
+  );
+}
+
+function sortVersions(versions: readonly KeyVersionFacts[]): KeyVersionFacts[] {
+  return [...versions].sort(
+    (a, b) =>
+      a.created.getTime() - b.created.getTime() ||
+      compareText(a.version.toLowerCase(), b.version.toLowerCase()),
+  );
+}
+
+export function gatherKeyContext(
+  keySnapshot: KeySnapshot,
+  snapshot: Snapshot,
+  policy: Policy,
+  now: Date,
+): KeyContext {
+  const key = keySnapshot.key;
+  const versions = sortVersions(keySnapshot.versions);
+  const position = new Map(versions.map((version, index) => [version.version.toLowerCase(), index]));
+
+  const pins: PinOnKey[] = snapshot.consumers
+    .flatMap((consumer) =>
+      consumer.pins
+        .filter((pin) => pinsKey(pin, key))
+        .map((pin) => ({ consumer, pin, version: pin.version === null ? null : pin.version.toLowerCase() })),
+    )
+    .sort((a, b) => compareText(a.consumer.id, b.consumer.id) || compareText(a.pin.pin, b.pin.pin));
+  const consumerKinds = [...new Set(pins.map((entry) => entry.consumer.kind))].sort(compareText);
+
+  const verdicts = new Map(
+    versions.map((version) => [
+      version.version.toLowerCase(),
+      preflight({ key, version, consumerKinds, policy, now }),
+    ]),
+  );
+  const target = [...versions]
+    .reverse()
+    .find((version) => verdicts.get(version.version.toLowerCase()) === null);
+
+  return {
+    key,
+    id: keyRefId(key),
+    versions,
+    position,
+    newest: versions.at(-1),
+    newestEnabled: [...versions].reverse().find((version) => version.enabled),
+    pins,
+    consumerKinds,
+    evidence: snapshot.evidence[keyRefId(key)],
+    verdicts,
+    target,
+  };
+}
+
+/** When a version was superseded: the created time of the next newer version. */
+export function supersededAt(context: KeyContext, version: KeyVersionFacts): Date | undefined {
+  const index = context.position.get(version.version.toLowerCase());
+  return index === undefined ? undefined : context.versions[index + 1]?.created;
+}
+
+/** The quiet period that applies to a version: the emergency one (never longer) when compromised. */
+export function quietPeriodFor(version: KeyVersionFacts, policy: Policy): number {
+  return isCompromised(version)
+    ? Math.min(policy.emergencyQuietPeriodMs, policy.quietPeriodMs)
+    : policy.quietPeriodMs;
+}

@@ -1,0 +1,439 @@
+import { describe, expect, it } from "vitest";
+import type {
+  ConsumerSnapshot,
+  DisableAction,
+  KeySnapshot,
+  Plan,
+  RepointAction,
+  Snapshot,
+} from "../../../src/model.js";
+import { keyRefId, TAGS } from "../../../src/model.js";
+import { plan } from "../../../src/plan/plan.js";
+import {
+  aConsumer,
+  ago,
+  aKeyRef,
+  aKeySnapshot,
+  anEvidence,
+  aPin,
+  aPolicy,
+  aSnapshot,
+  aUse,
+  aVersion,
+  DAY,
+  HOUR,
+  MINUTE,
+  NOW,
+  versionId,
+} from "../../builders/index.js";
+
+/**
+ * Baseline: key kv1/cmk with three versions, v0 (10 days old), v1 (3 days old) and the newest
+ * v2 (2 days old). v1 was superseded 2 days ago, so with the 1-day quiet period and fresh,
+ * complete, empty evidence it is retired; v0 likewise. Every test tweaks one thing.
+ */
+const key = aKeyRef();
+const V0 = versionId(0);
+const V1 = versionId(1);
+const V2 = versionId(2);
+
+function baselineKey(overrides: Partial<KeySnapshot> = {}): KeySnapshot {
+  return aKeySnapshot({
+    key,
+    versions: [
+      aVersion(0, { ageMs: 10 * DAY }),
+      aVersion(1, { ageMs: 3 * DAY }),
+      aVersion(2, { ageMs: 2 * DAY }),
+    ],
+    ...overrides,
+  });
+}
+
+function snapshotWith(overrides: Partial<Snapshot> = {}): Snapshot {
+  return aSnapshot({ keys: [baselineKey()], ...overrides });
+}
+
+function repoints(result: Plan): RepointAction[] {
+  return result.actions.filter((action): action is RepointAction => action.type === "repoint");
+}
+
+function disabled(result: Plan): string[] {
+  return result.actions
+    .filter((action): action is DisableAction => action.type === "disable")
+    .map((a) => a.version);
+}
+
+function holdOf(result: Plan, version: string) {
+  return result.holds.find((hold) => hold.version === version);
+}
+
+function withVersion(index: number, tweak: Parameters<typeof aVersion>[1]): KeySnapshot {
+  const base = baselineKey();
+  return {
+    ...base,
+    versions: base.versions.map((v, i) => {
+      if (i !== index) return v;
+      const { created, ...facts } = v;
+      return aVersion(index, { ...facts, ...(tweak?.ageMs === undefined ? { created } : {}), ...tweak });
+    }),
+  };
+}
+
+describe("plan: target and repoint", () => {
+  it("targets the newest valid version and repoints every pin older than it", () => {
+    const kusto = aConsumer({ kind: "kusto", pins: [aPin(key, V0)] });
+    const cosmos = aConsumer({ kind: "cosmos", pins: [aPin(key, V1)] });
+    const result = plan(snapshotWith({ consumers: [kusto, cosmos] }), aPolicy(), NOW);
+
+    expect(result.targets[keyRefId(key)]).toBe(V2);
+    expect(repoints(result).map((a) => [a.consumerId, a.from, a.to, a.reason])).toEqual(
+      [
+        [kusto.id, V0, V2, "consumer-lags"],
+        [cosmos.id, V1, V2, "consumer-lags"],
+      ].sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1)),
+    );
+  });
+
+  it("repoints both pins of a Cassandra data center", () => {
+    const cassandra = aConsumer({
+      kind: "cassandra",
+      pins: [aPin(key, V0, "managedDisk"), aPin(key, V1, "backupStorage")],
+    });
+    const result = plan(snapshotWith({ consumers: [cassandra] }), aPolicy(), NOW);
+    expect(repoints(result).map((a) => [a.pin, a.from, a.to])).toEqual([
+      ["backupStorage", V1, V2],
+      ["managedDisk", V0, V2],
+    ]);
+  });
+
+  it("never repoints a versionless pin", () => {
+    const follower = aConsumer({ pins: [aPin(key, null)] });
+    expect(repoints(plan(snapshotWith({ consumers: [follower] }), aPolicy(), NOW))).toEqual([]);
+  });
+
+  it("leaves a consumer already on the target alone", () => {
+    const current = aConsumer({ pins: [aPin(key, V2)] });
+    const result = plan(snapshotWith({ consumers: [current] }), aPolicy(), NOW);
+    expect(repoints(result)).toEqual([]);
+    expect(result.holds.filter((h) => h.concerns === current.id)).toEqual([]);
+  });
+
+  it("matches pins case-insensitively on key name and version", () => {
+    const shouty = aConsumer({ pins: [aPin(aKeyRef({ keyName: "CMK" }), V0.toUpperCase())] });
+    const result = plan(snapshotWith({ consumers: [shouty] }), aPolicy(), NOW);
+    expect(repoints(result).map((a) => a.from)).toEqual([V0]);
+  });
+
+  it("holds a consumer that is still updating instead of repointing it", () => {
+    const busy = aConsumer({ pins: [aPin(key, V0)], provisioningState: "Updating" });
+    const result = plan(snapshotWith({ consumers: [busy] }), aPolicy(), NOW);
+    expect(repoints(result)).toEqual([]);
+    expect(result.holds).toContainEqual(
+      expect.objectContaining({ reason: "repoint-in-progress", version: V0, concerns: busy.id }),
+    );
+  });
+
+  it("holds a pin on a version the key does not list instead of guessing", () => {
+    const unknown = "f".repeat(32);
+    const stray = aConsumer({ pins: [aPin(key, unknown)] });
+    const result = plan(snapshotWith({ consumers: [stray] }), aPolicy(), NOW);
+    expect(repoints(result)).toEqual([]);
+    expect(holdOf(result, unknown)).toMatchObject({ reason: "pinned-version-unknown", concerns: stray.id });
+  });
+
+  it("ignores consumers of other keys", () => {
+    const other = aConsumer({ pins: [aPin(aKeyRef({ keyName: "other" }), V0)] });
+    expect(repoints(plan(snapshotWith({ consumers: [other] }), aPolicy(), NOW))).toEqual([]);
+  });
+
+  it("does not depend on the order of versions in the snapshot", () => {
+    const consumer = aConsumer({ pins: [aPin(key, V0)] });
+    const base = baselineKey();
+    const shuffled = { ...base, versions: [...base.versions].reverse() };
+    const a = plan(snapshotWith({ consumers: [consumer] }), aPolicy(), NOW);
+    const b = plan(snapshotWith({ keys: [shuffled], consumers: [consumer] }), aPolicy(), NOW);
+    expect(b).toEqual(a);
+  });
+});
+
+describe("plan: preflight blocks", () => {
+  const cases: [string, Parameters<typeof aVersion>[1], string][] = [
+    ["disabled", { enabled: false }, "preflight-disabled"],
+    ["expired", { expiresOn: ago(HOUR) }, "preflight-expired"],
+    ["not yet valid", { notBefore: new Date(NOW.getTime() + HOUR) }, "preflight-not-yet-valid"],
+    ["not RSA", { keyType: "EC" }, "preflight-not-rsa"],
+    ["too small", { keySize: 1024 }, "preflight-key-too-small"],
+    ["of unknown size", { keySize: undefined }, "preflight-key-too-small"],
+    ["missing unwrapKey", { keyOps: ["wrapKey", "encrypt"] }, "preflight-missing-key-ops"],
+    ["on a purgeable vault", { recoveryLevel: "Recoverable+Purgeable" }, "preflight-not-purge-protected"],
+    ["of unknown recovery level", { recoveryLevel: undefined }, "preflight-not-purge-protected"],
+    ["tagged compromised", { tags: { [TAGS.compromised]: "true" } }, "preflight-compromised"],
+  ];
+
+  it.each(cases)("blocks a newest version that is %s and repoints nothing to it", (_name, tweak, reason) => {
+    const onPrevious = aConsumer({ pins: [aPin(key, V1)] });
+    const onOldest = aConsumer({ pins: [aPin(key, V0)] });
+    const result = plan(
+      snapshotWith({ keys: [withVersion(2, tweak)], consumers: [onPrevious, onOldest] }),
+      aPolicy(),
+      NOW,
+    );
+
+    expect(result.blocks).toEqual([expect.objectContaining({ type: "block", version: V2, reason })]);
+    expect(result.targets[keyRefId(key)]).toBe(V1);
+    // The consumer on the previous target stays; the one on an older version moves up to it.
+    expect(repoints(result).map((a) => [a.consumerId, a.from, a.to])).toEqual([[onOldest.id, V0, V1]]);
+    expect(disabled(result)).not.toContain(V2);
+    expect(disabled(result)).not.toContain(V1);
+  });
+
+  it("uses the strictest minimum size of the consumer kinds on the key", () => {
+    const keyWith2048 = withVersion(2, { keySize: 2048 });
+    const kustoOnly = aConsumer({ kind: "kusto", pins: [aPin(key, V1)] });
+    expect(
+      plan(snapshotWith({ keys: [keyWith2048], consumers: [kustoOnly] }), aPolicy(), NOW).blocks,
+    ).toEqual([]);
+
+    const cosmosToo = aConsumer({ kind: "cosmos", pins: [aPin(key, null)] });
+    const result = plan(
+      snapshotWith({ keys: [keyWith2048], consumers: [kustoOnly, cosmosToo] }),
+      aPolicy(),
+      NOW,
+    );
+    expect(result.blocks.map((b) => b.reason)).toEqual(["preflight-key-too-small"]);
+    expect(result.blocks[0]?.message).toContain("3072");
+  });
+
+  it("keeps a consumer pinned to a blocked newer version where it is", () => {
+    const ahead = aConsumer({ pins: [aPin(key, V2)] });
+    const result = plan(
+      snapshotWith({ keys: [withVersion(2, { keyType: "EC" })], consumers: [ahead] }),
+      aPolicy(),
+      NOW,
+    );
+    expect(repoints(result)).toEqual([]);
+    expect(holdOf(result, V2)).toMatchObject({ reason: "consumer-ahead-of-target", concerns: ahead.id });
+  });
+
+  it("with no valid version at all, repoints nothing and disables nothing", () => {
+    const base = baselineKey();
+    const purgeable = {
+      ...base,
+      versions: base.versions.map((v) => ({ ...v, recoveryLevel: "Recoverable+Purgeable" })),
+    };
+    const consumer = aConsumer({ pins: [aPin(key, V0)] });
+    const result = plan(snapshotWith({ keys: [purgeable], consumers: [consumer] }), aPolicy(), NOW);
+    expect(result.targets).toEqual({});
+    expect(result.actions).toEqual([]);
+    expect(result.blocks.map((b) => b.version)).toContain(V2);
+    expect(holdOf(result, V1)).toMatchObject({ reason: "no-valid-target" });
+  });
+});
+
+describe("plan: retire", () => {
+  it("disables old unused versions with evidence when every rule passes", () => {
+    const result = plan(snapshotWith(), aPolicy(), NOW);
+    expect(disabled(result)).toEqual([V0, V1]);
+    const v1 = result.actions.find((a): a is DisableAction => a.type === "disable" && a.version === V1);
+    expect(v1?.reason).toBe("quiet-period-elapsed-unused");
+    expect(v1?.evidence).toMatchObject({
+      supersededAt: ago(2 * DAY),
+      quietPeriodMs: DAY,
+      canarySeenAt: ago(MINUTE),
+      workspaceId: anEvidence().workspaceId,
+    });
+  });
+
+  it("never disables the newest version, nor a disabled one again", () => {
+    const result = plan(snapshotWith({ keys: [withVersion(0, { enabled: false })] }), aPolicy(), NOW);
+    expect(disabled(result)).toEqual([V1]);
+    expect(holdOf(result, V2)).toBeUndefined();
+    expect(holdOf(result, V0)).toBeUndefined();
+  });
+
+  it("holds a version pinned by a consumer and names it", () => {
+    const pinner = aConsumer({ pins: [aPin(key, V1)], provisioningState: "Updating" });
+    const result = plan(snapshotWith({ consumers: [pinner] }), aPolicy(), NOW);
+    expect(disabled(result)).toEqual([V0]);
+    expect(result.holds).toContainEqual(
+      expect.objectContaining({ version: V1, reason: "pinned-by-consumer", concerns: pinner.id }),
+    );
+  });
+
+  it("holds a version a consumer still reports in use", () => {
+    const switching = aConsumer({ kind: "cosmos", pins: [aPin(key, V2)], inUse: { key: V1 } });
+    const result = plan(snapshotWith({ consumers: [switching] }), aPolicy(), NOW);
+    expect(holdOf(result, V1)).toMatchObject({ reason: "in-use-by-consumer", concerns: switching.id });
+  });
+
+  it("holds a version superseded less than the quiet period ago, until it ends", () => {
+    const result = plan(snapshotWith({ keys: [withVersion(2, { ageMs: 2 * HOUR })] }), aPolicy(), NOW);
+    expect(holdOf(result, V1)).toMatchObject({
+      reason: "superseded-recently",
+      until: new Date(ago(2 * HOUR).getTime() + DAY),
+    });
+  });
+
+  it("uses the emergency quiet period for a compromised version", () => {
+    const compromisedKey = baselineKey({
+      versions: [
+        aVersion(0, { ageMs: 10 * DAY, enabled: false }),
+        aVersion(1, { ageMs: 3 * DAY, tags: { [TAGS.compromised]: "true" } }),
+        aVersion(2, { ageMs: 2 * HOUR }),
+      ],
+    });
+    expect(disabled(plan(snapshotWith({ keys: [compromisedKey] }), aPolicy(), NOW))).toEqual([V1]);
+    const notYet = plan(
+      snapshotWith({ keys: [compromisedKey] }),
+      aPolicy({ emergencyQuietPeriodMs: 3 * HOUR }),
+      NOW,
+    );
+    expect(holdOf(notYet, V1)).toMatchObject({ reason: "superseded-recently" });
+    expect(holdOf(notYet, V1)?.message).toContain("emergency quiet period");
+  });
+
+  it("never lets the emergency quiet period be longer than the normal one", () => {
+    const compromisedKey = baselineKey({
+      versions: [
+        aVersion(1, { ageMs: 3 * DAY, tags: { [TAGS.compromised]: "yes" } }),
+        aVersion(2, { ageMs: 2 * DAY }),
+      ],
+    });
+    const result = plan(
+      snapshotWith({ keys: [compromisedKey] }),
+      aPolicy({ emergencyQuietPeriodMs: 7 * DAY }),
+      NOW,
+    );
+    expect(disabled(result)).toEqual([V1]);
+  });
+
+  it("holds everything when the evidence is missing", () => {
+    const result = plan(snapshotWith({ evidence: {} }), aPolicy(), NOW);
+    expect(disabled(result)).toEqual([]);
+    expect(holdOf(result, V1)).toMatchObject({ reason: "evidence-incomplete" });
+  });
+
+  it("holds on a partial query result, quoting the problem", () => {
+    const partial = anEvidence(key, { complete: false, problem: "PartialError: query limits exceeded" });
+    const result = plan(snapshotWith({ evidence: { [keyRefId(key)]: partial } }), aPolicy(), NOW);
+    expect(disabled(result)).toEqual([]);
+    expect(holdOf(result, V1)?.message).toContain("PartialError");
+  });
+
+  it("holds when no canary has arrived", () => {
+    const noCanary = anEvidence(key, { canarySeenAt: undefined });
+    const result = plan(snapshotWith({ evidence: { [keyRefId(key)]: noCanary } }), aPolicy(), NOW);
+    expect(holdOf(result, V1)).toMatchObject({ reason: "pipeline-not-current" });
+  });
+
+  it("holds when the canary is older than the ingestion margin", () => {
+    const stale = anEvidence(key, { canarySeenAt: ago(31 * MINUTE) });
+    const result = plan(snapshotWith({ evidence: { [keyRefId(key)]: stale } }), aPolicy(), NOW);
+    expect(disabled(result)).toEqual([]);
+    expect(holdOf(result, V1)).toMatchObject({ reason: "pipeline-not-current" });
+  });
+
+  it("accepts a canary exactly at the ingestion margin", () => {
+    const edge = anEvidence(key, { canarySeenAt: ago(30 * MINUTE) });
+    expect(disabled(plan(snapshotWith({ evidence: { [keyRefId(key)]: edge } }), aPolicy(), NOW))).toEqual([
+      V0,
+      V1,
+    ]);
+  });
+
+  it("holds when the query window does not cover the quiet period before the canary", () => {
+    const short = anEvidence(key, { from: ago(12 * HOUR) });
+    const result = plan(snapshotWith({ evidence: { [keyRefId(key)]: short } }), aPolicy(), NOW);
+    expect(holdOf(result, V1)).toMatchObject({ reason: "evidence-incomplete" });
+  });
+
+  it("holds a version used inside the quiet period and names the last user", () => {
+    const caller = "55555555-5555-5555-5555-555555555555";
+    const used = anEvidence(key, { uses: [aUse(V1, ago(5 * HOUR), caller)] });
+    const result = plan(snapshotWith({ evidence: { [keyRefId(key)]: used } }), aPolicy(), NOW);
+    expect(disabled(result)).toEqual([V0]);
+    expect(holdOf(result, V1)).toMatchObject({
+      reason: "used-recently",
+      concerns: caller,
+      until: new Date(ago(5 * HOUR).getTime() + DAY),
+    });
+    expect(holdOf(result, V1)?.message).toContain(caller);
+  });
+
+  it("measures the quiet period back from the canary, not from now", () => {
+    // The canary is 20 minutes old: a use 1 day minus 1 minute before it is inside the quiet period.
+    const canary = ago(20 * MINUTE);
+    const justInside = anEvidence(key, {
+      canarySeenAt: canary,
+      uses: [aUse(V1, new Date(canary.getTime() - DAY + MINUTE))],
+    });
+    expect(
+      holdOf(plan(snapshotWith({ evidence: { [keyRefId(key)]: justInside } }), aPolicy(), NOW), V1),
+    ).toMatchObject({
+      reason: "used-recently",
+    });
+    const justOutside = anEvidence(key, {
+      canarySeenAt: canary,
+      uses: [aUse(V1, new Date(canary.getTime() - DAY - MINUTE))],
+    });
+    expect(
+      disabled(plan(snapshotWith({ evidence: { [keyRefId(key)]: justOutside } }), aPolicy(), NOW)),
+    ).toEqual([V0, V1]);
+  });
+
+  it("holds a version for a consumer's backup retention after its last use", () => {
+    const cosmos: ConsumerSnapshot = aConsumer({
+      kind: "cosmos",
+      pins: [aPin(key, V2)],
+      backupRetention: { retentionMs: 7 * DAY, description: "Continuous7Days" },
+    });
+    const identity = cosmos.identity ?? "";
+    const lastUse = ago(2 * DAY);
+    const evidence = anEvidence(key, {
+      from: ago(10 * DAY),
+      uses: [{ version: V1, lastUse, lastUser: identity, count: 3, byCaller: { [identity]: lastUse } }],
+    });
+    const result = plan(
+      snapshotWith({ consumers: [cosmos], evidence: { [keyRefId(key)]: evidence } }),
+      aPolicy(),
+      NOW,
+    );
+    expect(holdOf(result, V1)).toMatchObject({
+      reason: "backup-retention",
+      concerns: cosmos.id,
+      until: new Date(lastUse.getTime() + 7 * DAY),
+    });
+  });
+
+  it("sorts actions by key, consumer, pin and version", () => {
+    const other = aKeyRef({ vaultName: "kv0", keyName: "zeta" });
+    const otherKey = aKeySnapshot({
+      key: other,
+      versions: [aVersion(0, { key: other }), aVersion(1, { key: other })],
+    });
+    const consumers = [aConsumer({ pins: [aPin(key, V0)] }), aConsumer({ pins: [aPin(other, V0)] })];
+    const snapshot = aSnapshot({ keys: [baselineKey(), otherKey], consumers });
+    const result = plan(snapshot, aPolicy(), NOW);
+    const ids = result.actions.map((a) => [
+      keyRefId(a.key),
+      a.type === "repoint" ? a.consumerId : "",
+      a.type === "repoint" ? a.from : a.version,
+    ]);
+    expect(ids).toEqual([...ids].sort((a, b) => (a.join("\u0000") < b.join("\u0000") ? -1 : 1)));
+    expect(ids.map((id) => id[0])).toEqual(["kv0/zeta", "kv1/cmk", "kv1/cmk"]);
+    expect(
+      plan(
+        { ...snapshot, keys: [...snapshot.keys].reverse(), consumers: [...consumers].reverse() },
+        aPolicy(),
+        NOW,
+      ),
+    ).toEqual(result);
+  });
+
+  it("plans the same in report mode, and says so", () => {
+    const enforce = plan(snapshotWith(), aPolicy(), NOW);
+    const report = plan(snapshotWith(), aPolicy({ mode: "report" }), NOW);
+    expect(report.actions).toEqual(enforce.actions);
+    expect(report.mode).toBe("report");
+  });
+});
