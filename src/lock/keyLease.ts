@@ -115,30 +115,37 @@ export class TableKeyLock implements KeyLock {
   }
 }
 
+export const LEASE_RENEW_EVERY_MS = 20_000;
+
+/** Runs `work` while renewing `leases` every `renewEveryMs`, and releases them afterwards (also when it throws). */
+export async function holdingLeases<T>(
+  leases: readonly Lease[],
+  work: () => Promise<T>,
+  renewEveryMs = LEASE_RENEW_EVERY_MS,
+): Promise<T> {
+  const renewal = setInterval(() => {
+    for (const lease of leases) lease.renew().catch(() => undefined);
+  }, renewEveryMs);
+  renewal.unref();
+  try {
+    return await work();
+  } finally {
+    clearInterval(renewal);
+    await Promise.all(leases.map((lease) => lease.release().catch(() => undefined)));
+  }
+}
+
 export type LeaseResult<T> = { status: "done"; value: T } | { status: "busy"; holderMessage: string };
 
-/**
- * Runs `work` while holding the key's lease, renewing it every third of its length, and
- * releases it afterwards (also when `work` throws). Busy when another run holds the key.
- */
+/** Runs `work` under the key's lease; busy when another run holds the key. */
 export async function withKeyLease<T>(
   lock: KeyLock,
   keyId: string,
   work: (lease: Lease) => Promise<T>,
-  renewEveryMs = 20_000,
 ): Promise<LeaseResult<T>> {
   const lease = await lock.tryAcquire(keyId);
   if (!lease) return { status: "busy", holderMessage: `another run holds the key ${keyId}` };
-  const renewal = setInterval(() => {
-    lease.renew().catch(() => undefined);
-  }, renewEveryMs);
-  renewal.unref();
-  try {
-    return { status: "done", value: await work(lease) };
-  } finally {
-    clearInterval(renewal);
-    await lease.release().catch(() => undefined);
-  }
+  return { status: "done", value: await holdingLeases([lease], () => work(lease)) };
 }
 
 /** Keeps leases in memory: unit tests of code that needs a lock. */

@@ -1,0 +1,552 @@
+/**
+ * Carries out a Plan. Repoints begin the consumer's ARM update (bounded concurrency, one
+ * pin at a time per consumer, a short Retry-After waited for inline, anything longer left
+ * to the next run) and are verified at the next observation. A disable is re-checked live
+ * first (fresh version list, fresh read of every consumer of the key) and writes its
+ * evidence as tags on the version. Every step is journaled with its outcome and reason, and
+ * outcome events are published; in report mode nothing changes and the journal says what
+ * would have been done. Nothing is ever deleted or purged.
+ */
+import { keyIdOf, sameKey } from "../adapters/keyRef.js";
+import { formatIsoDuration } from "../duration.js";
+import { describeError } from "../errors.js";
+import type { Journal, JournalAction, JournalEntry, JournalOutcome } from "../journal/journal.js";
+import {
+  type Block,
+  type ConsumerKind,
+  type ConsumerSnapshot,
+  type DisableAction,
+  type Hold,
+  type KeyRef,
+  type KeyVersionFacts,
+  keyRefId,
+  type PinName,
+  type Plan,
+  type RepointAction,
+  type RotatorMode,
+  type Snapshot,
+  type StepOutcome,
+  TAGS,
+} from "../model.js";
+import type { OutcomeEvent, OutcomePublisher } from "../outcomes/outcomeEvents.js";
+import type { RotatorLog } from "../rotation/log.js";
+import { mapWithConcurrency } from "./concurrency.js";
+
+/** The consumer adapter calls apply needs. */
+export interface ApplyConsumerAdapter {
+  read(id: string): Promise<ConsumerSnapshot>;
+  beginRepoint(consumer: ConsumerSnapshot, pin: PinName, toVersion: string): Promise<StepOutcome>;
+}
+
+/** The Key Vault calls apply needs. */
+export interface ApplyKeyVault {
+  listVersions(key: KeyRef): Promise<KeyVersionFacts[]>;
+  disableVersion(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
+}
+
+export interface ApplyDeps {
+  keyVault: ApplyKeyVault;
+  consumerAdapter(kind: ConsumerKind): ApplyConsumerAdapter;
+  journal: Journal;
+  publisher: OutcomePublisher;
+  log: RotatorLog;
+  repointConcurrency: number;
+  /** The longest Retry-After waited for inside one invocation (default 5 s); longer ones are left to the next run. */
+  maxInlineRetryAfterMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface ApplyRun {
+  runId: string;
+  /** "event", "timer", "emergency", "http", ... */
+  trigger: string;
+  mode: RotatorMode;
+  now: Date;
+}
+
+export type StepStatus = StepOutcome["status"] | "skipped";
+
+export interface StepReport {
+  type: "repoint" | "disable";
+  keyId: string;
+  version: string;
+  consumerId?: string;
+  pin?: PinName;
+  status: StepStatus;
+  detail: string;
+  reason?: string;
+}
+
+export interface ApplyReport {
+  steps: StepReport[];
+  /** Outcome events that could not be published (logged and journaled, never fatal). */
+  publishFailures: string[];
+}
+
+const TAG_VALUE_LIMIT = 256;
+const DEFAULT_MAX_INLINE_RETRY_AFTER_MS = 5_000;
+const INLINE_RETRIES = 2;
+
+function truncateTag(value: string): string {
+  return value.length > TAG_VALUE_LIMIT ? `${value.slice(0, TAG_VALUE_LIMIT - 3)}...` : value;
+}
+
+/** The tags a disable writes on the version: who, when, and the evidence it relied on. */
+export function evidenceTags(action: DisableAction, run: ApplyRun): Record<string, string> {
+  const e = action.evidence;
+  return {
+    [TAGS.disabledBy]: truncateTag(`cmk-rotator ${run.trigger} run ${run.runId}`),
+    [TAGS.disabledAt]: run.now.toISOString(),
+    [TAGS.evidence]: truncateTag(
+      `no use by others in workspace ${e.workspaceId} from ${e.windowFrom.toISOString()} to ${e.windowTo.toISOString()}; ` +
+        `log pipeline proven current by canary at ${e.canarySeenAt.toISOString()}; ` +
+        `superseded ${e.supersededAt.toISOString()}; quiet period ${formatIsoDuration(e.quietPeriodMs)}`,
+    ),
+    [TAGS.lastUse]: e.lastUse ? e.lastUse.toISOString() : `none since ${e.windowFrom.toISOString()}`,
+  };
+}
+
+type Recheck =
+  | { ok: true }
+  | { ok: false; status: "pending" | "failed" | "skipped"; reason: string; detail: string };
+
+export class PlanApplier {
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly maxInlineRetryAfterMs: number;
+
+  constructor(private readonly deps: ApplyDeps) {
+    this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.maxInlineRetryAfterMs = deps.maxInlineRetryAfterMs ?? DEFAULT_MAX_INLINE_RETRY_AFTER_MS;
+  }
+
+  async apply(plan: Plan, snapshot: Snapshot, run: ApplyRun): Promise<ApplyReport> {
+    const report: ApplyReport = { steps: [], publishFailures: [] };
+    const events: OutcomeEvent[] = [];
+    await this.recordDecisions(plan, run, events);
+
+    const repoints = plan.actions.filter((a): a is RepointAction => a.type === "repoint");
+    const disables = plan.actions.filter((a): a is DisableAction => a.type === "disable");
+
+    // One pin at a time per consumer: a second update while the first runs would only get a 409.
+    const byConsumer = new Map<string, RepointAction[]>();
+    for (const action of repoints) {
+      const group = byConsumer.get(action.consumerId) ?? [];
+      group.push(action);
+      byConsumer.set(action.consumerId, group);
+    }
+    const groups = await mapWithConcurrency(
+      [...byConsumer.values()],
+      this.deps.repointConcurrency,
+      async (group) => {
+        const steps: StepReport[] = [];
+        for (const action of group) steps.push(await this.repoint(action, snapshot, run, events));
+        return steps;
+      },
+    );
+    for (const steps of groups) report.steps.push(...steps);
+
+    for (const action of disables) report.steps.push(await this.disable(action, snapshot, run, events));
+
+    if (run.mode === "enforce") await this.publish(events, run, report);
+    return report;
+  }
+
+  private async repoint(
+    action: RepointAction,
+    snapshot: Snapshot,
+    run: ApplyRun,
+    events: OutcomeEvent[],
+  ): Promise<StepReport> {
+    const keyId = keyRefId(action.key);
+    const step: StepReport = {
+      type: "repoint",
+      keyId,
+      version: action.to,
+      consumerId: action.consumerId,
+      pin: action.pin,
+      status: "skipped",
+      detail: "",
+    };
+    const what = `repoint ${action.consumerKind} ${action.consumerId} pin ${action.pin} of ${keyId} from ${action.from} to ${action.to}`;
+    if (run.mode === "report") {
+      step.detail = `would ${what}`;
+      await this.journal(run, keyId, "repoint", "skipped", "report-mode", step.detail, action);
+      return step;
+    }
+    const consumer = snapshot.consumers.find((c) => c.id === action.consumerId);
+    let outcome: StepOutcome;
+    if (!consumer) {
+      outcome = {
+        status: "failed",
+        reason: "consumer-not-observed",
+        detail: `${what}: the consumer is not in the observation`,
+      };
+    } else {
+      outcome = await this.beginRepointWithRetries(consumer, action, what);
+    }
+    Object.assign(step, this.stepFields(outcome));
+    const fields = {
+      key: keyId,
+      version: action.to,
+      fromVersion: action.from,
+      consumer: action.consumerId,
+      pin: action.pin,
+    };
+    if (outcome.status === "done") {
+      this.deps.log.info("repoint begun", { ...fields, detail: outcome.detail });
+      await this.journal(
+        run,
+        keyId,
+        "repoint",
+        "done",
+        action.reason,
+        `${what}: update begun; verified at the next observation`,
+        action,
+      );
+      events.push(
+        this.repointEvent("ConsumerRepointed", action, run, action.reason, `${what}: update begun`),
+      );
+    } else if (outcome.status === "pending") {
+      this.deps.log.info("repoint pending", { ...fields, detail: outcome.detail });
+      await this.journal(run, keyId, "repoint", "pending", "pending", `${what}: ${outcome.detail}`, action);
+    } else {
+      this.deps.log.error("repoint failed", { ...fields, reason: outcome.reason, detail: outcome.detail });
+      await this.journal(
+        run,
+        keyId,
+        "repoint",
+        "failed",
+        outcome.reason,
+        `${what} failed: ${outcome.detail}`,
+        action,
+      );
+      events.push(this.repointEvent("RepointFailed", action, run, outcome.reason, outcome.detail));
+    }
+    return step;
+  }
+
+  private async beginRepointWithRetries(
+    consumer: ConsumerSnapshot,
+    action: RepointAction,
+    what: string,
+  ): Promise<StepOutcome> {
+    const adapter = this.deps.consumerAdapter(consumer.kind);
+    for (let attempt = 0; ; attempt++) {
+      let outcome: StepOutcome;
+      try {
+        outcome = await adapter.beginRepoint(consumer, action.pin, action.to);
+      } catch (error) {
+        outcome = {
+          status: "failed",
+          reason: "unexpected-error",
+          detail: `${what}: ${describeError(error)}`,
+        };
+      }
+      const wait = outcome.status === "pending" ? outcome.retryAfterMs : undefined;
+      if (wait === undefined || wait > this.maxInlineRetryAfterMs || attempt >= INLINE_RETRIES)
+        return outcome;
+      await this.sleep(wait);
+    }
+  }
+
+  private async disable(
+    action: DisableAction,
+    snapshot: Snapshot,
+    run: ApplyRun,
+    events: OutcomeEvent[],
+  ): Promise<StepReport> {
+    const keyId = keyRefId(action.key);
+    const what = `disable ${keyId} version ${action.version}`;
+    const step: StepReport = {
+      type: "disable",
+      keyId,
+      version: action.version,
+      status: "skipped",
+      detail: "",
+    };
+    if (run.mode === "report") {
+      step.detail = `would ${what}: ${action.message}`;
+      await this.journal(run, keyId, "disable", "skipped", "report-mode", step.detail, action);
+      return step;
+    }
+    const recheck = await this.recheckBeforeDisable(action, snapshot);
+    if (!recheck.ok) {
+      step.status = recheck.status;
+      step.reason = recheck.reason;
+      step.detail = `${what} not done: ${recheck.detail}`;
+      this.deps.log.warn("disable withheld by live re-check", {
+        key: keyId,
+        version: action.version,
+        reason: recheck.reason,
+        detail: recheck.detail,
+      });
+      const outcome: JournalOutcome = recheck.status === "failed" ? "failed" : "held";
+      await this.journal(run, keyId, "disable", outcome, recheck.reason, step.detail, action);
+      return step;
+    }
+    let outcome: StepOutcome;
+    try {
+      outcome = await this.deps.keyVault.disableVersion(
+        action.key,
+        action.version,
+        evidenceTags(action, run),
+      );
+    } catch (error) {
+      outcome = { status: "failed", reason: "unexpected-error", detail: describeError(error) };
+    }
+    Object.assign(step, this.stepFields(outcome));
+    const fields = { key: keyId, version: action.version };
+    if (outcome.status === "done") {
+      this.deps.log.info("version disabled", { ...fields, reason: action.reason });
+      await this.journal(run, keyId, "disable", "done", action.reason, `${what}: ${action.message}`, action);
+      events.push({
+        name: "VersionDisabled",
+        subject: keyIdOf(action.key, action.version),
+        at: run.now,
+        data: {
+          key: keyId,
+          keyId: keyIdOf(action.key),
+          version: action.version,
+          reason: action.reason,
+          message: action.message,
+        },
+      });
+    } else if (outcome.status === "pending") {
+      this.deps.log.info("disable pending", { ...fields, detail: outcome.detail });
+      await this.journal(run, keyId, "disable", "pending", "pending", `${what}: ${outcome.detail}`, action);
+    } else {
+      this.deps.log.error("disable failed", { ...fields, reason: outcome.reason, detail: outcome.detail });
+      await this.journal(
+        run,
+        keyId,
+        "disable",
+        "failed",
+        outcome.reason,
+        `${what} failed: ${outcome.detail}`,
+        action,
+      );
+    }
+    return step;
+  }
+
+  /** DESIGN.md: "re-checked live at decision time". Any doubt withholds the disable. */
+  private async recheckBeforeDisable(action: DisableAction, snapshot: Snapshot): Promise<Recheck> {
+    let versions: KeyVersionFacts[];
+    try {
+      versions = await this.deps.keyVault.listVersions(action.key);
+    } catch (error) {
+      return {
+        ok: false,
+        status: "pending",
+        reason: "recheck-failed",
+        detail: `re-reading the versions failed: ${describeError(error)}`,
+      };
+    }
+    const facts = versions.find((v) => v.version === action.version);
+    if (!facts)
+      return { ok: false, status: "failed", reason: "not-found", detail: "the version no longer exists" };
+    if (!facts.enabled)
+      return {
+        ok: false,
+        status: "skipped",
+        reason: "already-disabled",
+        detail: "the version is already disabled",
+      };
+    const newestEnabled = versions.filter((v) => v.enabled).at(-1);
+    if (newestEnabled?.version === action.version) {
+      return {
+        ok: false,
+        status: "skipped",
+        reason: "newest-version",
+        detail: "it is the newest enabled version now",
+      };
+    }
+    const consumersOfKey = snapshot.consumers.filter((c) =>
+      c.pins.some((pin) => sameKey(pin.key, action.key)),
+    );
+    for (const observed of consumersOfKey) {
+      let fresh: ConsumerSnapshot;
+      try {
+        fresh = await this.deps.consumerAdapter(observed.kind).read(observed.id);
+      } catch (error) {
+        return {
+          ok: false,
+          status: "pending",
+          reason: "recheck-failed",
+          detail: `re-reading consumer ${observed.id} failed: ${describeError(error)}`,
+        };
+      }
+      const pinsOfKey = fresh.pins.filter((pin) => sameKey(pin.key, action.key));
+      const pinned = pinsOfKey.find((pin) => pin.version === action.version);
+      if (pinned) {
+        return {
+          ok: false,
+          status: "skipped",
+          reason: "pinned-by-consumer",
+          detail: `consumer ${fresh.id} (identity ${fresh.identity ?? "unknown"}) pins it on ${pinned.pin}`,
+        };
+      }
+      const inUse = pinsOfKey.find((pin) => fresh.inUse[pin.pin] === action.version);
+      if (inUse) {
+        return {
+          ok: false,
+          status: "skipped",
+          reason: "in-use-by-consumer",
+          detail: `consumer ${fresh.id} (identity ${fresh.identity ?? "unknown"}) still uses it on ${inUse.pin}`,
+        };
+      }
+      if (pinsOfKey.length > 0 && fresh.provisioningState && fresh.provisioningState !== "Succeeded") {
+        return {
+          ok: false,
+          status: "skipped",
+          reason: "repoint-in-progress",
+          detail: `consumer ${fresh.id} is ${fresh.provisioningState}; its key reference may still change`,
+        };
+      }
+    }
+    return { ok: true };
+  }
+
+  /** Holds and blocks change nothing; they are journaled when they first appear or change reason. */
+  private async recordDecisions(plan: Plan, run: ApplyRun, events: OutcomeEvent[]): Promise<void> {
+    const decisions: (Hold | Block)[] = [...plan.blocks, ...plan.holds];
+    const byKey = new Map<string, (Hold | Block)[]>();
+    for (const decision of decisions) {
+      const keyId = keyRefId(decision.key);
+      byKey.set(keyId, [...(byKey.get(keyId) ?? []), decision]);
+    }
+    for (const [keyId, keyDecisions] of byKey) {
+      let recent: JournalEntry[] = [];
+      try {
+        recent = await this.deps.journal.recent(keyId, 100);
+      } catch (error) {
+        this.deps.log.warn("could not read the journal to de-duplicate holds", {
+          key: keyId,
+          detail: describeError(error),
+        });
+      }
+      for (const decision of keyDecisions) {
+        const action: JournalAction = decision.type;
+        const last = recent.find((entry) => entry.action === action && entry.version === decision.version);
+        const unchanged = last !== undefined && last.reason === decision.reason && last.mode === run.mode;
+        if (decision.type === "block") {
+          this.deps.log.warn("rotation blocked", {
+            key: keyId,
+            version: decision.version,
+            reason: decision.reason,
+          });
+        }
+        if (unchanged) continue;
+        await this.journal(
+          run,
+          keyId,
+          action,
+          decision.type === "block" ? "blocked" : "held",
+          decision.reason,
+          decision.message,
+          {
+            version: decision.version,
+            ...(decision.type === "hold" && decision.concerns ? { consumerId: decision.concerns } : {}),
+          },
+        );
+        if (decision.type === "block") {
+          events.push({
+            name: "RotationBlocked",
+            subject: keyIdOf(decision.key, decision.version),
+            at: run.now,
+            data: {
+              key: keyId,
+              keyId: keyIdOf(decision.key),
+              version: decision.version,
+              reason: decision.reason,
+              message: decision.message,
+            },
+          });
+        }
+      }
+    }
+  }
+
+  private repointEvent(
+    name: "ConsumerRepointed" | "RepointFailed",
+    action: RepointAction,
+    run: ApplyRun,
+    reason: string,
+    message: string,
+  ): OutcomeEvent {
+    return {
+      name,
+      subject: action.consumerId,
+      at: run.now,
+      data: {
+        key: keyRefId(action.key),
+        keyId: keyIdOf(action.key),
+        version: action.to,
+        fromVersion: action.from,
+        consumer: action.consumerId,
+        consumerKind: action.consumerKind,
+        pin: action.pin,
+        reason,
+        message,
+      },
+    };
+  }
+
+  private async publish(events: OutcomeEvent[], run: ApplyRun, report: ApplyReport): Promise<void> {
+    if (events.length === 0) return;
+    try {
+      await this.deps.publisher.publish(events);
+    } catch (error) {
+      const detail = `publishing ${events.length} outcome event(s) (${events.map((e) => e.name).join(", ")}) failed: ${describeError(error)}`;
+      report.publishFailures.push(detail);
+      this.deps.log.error("outcome events not published", { detail });
+      const keys = new Set(events.map((e) => e.data.key));
+      for (const keyId of keys)
+        await this.journal(run, keyId, "publish-event", "failed", "publish-failed", detail, {});
+    }
+  }
+
+  private stepFields(outcome: StepOutcome): Pick<StepReport, "status" | "detail" | "reason"> {
+    if (outcome.status === "failed")
+      return { status: "failed", detail: outcome.detail, reason: outcome.reason };
+    return { status: outcome.status, detail: outcome.detail ?? "" };
+  }
+
+  private async journal(
+    run: ApplyRun,
+    keyId: string,
+    action: JournalAction,
+    outcome: JournalOutcome,
+    reason: string,
+    message: string,
+    subject: { version?: string; to?: string; consumerId?: string; pin?: string },
+  ): Promise<void> {
+    const version = subject.to ?? subject.version;
+    const entry: JournalEntry = {
+      at: run.now,
+      keyId,
+      action,
+      outcome,
+      reason,
+      message,
+      runId: run.runId,
+      trigger: run.trigger,
+      mode: run.mode,
+      ...(version ? { version } : {}),
+      ...(subject.consumerId ? { consumerId: subject.consumerId } : {}),
+      ...(subject.pin ? { pin: subject.pin } : {}),
+    };
+    try {
+      await this.deps.journal.record(entry);
+    } catch (error) {
+      // The journal must not stop a rotation half-way; the structured log keeps the step.
+      this.deps.log.error("journal write failed", {
+        key: keyId,
+        action,
+        outcome,
+        reason,
+        detail: describeError(error),
+      });
+    }
+  }
+}

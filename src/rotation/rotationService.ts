@@ -1,0 +1,485 @@
+/**
+ * The service core every path calls: event, timer, emergency HTTP call, keys view. Each is
+ * lock → observe → plan → apply, the same path everywhere:
+ *
+ *   reconcileKey(key)      lease the key, observe it, plan, apply
+ *   reconcileAll()         lease every managed key that is free, observe them in one pass, plan, apply
+ *   emergencyRotate(...)   lease the key, create a version, tag the previous newest compromised,
+ *                          observe, plan, apply (repoints at once); idempotent with a key
+ *   currentPlan(filter)    observe, plan, view: changes nothing (no lease needed)
+ *
+ * A key whose lease another run holds is "pending": the caller returns without error and
+ * the timer comes back.
+ */
+import { randomUUID } from "node:crypto";
+import { sameKey, validateName } from "../adapters/keyRef.js";
+import type { ApplyReport, PlanApplier } from "../apply/applyPlan.js";
+import { AzureCallError, ConflictError, describeError, NotFoundError, ValidationError } from "../errors.js";
+import { type IdempotencyStore, requestFingerprint } from "../idempotency/idempotencyStore.js";
+import type { Journal, JournalEntry } from "../journal/journal.js";
+import { type Clock, holdingLeases, type KeyLock, type Lease } from "../lock/keyLease.js";
+import {
+  type KeyRef,
+  type KeyVersionFacts,
+  keyRefId,
+  type Plan,
+  type Policy,
+  type RotatorMode,
+  type Snapshot,
+  type StepOutcome,
+  TAGS,
+} from "../model.js";
+import type { RotatorLog } from "./log.js";
+
+/** A vault or Managed HSM the service manages. */
+export interface ManagedVaultRef {
+  vaultUrl: string;
+  vaultName: string;
+  hostKind: KeyRef["hostKind"];
+}
+
+export interface RotationKeyVault {
+  listKeyNames(vault: ManagedVaultRef): Promise<string[]>;
+  listVersions(key: KeyRef): Promise<KeyVersionFacts[]>;
+  createVersion(key: KeyRef): Promise<KeyVersionFacts>;
+  tagVersion(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
+}
+
+export interface RotationDeps {
+  managedVaults: readonly ManagedVaultRef[];
+  policy: Policy;
+  mode: RotatorMode;
+  keyVault: RotationKeyVault;
+  /** Observation of exactly these keys (versions, consumers, audit evidence). */
+  observe(keys: KeyRef[], now: Date): Promise<Snapshot>;
+  plan(snapshot: Snapshot, policy: Policy, now: Date): Plan;
+  /** JSON-ready per-key view of a plan (GET /api/keys, dashboard, plan command). */
+  buildKeyViews(snapshot: Snapshot, plan: Plan, now: Date): unknown[];
+  applier: Pick<PlanApplier, "apply">;
+  lock: KeyLock;
+  idempotency: IdempotencyStore;
+  journal: Journal;
+  clock: Clock;
+  log: RotatorLog;
+  /** How long an emergency rotation waits for a key held by another run (default 10 s). */
+  emergencyLeaseWaitMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type ReconcileResult =
+  | { status: "busy"; keyId: string; message: string }
+  | {
+      status: "done";
+      keyIds: string[];
+      busyKeyIds: string[];
+      runId: string;
+      plan: Plan;
+      report: ApplyReport;
+    };
+
+export interface EmergencyRequest {
+  vault: string;
+  key: string;
+  reason: string;
+  dryRun: boolean;
+  idempotencyKey?: string;
+}
+
+/** What an emergency rotation answers (and what a replay answers again): plain JSON. */
+export interface EmergencyAnswer {
+  key: string;
+  dryRun: boolean;
+  mode: RotatorMode;
+  /** The version created, or null for a dry run / report mode. */
+  newVersion: string | null;
+  newVersionId: string | null;
+  /** The version tagged compromised (the previous newest). */
+  compromisedVersion: string | null;
+  reason: string;
+  runId: string;
+  plan: unknown;
+  steps: unknown;
+  message: string;
+}
+
+export interface KeyFilter {
+  vault?: string;
+  key?: string;
+}
+
+export interface KeysAnswer {
+  observedAt: string;
+  mode: RotatorMode;
+  keys: unknown[];
+  journal: Record<string, JournalEntry[]>;
+  unreadableKeys: Record<string, string>;
+}
+
+const REASON_MAX_LENGTH = 500;
+const RECENT_JOURNAL_ENTRIES = 20;
+const LEASE_POLL_MS = 250;
+
+/** Plain JSON (dates as ISO strings), the shape stored for replays and sent over HTTP. */
+function toJson(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value)) as unknown;
+}
+
+export function validateEmergencyReason(reason: unknown): string {
+  if (typeof reason !== "string" || reason.trim() === "") {
+    throw new ValidationError(
+      "request body reason",
+      'the request body needs "reason": a non-empty string saying why the key is rotated',
+    );
+  }
+  const trimmed = reason.trim();
+  if (trimmed.length > REASON_MAX_LENGTH) {
+    throw new ValidationError(
+      "request body reason",
+      `"reason" is ${trimmed.length} characters; keep it to ${REASON_MAX_LENGTH}`,
+    );
+  }
+  return trimmed;
+}
+
+export class RotationService {
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly deps: RotationDeps) {
+    this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  get mode(): RotatorMode {
+    return this.deps.mode;
+  }
+
+  /** Names of the vaults and HSMs the service manages (lower case). */
+  managedVaultNames(): string[] {
+    return this.deps.managedVaults.map((vault) => vault.vaultName);
+  }
+
+  /** The managed key named by vault and key name; NotFoundError for an unmanaged vault, ValidationError for a bad name. */
+  managedKey(vault: string, key: string): KeyRef {
+    const vaultName = validateName(vault, "vault name").toLowerCase();
+    const keyName = validateName(key, "key name");
+    const managed = this.deps.managedVaults.find((v) => v.vaultName === vaultName);
+    if (!managed) {
+      throw new NotFoundError(
+        vaultName,
+        `vault ${vaultName} is not managed by this service: add its URL to ROTATOR_MANAGED_VAULTS, or check the name`,
+      );
+    }
+    return { vaultUrl: managed.vaultUrl, vaultName: managed.vaultName, hostKind: managed.hostKind, keyName };
+  }
+
+  /** Observe → plan → apply for one key, under its lease. */
+  async reconcileKey(key: KeyRef, trigger: string): Promise<ReconcileResult> {
+    const keyId = keyRefId(key);
+    const lease = await this.deps.lock.tryAcquire(keyId);
+    if (!lease) {
+      const message = `pending: another run holds the key ${keyId}; the timer will come back to it`;
+      this.deps.log.info("reconcile skipped", { key: keyId, trigger, detail: message });
+      return { status: "busy", keyId, message };
+    }
+    return this.underLeases([lease], async () => this.observePlanApply([key], [], trigger));
+  }
+
+  /** Reconciles every managed key whose lease is free, with one observation for all of them. */
+  async reconcileAll(trigger: string): Promise<ReconcileResult> {
+    const keys = await this.listManagedKeys();
+    const leases: Lease[] = [];
+    const leased: KeyRef[] = [];
+    const busy: string[] = [];
+    for (const key of keys) {
+      const lease = await this.deps.lock.tryAcquire(keyRefId(key));
+      if (lease) {
+        leases.push(lease);
+        leased.push(key);
+      } else {
+        busy.push(keyRefId(key));
+      }
+    }
+    if (busy.length > 0)
+      this.deps.log.info("keys held by another run are left for later", { keys: busy.join(","), trigger });
+    return this.underLeases(leases, async () => this.observePlanApply(leased, busy, trigger));
+  }
+
+  /** The plan as it stands, with recent journal entries; changes nothing. */
+  async currentPlan(filter: KeyFilter = {}): Promise<KeysAnswer> {
+    let keys: KeyRef[];
+    if (filter.vault && filter.key) {
+      const key = this.managedKey(filter.vault, filter.key);
+      await this.requireKeyExists(key);
+      keys = [key];
+    } else {
+      keys = await this.listManagedKeys();
+    }
+    const now = this.deps.clock.now();
+    const snapshot = await this.deps.observe(keys, now);
+    const plan = this.deps.plan(snapshot, this.deps.policy, now);
+    const journal: Record<string, JournalEntry[]> = {};
+    for (const key of keys) {
+      const keyId = keyRefId(key);
+      try {
+        journal[keyId] = await this.deps.journal.recent(keyId, RECENT_JOURNAL_ENTRIES);
+      } catch (error) {
+        this.deps.log.warn("journal not readable for the keys view", {
+          key: keyId,
+          detail: describeError(error),
+        });
+        journal[keyId] = [];
+      }
+    }
+    return toJson({
+      observedAt: now,
+      mode: this.deps.mode,
+      keys: this.deps.buildKeyViews(snapshot, plan, now),
+      journal,
+      unreadableKeys: snapshot.unreadableKeys,
+    }) as KeysAnswer;
+  }
+
+  /**
+   * Emergency rotation: a new version now, the previous newest tagged compromised (so it
+   * retires after the emergency quiet period, still only on evidence), repoints at once.
+   * With an idempotency key, a replay returns the first answer and creates nothing.
+   */
+  async emergencyRotate(request: EmergencyRequest): Promise<EmergencyAnswer> {
+    const reason = validateEmergencyReason(request.reason);
+    const key = this.managedKey(request.vault, request.key);
+    const idempotencyKey = request.idempotencyKey;
+    const fingerprint = requestFingerprint({ key: keyRefId(key), reason, dryRun: request.dryRun });
+    if (idempotencyKey) {
+      const begun = await this.deps.idempotency.begin(idempotencyKey, fingerprint);
+      if (begun.status === "replay") return begun.response as EmergencyAnswer;
+      if (begun.status === "mismatch") {
+        throw new ConflictError(
+          keyRefId(key),
+          `Idempotency-Key ${idempotencyKey} was already used for a different request; use a new key for a new request`,
+        );
+      }
+      if (begun.status === "in-progress") {
+        throw new ConflictError(
+          keyRefId(key),
+          `a request with Idempotency-Key ${idempotencyKey} is still in progress; retry in a few seconds to get its answer`,
+        );
+      }
+    }
+    try {
+      const answer = await this.emergencyUnderLease(key, reason, request.dryRun);
+      if (idempotencyKey) await this.deps.idempotency.complete(idempotencyKey, fingerprint, answer);
+      return answer;
+    } catch (error) {
+      if (idempotencyKey) await this.deps.idempotency.abandon(idempotencyKey).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async emergencyUnderLease(key: KeyRef, reason: string, dryRun: boolean): Promise<EmergencyAnswer> {
+    const keyId = keyRefId(key);
+    const lease = await this.acquireWaiting(keyId, this.deps.emergencyLeaseWaitMs ?? 10_000);
+    if (!lease) {
+      throw new ConflictError(
+        keyId,
+        `another run holds the key ${keyId} and did not finish in time; retry in a minute`,
+      );
+    }
+    return this.underLeases([lease], async () => {
+      const versions = await this.requireKeyExists(key);
+      const previous = versions.filter((v) => v.enabled).at(-1) ?? versions.at(-1);
+      const runId = randomUUID();
+      const changeNothing = dryRun || this.deps.mode === "report";
+      if (changeNothing) {
+        const { plan, report } = await this.planAndMaybeApply([key], "emergency", runId, false);
+        return toJson({
+          key: keyId,
+          dryRun,
+          mode: this.deps.mode,
+          newVersion: null,
+          newVersionId: null,
+          compromisedVersion: previous?.version ?? null,
+          reason,
+          runId,
+          plan,
+          steps: report?.steps ?? [],
+          message: `${dryRun ? "dry run" : "report mode"}: would create a new version of ${keyId}, tag ${previous?.version ?? "no version"} compromised and repoint every pinned consumer; nothing was changed`,
+        }) as EmergencyAnswer;
+      }
+      const now = this.deps.clock.now();
+      const created = await this.deps.keyVault.createVersion(key);
+      this.deps.log.info("emergency rotation created a version", {
+        key: keyId,
+        version: created.version,
+        reason,
+      });
+      await this.journalSafe({
+        at: now,
+        keyId,
+        action: "create-version",
+        outcome: "done",
+        reason: "emergency",
+        message: `emergency rotation created version ${created.version}: ${reason}`,
+        runId,
+        trigger: "emergency",
+        mode: this.deps.mode,
+        version: created.version,
+      });
+      if (previous && previous.version !== created.version) {
+        const tagged = await this.deps.keyVault.tagVersion(key, previous.version, {
+          [TAGS.compromised]: now.toISOString(),
+          [TAGS.compromisedReason]: reason.slice(0, 256),
+          [TAGS.supersededBy]: created.version,
+        });
+        const detail =
+          tagged.status === "done"
+            ? `tagged compromised: ${reason}`
+            : `tagging compromised: ${tagged.detail}`;
+        if (tagged.status !== "done")
+          this.deps.log.error("could not tag the compromised version", {
+            key: keyId,
+            version: previous.version,
+            detail,
+          });
+        await this.journalSafe({
+          at: now,
+          keyId,
+          action: "mark-compromised",
+          outcome: tagged.status,
+          reason: tagged.status === "failed" ? tagged.reason : "emergency",
+          message: `version ${previous.version} ${detail}`,
+          runId,
+          trigger: "emergency",
+          mode: this.deps.mode,
+          version: previous.version,
+        });
+      }
+      const { plan, report } = await this.planAndMaybeApply([key], "emergency", runId, true);
+      return toJson({
+        key: keyId,
+        dryRun: false,
+        mode: this.deps.mode,
+        newVersion: created.version,
+        newVersionId: created.kid,
+        compromisedVersion: previous?.version ?? null,
+        reason,
+        runId,
+        plan,
+        steps: report?.steps ?? [],
+        message: `created version ${created.version} of ${keyId}; repoints begun, verified at the next observation; ${previous?.version ?? "no previous version"} retires after the emergency quiet period, on evidence only`,
+      }) as EmergencyAnswer;
+    });
+  }
+
+  private async observePlanApply(keys: KeyRef[], busy: string[], trigger: string): Promise<ReconcileResult> {
+    const runId = randomUUID();
+    const { plan, report } = await this.planAndMaybeApply(keys, trigger, runId, true);
+    return {
+      status: "done",
+      keyIds: keys.map(keyRefId),
+      busyKeyIds: busy,
+      runId,
+      plan,
+      report: report ?? { steps: [], publishFailures: [] },
+    };
+  }
+
+  private async planAndMaybeApply(
+    keys: KeyRef[],
+    trigger: string,
+    runId: string,
+    apply: boolean,
+  ): Promise<{ plan: Plan; report?: ApplyReport }> {
+    const now = this.deps.clock.now();
+    const snapshot = await this.deps.observe(keys, now);
+    const plan = this.deps.plan(snapshot, this.deps.policy, now);
+    this.deps.log.info("plan made", {
+      trigger,
+      runId,
+      keys: keys.map(keyRefId).join(","),
+      actions: plan.actions.length,
+      holds: plan.holds.length,
+      blocks: plan.blocks.length,
+    });
+    for (const [keyId, problem] of Object.entries(snapshot.unreadableKeys)) {
+      this.deps.log.warn("key not readable this run", { key: keyId, trigger, runId, detail: problem });
+    }
+    if (!apply) return { plan };
+    const report = await this.deps.applier.apply(plan, snapshot, {
+      runId,
+      trigger,
+      mode: this.deps.mode,
+      now,
+    });
+    return { plan, report };
+  }
+
+  /** Versions of the key; NotFoundError when the key does not exist in its vault. */
+  private async requireKeyExists(key: KeyRef): Promise<KeyVersionFacts[]> {
+    try {
+      const versions = await this.deps.keyVault.listVersions(key);
+      if (versions.length === 0) throw this.keyNotFound(key);
+      return versions;
+    } catch (error) {
+      if (error instanceof AzureCallError && error.status === 404) throw this.keyNotFound(key, error);
+      throw error;
+    }
+  }
+
+  private keyNotFound(key: KeyRef, cause?: unknown): NotFoundError {
+    return new NotFoundError(
+      keyRefId(key),
+      `key ${key.keyName} does not exist in ${key.vaultName}; check the key name`,
+      cause === undefined ? {} : { cause },
+    );
+  }
+
+  private async listManagedKeys(): Promise<KeyRef[]> {
+    const keys: KeyRef[] = [];
+    for (const vault of this.deps.managedVaults) {
+      let names: string[];
+      try {
+        names = await this.deps.keyVault.listKeyNames(vault);
+      } catch (error) {
+        this.deps.log.error("could not list the keys of a managed vault", {
+          vault: vault.vaultName,
+          detail: describeError(error),
+        });
+        continue;
+      }
+      for (const keyName of names) {
+        const key: KeyRef = {
+          vaultUrl: vault.vaultUrl,
+          vaultName: vault.vaultName,
+          hostKind: vault.hostKind,
+          keyName,
+        };
+        if (!keys.some((known) => sameKey(known, key))) keys.push(key);
+      }
+    }
+    return keys;
+  }
+
+  private async acquireWaiting(keyId: string, waitMs: number): Promise<Lease | undefined> {
+    const attempts = Math.max(1, Math.ceil(waitMs / LEASE_POLL_MS));
+    for (let attempt = 1; ; attempt++) {
+      const lease = await this.deps.lock.tryAcquire(keyId);
+      if (lease || attempt >= attempts) return lease;
+      await this.sleep(LEASE_POLL_MS);
+    }
+  }
+
+  private underLeases<T>(leases: Lease[], work: () => Promise<T>): Promise<T> {
+    return holdingLeases(leases, work);
+  }
+
+  private async journalSafe(entry: JournalEntry): Promise<void> {
+    try {
+      await this.deps.journal.record(entry);
+    } catch (error) {
+      this.deps.log.error("journal write failed", {
+        key: entry.keyId,
+        action: entry.action,
+        detail: describeError(error),
+      });
+    }
+  }
+}

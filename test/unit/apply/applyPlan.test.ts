@@ -1,0 +1,362 @@
+import { describe, expect, it } from "vitest";
+import {
+  type ApplyConsumerAdapter,
+  type ApplyKeyVault,
+  type ApplyRun,
+  PlanApplier,
+} from "../../../src/apply/applyPlan.js";
+import { MemoryJournal } from "../../../src/journal/journal.js";
+import {
+  type ConsumerSnapshot,
+  type DisableAction,
+  type KeyVersionFacts,
+  type Plan,
+  type RepointAction,
+  type StepOutcome,
+  TAGS,
+} from "../../../src/model.js";
+import {
+  MemoryOutcomePublisher,
+  type OutcomeEvent,
+  type OutcomePublisher,
+} from "../../../src/outcomes/outcomeEvents.js";
+import { silentLog } from "../../../src/rotation/log.js";
+import {
+  aConsumer,
+  aKeyRef,
+  aKeySnapshot,
+  aPin,
+  aSnapshot,
+  aVersion,
+  DAY,
+  NOW,
+  versionId,
+  WORKSPACE_ID,
+} from "../../builders/index.js";
+
+const key = aKeyRef({ vaultName: "kv1", keyName: "cmk" });
+const versions = [aVersion(0, { key }), aVersion(1, { key }), aVersion(2, { key })];
+
+class FakeKeyVault implements ApplyKeyVault {
+  disabled: { version: string; tags: Record<string, string> }[] = [];
+  current: KeyVersionFacts[] = versions.map((v) => ({ ...v }));
+  listFails = false;
+  async listVersions(): Promise<KeyVersionFacts[]> {
+    if (this.listFails) throw new Error("vault unreachable");
+    return this.current;
+  }
+  async disableVersion(_key: unknown, version: string, tags: Record<string, string>): Promise<StepOutcome> {
+    this.disabled.push({ version, tags });
+    return { status: "done" };
+  }
+}
+
+class FakeConsumers implements ApplyConsumerAdapter {
+  begun: { id: string; pin: string; to: string }[] = [];
+  outcomes: StepOutcome[] = [];
+  fresh = new Map<string, ConsumerSnapshot>();
+  inFlight = 0;
+  maxInFlight = 0;
+  async read(id: string): Promise<ConsumerSnapshot> {
+    const consumer = this.fresh.get(id);
+    if (!consumer) throw new Error(`consumer ${id} not found`);
+    return consumer;
+  }
+  async beginRepoint(consumer: ConsumerSnapshot, pin: string, to: string): Promise<StepOutcome> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    this.inFlight--;
+    this.begun.push({ id: consumer.id, pin, to });
+    return this.outcomes.shift() ?? { status: "done" };
+  }
+}
+
+function repoint(consumer: ConsumerSnapshot, overrides: Partial<RepointAction> = {}): RepointAction {
+  return {
+    type: "repoint",
+    key,
+    consumerId: consumer.id,
+    consumerKind: consumer.kind,
+    pin: "key",
+    from: versionId(1),
+    to: versionId(2),
+    reason: "consumer-lags",
+    message: `repoint ${consumer.id}`,
+    ...overrides,
+  };
+}
+
+function disable(version = versionId(0)): DisableAction {
+  return {
+    type: "disable",
+    key,
+    version,
+    evidence: {
+      supersededAt: new Date(NOW.getTime() - 9 * DAY),
+      quietPeriodMs: DAY,
+      windowFrom: new Date(NOW.getTime() - 2 * DAY),
+      windowTo: NOW,
+      canarySeenAt: new Date(NOW.getTime() - 60_000),
+      workspaceId: WORKSPACE_ID,
+    },
+    reason: "quiet-period-elapsed-unused",
+    message: "unused for the whole quiet period",
+  };
+}
+
+function aPlan(overrides: Partial<Plan> = {}): Plan {
+  return { now: NOW, actions: [], holds: [], blocks: [], targets: { "kv1/cmk": versionId(2) }, ...overrides };
+}
+
+function run(overrides: Partial<ApplyRun> = {}): ApplyRun {
+  return { runId: "run-1", trigger: "timer", mode: "enforce", now: NOW, ...overrides };
+}
+
+function setup(publisher: OutcomePublisher = new MemoryOutcomePublisher()) {
+  const keyVault = new FakeKeyVault();
+  const consumers = new FakeConsumers();
+  const journal = new MemoryJournal();
+  const applier = new PlanApplier({
+    keyVault,
+    consumerAdapter: () => consumers,
+    journal,
+    publisher,
+    log: silentLog,
+    repointConcurrency: 2,
+    sleep: async () => undefined,
+  });
+  return { keyVault, consumers, journal, applier, publisher };
+}
+
+describe("PlanApplier repoints", () => {
+  it("begins every repoint, journals it done and publishes ConsumerRepointed", async () => {
+    const { consumers, journal, applier, publisher } = setup();
+    const a = aConsumer({ pins: [aPin(key, versionId(1))] });
+    const b = aConsumer({ kind: "cosmos", pins: [aPin(key, versionId(1))] });
+    const report = await applier.apply(
+      aPlan({ actions: [repoint(a), repoint(b)] }),
+      aSnapshot({ keys: [aKeySnapshot({ key, versions })], consumers: [a, b] }),
+      run(),
+    );
+    expect(report.steps.map((s) => s.status)).toEqual(["done", "done"]);
+    expect(consumers.begun.map((c) => c.id).sort()).toEqual([a.id, b.id].sort());
+    expect(journal.entries.map((e) => [e.action, e.outcome, e.consumerId])).toEqual(
+      expect.arrayContaining([
+        ["repoint", "done", a.id],
+        ["repoint", "done", b.id],
+      ]),
+    );
+    expect(
+      (publisher as MemoryOutcomePublisher).published.map((e) => [e.name, e.subject, e.data.version]),
+    ).toEqual(
+      expect.arrayContaining([
+        ["ConsumerRepointed", a.id, versionId(2)],
+        ["ConsumerRepointed", b.id, versionId(2)],
+      ]),
+    );
+  });
+
+  it("keeps at most ROTATOR_REPOINT_CONCURRENCY repoints in flight", async () => {
+    const { consumers, applier } = setup();
+    const many = Array.from({ length: 6 }, () => aConsumer({ pins: [aPin(key, versionId(1))] }));
+    await applier.apply(
+      aPlan({ actions: many.map((c) => repoint(c)) }),
+      aSnapshot({ consumers: many }),
+      run(),
+    );
+    expect(consumers.begun).toHaveLength(6);
+    expect(consumers.maxInFlight).toBe(2);
+  });
+
+  it("waits out a short Retry-After and tries again", async () => {
+    const { consumers, applier } = setup();
+    consumers.outcomes = [{ status: "pending", detail: "429", retryAfterMs: 1000 }, { status: "done" }];
+    const c = aConsumer({ pins: [aPin(key, versionId(1))] });
+    const report = await applier.apply(
+      aPlan({ actions: [repoint(c)] }),
+      aSnapshot({ consumers: [c] }),
+      run(),
+    );
+    expect(consumers.begun).toHaveLength(2);
+    expect(report.steps[0]?.status).toBe("done");
+  });
+
+  it("leaves a 409 or a long Retry-After pending for the next run, without an event", async () => {
+    const { consumers, journal, applier, publisher } = setup();
+    consumers.outcomes = [
+      { status: "pending", detail: "409 Conflict: an update is in progress", retryAfterMs: 60_000 },
+    ];
+    const c = aConsumer({ pins: [aPin(key, versionId(1))] });
+    const report = await applier.apply(
+      aPlan({ actions: [repoint(c)] }),
+      aSnapshot({ consumers: [c] }),
+      run(),
+    );
+    expect(consumers.begun).toHaveLength(1);
+    expect(report.steps[0]?.status).toBe("pending");
+    expect(journal.entries[0]).toMatchObject({ action: "repoint", outcome: "pending" });
+    expect((publisher as MemoryOutcomePublisher).published).toEqual([]);
+  });
+
+  it("journals a failure with the RP's reason and publishes RepointFailed", async () => {
+    const { consumers, journal, applier, publisher } = setup();
+    consumers.outcomes = [{ status: "failed", reason: "KeyVaultNotFound", detail: "the vault is gone" }];
+    const c = aConsumer({ pins: [aPin(key, versionId(1))] });
+    await applier.apply(aPlan({ actions: [repoint(c)] }), aSnapshot({ consumers: [c] }), run());
+    expect(journal.entries[0]).toMatchObject({ outcome: "failed", reason: "KeyVaultNotFound" });
+    expect((publisher as MemoryOutcomePublisher).published[0]).toMatchObject({
+      name: "RepointFailed",
+      data: { reason: "KeyVaultNotFound" },
+    });
+  });
+
+  it("repoints the two pins of one Cassandra data center one after the other", async () => {
+    const { consumers, applier } = setup();
+    const dc = aConsumer({
+      kind: "cassandra",
+      pins: [aPin(key, versionId(1), "managedDisk"), aPin(key, versionId(1), "backupStorage")],
+    });
+    await applier.apply(
+      aPlan({ actions: [repoint(dc, { pin: "managedDisk" }), repoint(dc, { pin: "backupStorage" })] }),
+      aSnapshot({ consumers: [dc] }),
+      run(),
+    );
+    expect(consumers.begun.map((b) => b.pin)).toEqual(["managedDisk", "backupStorage"]);
+    expect(consumers.maxInFlight).toBe(1);
+  });
+
+  it("in report mode changes nothing, journals what it would do and publishes nothing", async () => {
+    const { consumers, keyVault, journal, applier, publisher } = setup();
+    const c = aConsumer({ pins: [aPin(key, versionId(1))] });
+    const report = await applier.apply(
+      aPlan({ actions: [repoint(c), disable()] }),
+      aSnapshot({ consumers: [c] }),
+      run({ mode: "report" }),
+    );
+    expect(consumers.begun).toEqual([]);
+    expect(keyVault.disabled).toEqual([]);
+    expect(report.steps.map((s) => s.status)).toEqual(["skipped", "skipped"]);
+    expect(journal.entries.map((e) => [e.action, e.outcome, e.reason])).toEqual([
+      ["repoint", "skipped", "report-mode"],
+      ["disable", "skipped", "report-mode"],
+    ]);
+    expect(journal.entries[0]?.message).toMatch(/^would repoint/);
+    expect((publisher as MemoryOutcomePublisher).published).toEqual([]);
+  });
+});
+
+describe("PlanApplier disables", () => {
+  it("disables with evidence tags after a clean live re-check, and publishes VersionDisabled", async () => {
+    const { keyVault, consumers, journal, applier, publisher } = setup();
+    const c = aConsumer({ pins: [aPin(key, versionId(2))], inUse: { key: versionId(2) } });
+    consumers.fresh.set(c.id, c);
+    await applier.apply(aPlan({ actions: [disable()] }), aSnapshot({ consumers: [c] }), run());
+    expect(keyVault.disabled).toHaveLength(1);
+    const tags = keyVault.disabled[0]?.tags ?? {};
+    expect(tags[TAGS.disabledBy]).toContain("cmk-rotator");
+    expect(tags[TAGS.disabledAt]).toBe(NOW.toISOString());
+    expect(tags[TAGS.evidence]).toContain(WORKSPACE_ID);
+    expect(tags[TAGS.lastUse]).toMatch(/^none since/);
+    for (const value of Object.values(tags)) expect(value.length).toBeLessThanOrEqual(256);
+    expect(journal.entries[0]).toMatchObject({ action: "disable", outcome: "done", version: versionId(0) });
+    expect((publisher as MemoryOutcomePublisher).published[0]).toMatchObject({ name: "VersionDisabled" });
+  });
+
+  it.each([
+    ["a consumer pins it now", { pins: [aPin(key, versionId(0))] }, "pinned-by-consumer"],
+    [
+      "a consumer still uses it",
+      { pins: [aPin(key, versionId(2))], inUse: { key: versionId(0) } },
+      "in-use-by-consumer",
+    ],
+    [
+      "a consumer is updating",
+      { pins: [aPin(key, versionId(2))], provisioningState: "Updating" },
+      "repoint-in-progress",
+    ],
+  ])("withholds the disable when %s (fresh read)", async (_name, freshState, reason) => {
+    const { keyVault, consumers, journal, applier } = setup();
+    const observed = aConsumer({ pins: [aPin(key, versionId(2))] });
+    consumers.fresh.set(observed.id, { ...observed, ...freshState });
+    const report = await applier.apply(
+      aPlan({ actions: [disable()] }),
+      aSnapshot({ consumers: [observed] }),
+      run(),
+    );
+    expect(keyVault.disabled).toEqual([]);
+    expect(report.steps[0]).toMatchObject({ reason });
+    expect(journal.entries[0]?.message).toContain(observed.id);
+  });
+
+  it("withholds the disable when a consumer cannot be re-read", async () => {
+    const { keyVault, applier } = setup();
+    const observed = aConsumer({ pins: [aPin(key, versionId(2))] });
+    const report = await applier.apply(
+      aPlan({ actions: [disable()] }),
+      aSnapshot({ consumers: [observed] }),
+      run(),
+    );
+    expect(keyVault.disabled).toEqual([]);
+    expect(report.steps[0]).toMatchObject({ status: "pending", reason: "recheck-failed" });
+  });
+
+  it("withholds the disable when the versions cannot be re-read, or the version became the newest enabled", async () => {
+    const first = setup();
+    first.keyVault.listFails = true;
+    await first.applier.apply(aPlan({ actions: [disable()] }), aSnapshot(), run());
+    expect(first.keyVault.disabled).toEqual([]);
+
+    const second = setup();
+    second.keyVault.current = [aVersion(0, { key }), aVersion(1, { key, enabled: false })];
+    const report = await second.applier.apply(aPlan({ actions: [disable()] }), aSnapshot(), run());
+    expect(second.keyVault.disabled).toEqual([]);
+    expect(report.steps[0]).toMatchObject({ reason: "newest-version" });
+  });
+});
+
+describe("PlanApplier holds, blocks and events", () => {
+  it("journals a block once and publishes RotationBlocked once across runs", async () => {
+    const { journal, applier, publisher } = setup();
+    const plan = aPlan({
+      blocks: [
+        {
+          type: "block",
+          key,
+          version: versionId(2),
+          reason: "preflight-not-rsa",
+          message: "version 2 is EC",
+        },
+      ],
+      holds: [
+        { type: "hold", key, version: versionId(1), reason: "superseded-recently", message: "quiet period" },
+      ],
+    });
+    await applier.apply(plan, aSnapshot(), run());
+    await applier.apply(plan, aSnapshot(), run({ runId: "run-2" }));
+    expect(journal.entries.map((e) => [e.action, e.outcome, e.reason])).toEqual([
+      ["block", "blocked", "preflight-not-rsa"],
+      ["hold", "held", "superseded-recently"],
+    ]);
+    expect((publisher as MemoryOutcomePublisher).published.map((e) => e.name)).toEqual(["RotationBlocked"]);
+  });
+
+  it("a publish failure is journaled and does not break the rotation", async () => {
+    const failing: OutcomePublisher = {
+      publish: async (_events: OutcomeEvent[]) => {
+        throw new Error("topic unreachable");
+      },
+    };
+    const { consumers, journal, applier } = setup(failing);
+    const c = aConsumer({ pins: [aPin(key, versionId(1))] });
+    const report = await applier.apply(
+      aPlan({ actions: [repoint(c)] }),
+      aSnapshot({ consumers: [c] }),
+      run(),
+    );
+    expect(consumers.begun).toHaveLength(1);
+    expect(report.steps[0]?.status).toBe("done");
+    expect(report.publishFailures[0]).toContain("topic unreachable");
+    expect(journal.entries.at(-1)).toMatchObject({ action: "publish-event", outcome: "failed" });
+  });
+});
