@@ -4,8 +4,12 @@
  * roles, vaults, keys, workspaces), and ticks every background loop. A new sandbox
  * service is one module plus one line here.
  */
+import { consumerLoop, seedConsumers } from "./consumers/consumerSimulation.js";
 import type { Estate } from "./estate.js";
+import { customTopicService } from "./eventgrid/customTopic.js";
+import { eventGridLoop, seedEventGrid } from "./eventgrid/eventGridSimulation.js";
 import type { SandboxService } from "./http.js";
+import { consumerUnwrap } from "./keyvault/operations.js";
 import type { SandboxStore } from "./store.js";
 
 export type SandboxSeeder = (store: SandboxStore, estate: Estate) => void;
@@ -16,8 +20,8 @@ export interface SandboxBackgroundLoop {
   tick(store: SandboxStore): Promise<void> | void;
 }
 
-export const sandboxServices: SandboxService[] = [];
+export const sandboxServices: SandboxService[] = [customTopicService];
 
-export const sandboxSeeders: SandboxSeeder[] = [];
+export const sandboxSeeders: SandboxSeeder[] = [seedEventGrid, seedConsumers];
 
-export const sandboxLoops: SandboxBackgroundLoop[] = [];
+export const sandboxLoops: SandboxBackgroundLoop[] = [eventGridLoop, consumerLoop(consumerUnwrap)];
