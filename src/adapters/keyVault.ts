@@ -19,10 +19,11 @@ import {
   isTransient,
   pendingFromFailure,
 } from "./azureFailure.js";
-import { keyIdOf, validateVersion } from "./keyRef.js";
+import { keyIdOf, type VaultRef, validateName, validateVersion } from "./keyRef.js";
 
 /** The `KeyClient` calls this adapter uses; the real client satisfies it, unit tests fake it. */
 export interface KeyVaultKeysClient {
+  listPropertiesOfKeys(): AsyncIterable<KeyProperties>;
   listPropertiesOfKeyVersions(name: string): AsyncIterable<KeyProperties>;
   getKey(name: string, options?: { version?: string }): Promise<KeyVaultKey>;
   rotateKey(name: string): Promise<KeyVaultKey>;
@@ -34,6 +35,8 @@ export interface KeyVaultKeysClient {
 }
 
 export interface KeyVaultAdapter {
+  /** The keys of one vault or Managed HSM (every key there is managed). Throws AzureCallError. */
+  listKeys(vault: VaultRef): Promise<KeyRef[]>;
   /** Every version of the key, oldest first, with type/size/ops for enabled versions. Throws AzureCallError. */
   listVersions(key: KeyRef): Promise<KeyVersionFacts[]>;
   /** A KeyGet of the latest version by the service: the canary the audit logs must show. Throws AzureCallError. */
@@ -199,6 +202,22 @@ export function createKeyVaultAdapter(clientFor: (vaultUrl: string) => KeyVaultK
   }
 
   return {
+    async listKeys(vault) {
+      const keys: KeyRef[] = [];
+      try {
+        for await (const properties of clientFor(vault.vaultUrl).listPropertiesOfKeys()) {
+          keys.push({
+            ...vault,
+            keyName: validateName(properties.name, `key name listed in ${vault.vaultName}`),
+          });
+        }
+      } catch (error) {
+        if (error instanceof ValidationError) throw error;
+        throw callError({ ...vault, keyName: "" }, "read", "list keys", error);
+      }
+      return keys;
+    },
+
     async listVersions(key) {
       let listed: KeyProperties[];
       try {

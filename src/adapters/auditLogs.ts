@@ -1,0 +1,243 @@
+/**
+ * Audit evidence from Log Analytics: ONE query per workspace (and table) per run, for all
+ * keys whose audit logs land there, never one per version. For each key it returns, per
+ * version, the last use, last user and count, and per caller the last use — excluding the
+ * service's own identity — plus the canary: the newest record of the service's own call on
+ * that key, which proves the log pipeline is current.
+ *
+ * What counts as use of a version: KeyGet, KeyWrap, KeyUnwrap, KeyEncrypt, KeyDecrypt,
+ * KeySign and KeyVerify by anyone but the service, whatever the result: a failed unwrap
+ * still proves someone tries to use that version. Only 401 records are left out: they are
+ * the unauthenticated first leg of every SDK call's challenge and carry no caller.
+ *
+ * A failed query or a partial result makes the evidence incomplete, with the problem; it is
+ * never read as "no rows". The KQL contains only validated identifiers (see kqlLiteral.ts).
+ */
+import type { AzureClientFactory } from "../azure/clientFactory.js";
+import { describeError } from "../errors.js";
+import { type AuditEvidence, type KeyRef, keyRefId, type VersionUse } from "../model.js";
+import { describeAzureFailure, failureText } from "./azureFailure.js";
+import { isValidVersion, validateGuid } from "./keyRef.js";
+import { kqlList, kqlLiteral } from "./kqlLiteral.js";
+
+export type AuditTable = "AzureDiagnostics" | "AZKVAuditLogs";
+
+export const USE_OPERATIONS = [
+  "KeyGet",
+  "KeyWrap",
+  "KeyUnwrap",
+  "KeyEncrypt",
+  "KeyDecrypt",
+  "KeySign",
+  "KeyVerify",
+] as const;
+
+interface LogsColumnLike {
+  name?: string;
+}
+interface LogsTableLike {
+  columnDescriptors: LogsColumnLike[];
+  rows: unknown[][];
+}
+
+/** The `LogsQueryClient` call used here. */
+export interface LogsQueryApi {
+  queryWorkspace(
+    workspaceId: string,
+    query: string,
+    timespan: { startTime: Date; endTime: Date },
+  ): Promise<{
+    status: string;
+    tables?: LogsTableLike[];
+    partialTables?: LogsTableLike[];
+    partialError?: unknown;
+  }>;
+}
+
+export interface AuditQuery {
+  workspaceId: string;
+  table: AuditTable;
+  keys: readonly KeyRef[];
+  /** Object id of the service's own identity. */
+  servicePrincipalId: string;
+  from: Date;
+  to: Date;
+}
+
+export interface AuditLogReader {
+  /** Evidence per `keyRefId` for every key in the query; never throws for a failed query. */
+  readEvidence(query: AuditQuery): Promise<Record<string, AuditEvidence>>;
+}
+
+function hostKeyOf(key: KeyRef): string {
+  return `${new URL(key.vaultUrl).host}/${key.keyName}`.toLowerCase();
+}
+
+/** The KQL for one workspace and table. Exported for tests and for the sandbox's analyser. */
+export function auditQueryText(
+  table: AuditTable,
+  keys: readonly KeyRef[],
+  servicePrincipalId: string,
+): string {
+  const source =
+    table === "AzureDiagnostics"
+      ? [
+          "AzureDiagnostics",
+          `| where Category == 'AuditEvent' and ResourceType in ('VAULTS', 'MANAGEDHSMS') and isnotempty(id_s)`,
+          "| extend KeyId = tolower(id_s), Caller = tolower(tostring(identity_claim_oid_g)), Status = toint(httpStatusCode_d)",
+        ]
+      : [
+          "AZKVAuditLogs",
+          "| where isnotempty(Id)",
+          "| extend KeyId = tolower(Id), Caller = tolower(tostring(coalesce(Identity.claim.oid, Identity.claim['http://schemas.microsoft.com/identity/claims/objectidentifier']))), Status = toint(HttpStatusCode)",
+        ];
+  const service = kqlLiteral("guid", servicePrincipalId.toLowerCase());
+  return [
+    ...source,
+    "| where Status != 401",
+    "| extend Parts = split(KeyId, '/')",
+    "| extend HostKey = strcat(tostring(Parts[2]), '/', tostring(Parts[4])), Version = tostring(Parts[5])",
+    `| where tostring(Parts[3]) == 'keys' and HostKey in ${kqlList("hostKey", keys.map(hostKeyOf))}`,
+    `| where Caller == ${service} or OperationName in ${kqlList("operation", [...USE_OPERATIONS])}`,
+    "| summarize LastUse = max(TimeGenerated), Uses = count() by HostKey, Version, Caller",
+  ].join("\n");
+}
+
+interface SummaryRow {
+  hostKey: string;
+  version: string;
+  caller: string;
+  lastUse: Date;
+  uses: number;
+}
+
+function summaryRows(table: LogsTableLike): SummaryRow[] {
+  const index = (name: string) => table.columnDescriptors.findIndex((column) => column.name === name);
+  const columns = {
+    hostKey: index("HostKey"),
+    version: index("Version"),
+    caller: index("Caller"),
+    lastUse: index("LastUse"),
+    uses: index("Uses"),
+  };
+  if (Object.values(columns).some((position) => position < 0)) {
+    throw new Error(
+      `the result lacks columns: got ${table.columnDescriptors.map((column) => column.name).join(", ")}`,
+    );
+  }
+  return table.rows.map((row) => {
+    const lastUseRaw = row[columns.lastUse];
+    const lastUse = lastUseRaw instanceof Date ? lastUseRaw : new Date(String(lastUseRaw));
+    const uses = Number(row[columns.uses]);
+    if (Number.isNaN(lastUse.getTime()) || !Number.isFinite(uses)) {
+      throw new Error(`the result has a row with an unreadable time or count: ${JSON.stringify(row)}`);
+    }
+    return {
+      hostKey: String(row[columns.hostKey] ?? ""),
+      version: String(row[columns.version] ?? "").toLowerCase(),
+      caller: String(row[columns.caller] ?? "").toLowerCase() || "unknown",
+      lastUse,
+      uses,
+    };
+  });
+}
+
+/** Folds the summary rows of one key into uses per version and the canary. */
+function evidenceFrom(
+  rows: readonly SummaryRow[],
+  servicePrincipalId: string,
+): { uses: VersionUse[]; canarySeenAt?: Date } {
+  const byVersion = new Map<string, VersionUse>();
+  let canarySeenAt: Date | undefined;
+  for (const row of rows) {
+    if (row.caller === servicePrincipalId) {
+      if (!canarySeenAt || row.lastUse > canarySeenAt) canarySeenAt = row.lastUse;
+      continue;
+    }
+    // Records without a valid version (e.g. a get of the latest logged without one) name no version.
+    if (!isValidVersion(row.version)) continue;
+    const use = byVersion.get(row.version) ?? {
+      version: row.version,
+      lastUse: row.lastUse,
+      lastUser: row.caller,
+      count: 0,
+      byCaller: {},
+    };
+    use.count += row.uses;
+    if (row.lastUse >= use.lastUse) {
+      use.lastUse = row.lastUse;
+      use.lastUser = row.caller;
+    }
+    const previous = use.byCaller[row.caller];
+    if (!previous || row.lastUse > previous) use.byCaller[row.caller] = row.lastUse;
+    byVersion.set(row.version, use);
+  }
+  const uses = [...byVersion.values()].sort((a, b) => a.version.localeCompare(b.version));
+  return canarySeenAt ? { uses, canarySeenAt } : { uses };
+}
+
+export function createAuditLogReader(api: LogsQueryApi): AuditLogReader {
+  return {
+    async readEvidence(query) {
+      const base = { workspaceId: query.workspaceId, from: query.from, to: query.to };
+      const incomplete = (problem: string): Record<string, AuditEvidence> =>
+        Object.fromEntries(
+          query.keys.map((key) => [keyRefId(key), { ...base, key, complete: false, problem, uses: [] }]),
+        );
+      if (query.keys.length === 0) return {};
+      let text: string;
+      let servicePrincipalId: string;
+      try {
+        servicePrincipalId = validateGuid(query.servicePrincipalId, "service principal id");
+        validateGuid(query.workspaceId, "workspace id");
+        text = auditQueryText(query.table, query.keys, servicePrincipalId);
+      } catch (error) {
+        return incomplete(`the audit query could not be built: ${describeError(error)}`);
+      }
+      let tables: LogsTableLike[];
+      try {
+        const result = await api.queryWorkspace(query.workspaceId, text, {
+          startTime: query.from,
+          endTime: query.to,
+        });
+        if (result.status !== "Success" || !result.tables) {
+          const reason =
+            result.partialError === undefined
+              ? result.status
+              : describeAzureFailure(result.partialError).message;
+          return incomplete(
+            `the audit query in workspace ${query.workspaceId} returned a partial result (${reason})`,
+          );
+        }
+        tables = result.tables;
+      } catch (error) {
+        return incomplete(
+          `the audit query in workspace ${query.workspaceId} failed: ${failureText(describeAzureFailure(error))}`,
+        );
+      }
+      let rows: SummaryRow[];
+      try {
+        const [first] = tables;
+        rows = first ? summaryRows(first) : [];
+      } catch (error) {
+        return incomplete(
+          `the audit query in workspace ${query.workspaceId} answered oddly: ${describeError(error)}`,
+        );
+      }
+      const evidence: Record<string, AuditEvidence> = {};
+      for (const key of query.keys) {
+        const hostKey = hostKeyOf(key);
+        const found = evidenceFrom(
+          rows.filter((row) => row.hostKey === hostKey),
+          servicePrincipalId,
+        );
+        evidence[keyRefId(key)] = { ...base, key, complete: true, ...found };
+      }
+      return evidence;
+    },
+  };
+}
+
+export function auditLogReaderFromFactory(factory: AzureClientFactory): AuditLogReader {
+  return createAuditLogReader(factory.logs());
+}
