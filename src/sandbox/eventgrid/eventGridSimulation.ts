@@ -15,18 +15,16 @@ export function seedEventGrid(store: SandboxStore, estate: Estate): void {
   const defaultSubscription = estate.subscriptions[0];
   for (const topic of estate.eventGrid?.customTopics ?? []) {
     const host = topic.host.toLowerCase();
-    if (store.customTopics.some((existing) => existing.host.toLowerCase() === host)) continue;
     const subscriptionId = topic.subscriptionId ?? defaultSubscription?.id;
     const resourceGroup = topic.resourceGroup ?? defaultSubscription?.resourceGroups[0];
-    store.customTopics.push({
-      name: topic.name,
-      host,
-      accessKey: topic.accessKey,
-      resourceId:
-        subscriptionId && resourceGroup
-          ? `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.EventGrid/topics/${topic.name}`
-          : undefined,
-    });
+    const resourceId =
+      subscriptionId && resourceGroup
+        ? `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.EventGrid/topics/${topic.name}`
+        : undefined;
+    // The core seeding may already have added the topic; it does not know its ARM id.
+    const existing = store.customTopics.find((candidate) => candidate.host.toLowerCase() === host);
+    if (existing) existing.resourceId ??= resourceId;
+    else store.customTopics.push({ name: topic.name, host, accessKey: topic.accessKey, resourceId });
   }
   for (const [index, subscription] of (estate.eventGrid?.subscriptions ?? []).entries()) {
     try {
