@@ -5,6 +5,12 @@
  * are protocol rather than API: the sandbox's own control API, the Key Vault bearer
  * challenge, and the polling of an ARM long-running operation's status URL.
  */
+
+import {
+  EVENT_GRID_PUBLISH_API_VERSION,
+  eventGridEventProblems,
+  KEY_VAULT_EVENT_DATA_DEFINITIONS,
+} from "./eventGridEvents.js";
 import { SwaggerDocuments, specPath } from "./swaggerDocuments.js";
 import { findOperation, type SwaggerOperation, SwaggerSpec } from "./swaggerSpec.js";
 import {
@@ -34,6 +40,9 @@ export const SPEC_FILES = {
 export const KEY_VAULT_SDK_API_VERSION = "2025-07-01";
 
 const KEY_VAULT_HOSTS = /^[a-z0-9-]+\.(vault\.azure\.net|managedhsm\.azure\.net)$/i;
+const EVENT_GRID_TOPIC_HOSTS = /^[a-z0-9-]+\.[a-z0-9-]+\.eventgrid\.azure\.net$/i;
+/** Specs that describe payloads only (no host, no paths). */
+const PAYLOAD_ONLY_SPECS = new Set<keyof typeof SPEC_FILES>(["keyVaultEvents", "commonTypesV5"]);
 
 export class AzureSpecCatalog {
   private readonly documents = new SwaggerDocuments();
@@ -42,14 +51,13 @@ export class AzureSpecCatalog {
   spec(name: keyof typeof SPEC_FILES): SwaggerSpec {
     let spec = this.specs.get(name);
     if (!spec) {
-      spec =
+      const options =
         name === "keyVaultKeys"
-          ? SwaggerSpec.load(
-              SPEC_FILES[name],
-              { hostPattern: KEY_VAULT_HOSTS, extraApiVersions: [KEY_VAULT_SDK_API_VERSION] },
-              this.documents,
-            )
-          : SwaggerSpec.load(SPEC_FILES[name], {}, this.documents);
+          ? { hostPattern: KEY_VAULT_HOSTS, extraApiVersions: [KEY_VAULT_SDK_API_VERSION] }
+          : PAYLOAD_ONLY_SPECS.has(name)
+            ? { hostPattern: /^$/ }
+            : {};
+      spec = SwaggerSpec.load(SPEC_FILES[name], options, this.documents);
       this.specs.set(name, spec);
     }
     return spec;
@@ -82,6 +90,21 @@ export class AzureSpecCatalog {
     return validate(body) ? [] : [`body: ${formatErrors(validate.errors)}`];
   }
 
+  /** The `data` of a Key Vault event against KeyVault.json (closed: only the listed fields). */
+  keyVaultEventDataProblems(eventType: string, data: unknown): string[] {
+    const definition = KEY_VAULT_EVENT_DATA_DEFINITIONS[eventType];
+    if (!definition) return [`event type ${eventType} is not a Key Vault event of KeyVault.json`];
+    const spec = this.spec("keyVaultEvents");
+    let schema = this.eventDataSchemas.get(definition);
+    if (!schema) {
+      schema = { $ref: `#/definitions/${definition}` };
+      this.eventDataSchemas.set(definition, schema);
+    }
+    const validate = spec.compiler.validator("response", schema, spec.file);
+    return validate(data) ? [] : [`${eventType} data: ${formatErrors(validate.errors)}`];
+  }
+
+  private readonly eventDataSchemas = new Map<string, { $ref: string }>();
   private readonly commonTypesV5 = specPath(SPEC_FILES.commonTypesV5);
   private readonly operationStatusSchema = { $ref: "#/definitions/OperationStatusResult" };
 }
@@ -119,6 +142,13 @@ function checkExchange(
   pollingUrls: Set<string>,
 ): ExchangeVerdict {
   if (isControlApi(exchange)) return { exchange, checkedAs: "sandbox control API", problems: [] };
+  if (EVENT_GRID_TOPIC_HOSTS.test(exchange.host)) {
+    return {
+      exchange,
+      checkedAs: "PublishEvents (EventGrid.json 2018-01-01)",
+      problems: publishProblems(exchange),
+    };
+  }
   const operation = catalog.findOperation(exchange.method, exchange.host, exchange.path);
   const url = `https://${exchange.host}${exchange.path}`.toLowerCase();
   if (!operation && exchange.method === "GET" && pollingUrls.has(url)) {
@@ -163,6 +193,32 @@ export function describeFailures(verdicts: ExchangeVerdict[]): string {
       return `${name}\n  checked as ${verdict.checkedAs}\n${verdict.problems.map((problem) => `  - ${problem}`).join("\n")}`;
     })
     .join("\n");
+}
+
+/** Event Grid's PublishEvents: POST /api/events, a JSON array of EventGridEvents, 200 with an empty body. */
+function publishProblems(exchange: ExchangeToValidate): string[] {
+  const problems: string[] = [];
+  if (exchange.method !== "POST" || exchange.path !== "/api/events") {
+    problems.push(`outside the specification: Event Grid topics serve POST /api/events only`);
+  }
+  const apiVersion = exchange.query["api-version"];
+  if (apiVersion !== EVENT_GRID_PUBLISH_API_VERSION)
+    problems.push(
+      `request query parameter api-version: ${apiVersion ?? "missing"}, expected ${EVENT_GRID_PUBLISH_API_VERSION}`,
+    );
+  if (!Array.isArray(exchange.requestBody)) problems.push("request body: must be a JSON array of events");
+  else
+    exchange.requestBody.forEach((event, index) => {
+      for (const problem of eventGridEventProblems(event))
+        problems.push(`request body [${index}] ${problem}`);
+    });
+  if (exchange.status === 200) {
+    if (hasContent(exchange.responseBody))
+      problems.push("response 200 body: PublishEvents answers 200 with no body");
+  } else if (exchange.status < 400) {
+    problems.push(`status ${exchange.status}: PublishEvents declares 200 and errors only`);
+  }
+  return problems;
 }
 
 function isControlApi(exchange: ExchangeToValidate): boolean {

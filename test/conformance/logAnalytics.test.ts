@@ -1,0 +1,56 @@
+/**
+ * The Log Analytics query API through the real LogsQueryClient (@azure/monitor-query-logs,
+ * /v1): a workspace query over the Key Vault audit records and a query the service must
+ * refuse; then every exchange against OperationalInsights.json 2022-10-27.
+ */
+import { LogsQueryResultStatus } from "@azure/monitor-query-logs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ConformanceSandbox,
+  expectRecordingConforms,
+  startConformanceSandbox,
+  VAULT_URL,
+  WORKSPACE_ID,
+} from "./conformanceSandbox.js";
+
+describe("Log Analytics query conformance", () => {
+  let run: ConformanceSandbox;
+
+  beforeAll(async () => {
+    run = await startConformanceSandbox();
+    await run.clients.keys(VAULT_URL).getKey("adx-key");
+  });
+
+  afterAll(async () => {
+    await run?.sandbox.close();
+  });
+
+  it("answers a workspace query over AzureDiagnostics and AZKVAuditLogs with tables", async () => {
+    const logs = run.clients.logs();
+    const diagnostics = await logs.queryWorkspace(
+      WORKSPACE_ID,
+      'AzureDiagnostics | where Category == "AuditEvent" and OperationName == "KeyGet" | project TimeGenerated, id_s, OperationName, identity_claim_oid_g, httpStatusCode_d',
+      { duration: "PT1H" },
+    );
+    expect(diagnostics.status).toBe(LogsQueryResultStatus.Success);
+    const resourceSpecific = await logs.queryWorkspace(
+      WORKSPACE_ID,
+      'AZKVAuditLogs | where OperationName == "KeyGet" | summarize calls = count() by Id',
+      { duration: "PT1H" },
+    );
+    expect(resourceSpecific.status).toBe(LogsQueryResultStatus.Success);
+  });
+
+  it("refuses a query naming an unknown table with the service's error shape", async () => {
+    await expect(
+      run.clients.logs().queryWorkspace(WORKSPACE_ID, "NoSuchTable | take 1", { duration: "PT1H" }),
+    ).rejects.toMatchObject({
+      statusCode: 400,
+    });
+  });
+
+  it("every recorded Log Analytics request and response conforms to OperationalInsights.json", () => {
+    const queries = run.exchanges().filter((exchange) => exchange.host === "api.loganalytics.io");
+    expectRecordingConforms(queries, ["Query_Execute"]);
+  });
+});
