@@ -4,6 +4,8 @@
  * roles, vaults, keys, workspaces), and ticks every background loop. A new sandbox
  * service is one module plus one line here.
  */
+import { armLongRunningOperationLoop, createResourceManagerService } from "./arm/resourceManagerService.js";
+import { seedArmResources } from "./arm/seedArmResources.js";
 import { consumerLoop, seedConsumers } from "./consumers/consumerSimulation.js";
 import type { Estate } from "./estate.js";
 import { customTopicService } from "./eventgrid/customTopic.js";
@@ -20,8 +22,12 @@ export interface SandboxBackgroundLoop {
   tick(store: SandboxStore): Promise<void> | void;
 }
 
-export const sandboxServices: SandboxService[] = [customTopicService];
+export const sandboxServices: SandboxService[] = [customTopicService, createResourceManagerService()];
 
-export const sandboxSeeders: SandboxSeeder[] = [seedEventGrid, seedConsumers];
+export const sandboxSeeders: SandboxSeeder[] = [seedEventGrid, seedConsumers, seedArmResources];
 
-export const sandboxLoops: SandboxBackgroundLoop[] = [eventGridLoop, consumerLoop(consumerUnwrap)];
+export const sandboxLoops: SandboxBackgroundLoop[] = [
+  eventGridLoop,
+  consumerLoop(consumerUnwrap),
+  armLongRunningOperationLoop,
+];
