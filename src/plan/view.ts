@@ -1,0 +1,339 @@
+/**
+ * The plan as JSON-ready views per key, for GET /api/keys, the dashboard and the plan
+ * command: one shape for all three. Dates are ISO strings; order is stable (keys by id,
+ * versions newest first, consumers by id).
+ */
+import type {
+  Block,
+  ConsumerKind,
+  Hold,
+  KeySnapshot,
+  Plan,
+  PlannedAction,
+  Policy,
+  ReasonCode,
+  RotatorMode,
+  Snapshot,
+  VaultHostKind,
+} from "../model.js";
+import { keyRefId } from "../model.js";
+import { compareText, gatherKeyContext, type KeyContext, supersededAt } from "./keyContext.js";
+import { isCompromised } from "./preflight.js";
+import { pinStatus } from "./repoint.js";
+
+export interface NextActionView {
+  type: "repoint" | "disable" | "hold" | "block" | "none";
+  reason: ReasonCode | null;
+  message: string;
+  /** Earliest time a hold can lift, when known. */
+  until: string | null;
+}
+
+export interface VersionView {
+  version: string;
+  kid: string;
+  state: "enabled" | "disabled";
+  created: string;
+  /** When the next newer version was created; null for the newest. */
+  superseded: string | null;
+  notBefore: string | null;
+  expires: string | null;
+  keyType: string;
+  keySize: number | null;
+  compromised: boolean;
+  isNewest: boolean;
+  isTarget: boolean;
+  /** Last use by anyone but the service in the evidence window. */
+  lastUse: { at: string; by: string; count: number } | null;
+  pinnedBy: { consumerId: string; pin: string }[];
+  hold: { reason: ReasonCode; message: string; until: string | null; concerns: string | null } | null;
+  block: { reason: ReasonCode; message: string } | null;
+  nextAction: NextActionView;
+}
+
+export interface PinView {
+  pin: string;
+  /** Pinned version, null when following the newest. */
+  version: string | null;
+  followsLatest: boolean;
+  /** Version the consumer reports really using, when it reports one. */
+  inUse: string | null;
+  status:
+    | "follows-latest"
+    | "on-target"
+    | "lags"
+    | "busy"
+    | "ahead-of-target"
+    | "unknown-version"
+    | "no-target";
+  /** Planned repoint for this pin, if any. */
+  repointTo: string | null;
+  message: string;
+}
+
+export interface ConsumerView {
+  id: string;
+  kind: ConsumerKind;
+  subscriptionId: string;
+  identity: string | null;
+  provisioningState: string | null;
+  keyStatus: string | null;
+  backupRetention: { retentionMs: number; description: string } | null;
+  pins: PinView[];
+}
+
+export interface EvidenceView {
+  workspaceId: string;
+  complete: boolean;
+  problem: string | null;
+  from: string;
+  to: string;
+  canarySeenAt: string | null;
+}
+
+export interface KeyView {
+  id: string;
+  /** Null only for a key that could not be read (known by id only). */
+  vaultUrl: string | null;
+  vaultName: string;
+  hostKind: VaultHostKind | null;
+  keyName: string;
+  mode: RotatorMode | null;
+  /** Set when the key could not be read this time; everything else is then empty. */
+  error: string | null;
+  target: string | null;
+  newest: string | null;
+  versions: VersionView[];
+  consumers: ConsumerView[];
+  blocks: { version: string; reason: ReasonCode; message: string }[];
+  evidence: EvidenceView | null;
+  pendingActions: number;
+}
+
+function iso(date: Date | undefined): string | null {
+  return date ? date.toISOString() : null;
+}
+
+function sameVersion(a: string | null | undefined, b: string | null | undefined): boolean {
+  return (
+    a !== null && a !== undefined && b !== null && b !== undefined && a.toLowerCase() === b.toLowerCase()
+  );
+}
+
+function nextActionOf(
+  version: string,
+  actions: PlannedAction[],
+  hold: Hold | undefined,
+  block: Block | undefined,
+  disabled: boolean,
+  isTarget: boolean,
+): NextActionView {
+  const disable = actions.find((action) => action.type === "disable" && sameVersion(action.version, version));
+  if (disable) return { type: "disable", reason: disable.reason, message: disable.message, until: null };
+  if (block) return { type: "block", reason: block.reason, message: block.message, until: null };
+  if (hold) return { type: "hold", reason: hold.reason, message: hold.message, until: iso(hold.until) };
+  if (disabled)
+    return {
+      type: "none",
+      reason: "already-disabled",
+      message: "Disabled; never touched again.",
+      until: null,
+    };
+  const message = isTarget ? "The target: consumers are moved to this version." : "Nothing to do.";
+  return { type: "none", reason: isTarget ? "newest-version" : null, message, until: null };
+}
+
+function versionViews(context: KeyContext, planForKey: KeyPlan): VersionView[] {
+  const evidence = context.evidence;
+  return [...context.versions].reverse().map((version) => {
+    const id = version.version;
+    // A retire hold speaks for the version itself; consumer holds (busy, ahead) for a pin.
+    const hold =
+      planForKey.holds.find((candidate) => sameVersion(candidate.version, id) && isRetireHold(candidate)) ??
+      planForKey.holds.find((candidate) => sameVersion(candidate.version, id));
+    const block = planForKey.blocks.find((candidate) => sameVersion(candidate.version, id));
+    const use = evidence?.uses.find((candidate) => sameVersion(candidate.version, id));
+    const isTarget = sameVersion(context.target?.version, id);
+    return {
+      version: id,
+      kid: version.kid,
+      state: version.enabled ? "enabled" : "disabled",
+      created: version.created.toISOString(),
+      superseded: iso(supersededAt(context, version)),
+      notBefore: iso(version.notBefore),
+      expires: iso(version.expiresOn),
+      keyType: version.keyType,
+      keySize: version.keySize ?? null,
+      compromised: isCompromised(version),
+      isNewest: version === context.newest,
+      isTarget,
+      lastUse: use ? { at: use.lastUse.toISOString(), by: use.lastUser, count: use.count } : null,
+      pinnedBy: context.pins
+        .filter((entry) => sameVersion(entry.version, id))
+        .map((entry) => ({ consumerId: entry.consumer.id, pin: entry.pin.pin })),
+      hold: hold
+        ? {
+            reason: hold.reason,
+            message: hold.message,
+            until: iso(hold.until),
+            concerns: hold.concerns ?? null,
+          }
+        : null,
+      block: block ? { reason: block.reason, message: block.message } : null,
+      nextAction: nextActionOf(id, planForKey.actions, hold, block, !version.enabled, isTarget),
+    };
+  });
+}
+
+const CONSUMER_HOLD_REASONS: ReadonlySet<ReasonCode> = new Set([
+  "repoint-in-progress",
+  "pinned-version-unknown",
+  "consumer-ahead-of-target",
+]);
+
+function isRetireHold(hold: Hold): boolean {
+  return !CONSUMER_HOLD_REASONS.has(hold.reason);
+}
+
+const PIN_MESSAGES: Record<PinView["status"], string> = {
+  "follows-latest": "Follows the newest version automatically; never patched.",
+  "on-target": "On the target version.",
+  lags: "Pins an older version; a repoint to the target is planned.",
+  busy: "Pins an older version but is still busy with an earlier change; repointed once it finishes.",
+  "ahead-of-target": "Pins a version newer than the target (the newest is blocked); left where it is.",
+  "unknown-version": "Pins a version the key does not list; left alone, check the consumer's key URI.",
+  "no-target": "No version of the key passes preflight; left where it is.",
+};
+
+function consumerViews(context: KeyContext, planForKey: KeyPlan): ConsumerView[] {
+  const byConsumer = new Map<string, ConsumerView>();
+  for (const entry of context.pins) {
+    const consumer = entry.consumer;
+    let view = byConsumer.get(consumer.id);
+    if (!view) {
+      view = {
+        id: consumer.id,
+        kind: consumer.kind,
+        subscriptionId: consumer.subscriptionId,
+        identity: consumer.identity ?? null,
+        provisioningState: consumer.provisioningState ?? null,
+        keyStatus: consumer.keyStatus ?? null,
+        backupRetention: consumer.backupRetention ? { ...consumer.backupRetention } : null,
+        pins: [],
+      };
+      byConsumer.set(consumer.id, view);
+    }
+    const status = pinStatus(context, entry).status;
+    const repoint = planForKey.actions.find(
+      (action) =>
+        action.type === "repoint" && action.consumerId === consumer.id && action.pin === entry.pin.pin,
+    );
+    const newestBlocked =
+      status === "follows-latest" &&
+      planForKey.blocks.some((block) => sameVersion(block.version, context.newest?.version));
+    view.pins.push({
+      pin: entry.pin.pin,
+      version: entry.version,
+      followsLatest: entry.version === null,
+      inUse: consumer.inUse[entry.pin.pin] ?? null,
+      status,
+      repointTo: repoint?.type === "repoint" ? repoint.to : null,
+      message: newestBlocked
+        ? "Follows the newest version automatically, but the newest version is blocked: check this consumer."
+        : PIN_MESSAGES[status],
+    });
+  }
+  return [...byConsumer.values()].sort((a, b) => compareText(a.id, b.id));
+}
+
+interface KeyPlan {
+  actions: PlannedAction[];
+  holds: Hold[];
+  blocks: Block[];
+}
+
+function keyPlanOf(plan: Plan, id: string): KeyPlan {
+  return {
+    actions: plan.actions.filter((action) => keyRefId(action.key) === id),
+    holds: plan.holds.filter((hold) => keyRefId(hold.key) === id),
+    blocks: plan.blocks.filter((block) => keyRefId(block.key) === id),
+  };
+}
+
+/** Only the minimum RSA sizes matter to the view's gathering (preflight), and the plan already decided. */
+const VIEW_POLICY: Policy = {
+  quietPeriodMs: 0,
+  emergencyQuietPeriodMs: 0,
+  ingestionMarginMs: 0,
+  mode: "report",
+  minRsaBits: { kusto: 0, cosmos: 0, cassandra: 0 },
+};
+
+function keyView(keySnapshot: KeySnapshot, snapshot: Snapshot, plan: Plan, now: Date): KeyView {
+  const context = gatherKeyContext(keySnapshot, snapshot, VIEW_POLICY, now);
+  // The target comes from the plan, which applied the real policy.
+  const targetId = plan.targets[context.id];
+  const target = context.versions.find((version) => sameVersion(version.version, targetId));
+  const contextWithPlanTarget: KeyContext = { ...context, target };
+  const planForKey = keyPlanOf(plan, context.id);
+  const evidence = context.evidence;
+  return {
+    id: context.id,
+    vaultUrl: context.key.vaultUrl,
+    vaultName: context.key.vaultName,
+    hostKind: context.key.hostKind,
+    keyName: context.key.keyName,
+    mode: plan.mode ?? null,
+    error: null,
+    target: target?.version ?? null,
+    newest: context.newest?.version ?? null,
+    versions: versionViews(contextWithPlanTarget, planForKey),
+    consumers: consumerViews(contextWithPlanTarget, planForKey),
+    blocks: planForKey.blocks.map((block) => ({
+      version: block.version,
+      reason: block.reason,
+      message: block.message,
+    })),
+    evidence: evidence
+      ? {
+          workspaceId: evidence.workspaceId,
+          complete: evidence.complete,
+          problem: evidence.problem ?? null,
+          from: evidence.from.toISOString(),
+          to: evidence.to.toISOString(),
+          canarySeenAt: iso(evidence.canarySeenAt),
+        }
+      : null,
+    pendingActions: planForKey.actions.length,
+  };
+}
+
+function unreadableKeyView(id: string, error: string, plan: Plan): KeyView {
+  const [vaultName = "", keyName = ""] = id.split("/");
+  return {
+    id,
+    vaultUrl: null,
+    vaultName,
+    hostKind: null,
+    keyName,
+    mode: plan.mode ?? null,
+    error,
+    target: null,
+    newest: null,
+    versions: [],
+    consumers: [],
+    blocks: [],
+    evidence: null,
+    pendingActions: 0,
+  };
+}
+
+/** Views of every key in the snapshot (and every key that could not be read), sorted by key id. */
+export function buildKeyViews(snapshot: Snapshot, plan: Plan, now: Date): KeyView[] {
+  const views = snapshot.keys.map((keySnapshot) => keyView(keySnapshot, snapshot, plan, now));
+  const seen = new Set(views.map((view) => view.id));
+  for (const [id, error] of Object.entries(snapshot.unreadableKeys)) {
+    if (!seen.has(id)) views.push(unreadableKeyView(id, error, plan));
+  }
+  return views.sort((a, b) => compareText(a.id, b.id));
+}
