@@ -16,11 +16,10 @@
 import type { AzureClientFactory } from "../azure/clientFactory.js";
 import { describeError } from "../errors.js";
 import { type AuditEvidence, type KeyRef, keyRefId, type VersionUse } from "../model.js";
+import type { AuditTable } from "../settings.js";
 import { describeAzureFailure, failureText } from "./azureFailure.js";
 import { isValidVersion, validateGuid } from "./keyRef.js";
 import { kqlList, kqlLiteral } from "./kqlLiteral.js";
-
-export type AuditTable = "AzureDiagnostics" | "AZKVAuditLogs";
 
 export const USE_OPERATIONS = [
   "KeyGet",

@@ -1,0 +1,257 @@
+/**
+ * Observation: everything the planner needs about a set of keys, gathered in one pass.
+ *
+ *   keys ──► versions + canary read (Key Vault / Managed HSM)
+ *   subscriptions ──► Resource Graph discovery ──► ARM GET per consumer of those keys
+ *   workspaces ──► ONE audit query per workspace (and table) for all its keys
+ *   ──► Snapshot
+ *
+ * A key or consumer that cannot be read is recorded and the rest carries on. Anything that
+ * leaves the picture of who uses a key incomplete (an unreadable consumer, an incomplete
+ * discovery) makes that key's audit evidence incomplete, so nothing is retired on it.
+ * Discovery failing as a whole throws: without consumers nothing can be planned safely.
+ */
+import type { AuditLogReader } from "../adapters/auditLogs.js";
+import { auditLogReaderFromFactory } from "../adapters/auditLogs.js";
+import type { DiscoveredConsumer } from "../adapters/consumers/consumerAdapter.js";
+import type { ConsumerAdapters } from "../adapters/consumers/registry.js";
+import { sameKey } from "../adapters/keyRef.js";
+import type { KeyVaultAdapter } from "../adapters/keyVault.js";
+import { type ConsumerDiscovery, consumerDiscoveryFromFactory } from "../adapters/resourceGraph.js";
+import type { AzureClientFactory } from "../azure/clientFactory.js";
+import { describeError } from "../errors.js";
+import {
+  type AuditEvidence,
+  type ConsumerSnapshot,
+  type KeyRef,
+  type KeySnapshot,
+  keyRefId,
+  type Snapshot,
+} from "../model.js";
+import type { RotatorLog } from "../rotation/log.js";
+import type { AuditTable, ManagedVault } from "../settings.js";
+import { mapLimited } from "./mapLimited.js";
+
+export interface ObserveConfig {
+  managedVaults: readonly ManagedVault[];
+  subscriptions: readonly string[];
+  servicePrincipalId: string;
+  quietPeriodMs: number;
+  ingestionMarginMs: number;
+}
+
+export interface ObserveDeps {
+  keyVault: KeyVaultAdapter;
+  discovery: ConsumerDiscovery;
+  consumers: ConsumerAdapters;
+  audit: AuditLogReader;
+  config: ObserveConfig;
+  log: RotatorLog;
+  /** Parallel key and consumer reads (default 8). */
+  concurrency?: number;
+}
+
+/** The keys to observe (the caller chose them: every managed key, or one). */
+export interface ObserveScope {
+  keys: readonly KeyRef[];
+}
+
+function uniqueKeys(keys: readonly KeyRef[]): KeyRef[] {
+  const unique: KeyRef[] = [];
+  for (const key of keys) if (!unique.some((known) => sameKey(known, key))) unique.push(key);
+  return unique;
+}
+
+/** The scope's own spelling of a key, so every pin and evidence entry uses one `keyRefId`. */
+function canonical(keys: readonly KeyRef[], key: KeyRef): KeyRef {
+  return keys.find((known) => sameKey(known, key)) ?? key;
+}
+
+/** How far back the audit query must look: the quiet period or the longest backup retention, plus the ingestion margin. */
+export function evidenceWindowMs(config: ObserveConfig, consumers: readonly ConsumerSnapshot[]): number {
+  const longestRetention = Math.max(
+    0,
+    ...consumers.map((consumer) => consumer.backupRetention?.retentionMs ?? 0),
+  );
+  return Math.max(config.quietPeriodMs, longestRetention) + config.ingestionMarginMs;
+}
+
+function markIncomplete(evidence: AuditEvidence, problem: string): AuditEvidence {
+  return {
+    ...evidence,
+    complete: false,
+    problem: evidence.problem ? `${evidence.problem}; ${problem}` : problem,
+  };
+}
+
+export async function observe(deps: ObserveDeps, scope: ObserveScope, now: Date): Promise<Snapshot> {
+  const { config, log } = deps;
+  const concurrency = deps.concurrency ?? 8;
+  const keys = uniqueKeys(scope.keys);
+  const unreadableKeys: Record<string, string> = {};
+
+  // Key versions, then the canary read: a KeyGet by the service that later runs must find in the logs.
+  const keySnapshots = await mapLimited(keys, concurrency, async (key): Promise<KeySnapshot | undefined> => {
+    const keyId = keyRefId(key);
+    try {
+      const versions = await deps.keyVault.listVersions(key);
+      await deps.keyVault.readKey(key);
+      log.info("observed key versions", {
+        key: keyId,
+        versions: versions.length,
+        newest: versions.at(-1)?.version,
+      });
+      return { key, versions };
+    } catch (error) {
+      unreadableKeys[keyId] = describeError(error);
+      log.warn("key could not be read", { key: keyId, problem: describeError(error) });
+      return undefined;
+    }
+  });
+
+  // Discovery over the subscriptions, then an ARM GET of each consumer of a key in scope.
+  const discovered = await deps.discovery.discover(config.subscriptions);
+  for (const problem of discovered.problems) {
+    log.warn("consumer discovery incomplete", { consumer: problem.id, problem: problem.message });
+  }
+  const relevant = new Map<string, DiscoveredConsumer>();
+  for (const candidate of discovered.consumers) {
+    if (candidate.keys.some((seen) => keys.some((key) => sameKey(key, seen.key))))
+      relevant.set(candidate.id.toLowerCase(), candidate);
+  }
+  const consumerProblems = new Map<string, string[]>();
+  const noteProblem = (key: KeyRef, problem: string) => {
+    const keyId = keyRefId(canonical(keys, key));
+    consumerProblems.set(keyId, [...(consumerProblems.get(keyId) ?? []), problem]);
+  };
+  const consumerReads = await mapLimited([...relevant.values()], concurrency, async (candidate) => {
+    try {
+      const snapshot = await deps.consumers[candidate.kind].read(candidate.id);
+      const pins = snapshot.pins.map((pin) => ({ ...pin, key: canonical(keys, pin.key) }));
+      for (const pin of pins) {
+        log.info("observed consumer pin", {
+          consumer: snapshot.id,
+          kind: snapshot.kind,
+          pin: pin.pin,
+          key: keyRefId(pin.key),
+          version: pin.version ?? "latest",
+          inUse: snapshot.inUse[pin.pin],
+          provisioningState: snapshot.provisioningState,
+        });
+      }
+      return { ...snapshot, pins };
+    } catch (error) {
+      const problem = `consumer ${candidate.id} could not be read (${describeError(error)})`;
+      log.warn("consumer could not be read", {
+        consumer: candidate.id,
+        kind: candidate.kind,
+        problem: describeError(error),
+      });
+      for (const seen of candidate.keys) noteProblem(seen.key, problem);
+      return undefined;
+    }
+  });
+  const consumers = consumerReads
+    .filter((consumer): consumer is ConsumerSnapshot => consumer !== undefined)
+    .sort((a, b) => a.id.localeCompare(b.id));
+
+  // Audit evidence: one query per workspace and table, over the window the longest need requires.
+  const groups = new Map<string, { workspaceId: string; table: AuditTable; keys: KeyRef[] }>();
+  const evidence: Record<string, AuditEvidence> = {};
+  for (const key of keys) {
+    const vault = config.managedVaults.find((managed) => managed.vaultUrl === key.vaultUrl);
+    if (!vault) {
+      evidence[keyRefId(key)] = {
+        key,
+        workspaceId: "",
+        complete: false,
+        problem: `vault ${key.vaultName} is not a managed vault, so no audit workspace is configured for it`,
+        from: now,
+        to: now,
+        uses: [],
+      };
+      continue;
+    }
+    const groupId = `${vault.workspaceId}|${vault.auditTable}`;
+    const group = groups.get(groupId) ?? {
+      workspaceId: vault.workspaceId,
+      table: vault.auditTable,
+      keys: [],
+    };
+    group.keys.push(key);
+    groups.set(groupId, group);
+  }
+  const to = now;
+  const from = new Date(now.getTime() - evidenceWindowMs(config, consumers));
+  for (const group of groups.values()) {
+    const found = await deps.audit.readEvidence({
+      ...group,
+      servicePrincipalId: config.servicePrincipalId,
+      from,
+      to,
+    });
+    for (const key of group.keys) {
+      const keyId = keyRefId(key);
+      const keyEvidence = found[keyId];
+      evidence[keyId] = keyEvidence ?? {
+        key,
+        workspaceId: group.workspaceId,
+        complete: false,
+        problem: "the audit query returned nothing for this key",
+        from,
+        to,
+        uses: [],
+      };
+      log.info("observed audit evidence", {
+        key: keyId,
+        workspace: group.workspaceId,
+        complete: evidence[keyId]?.complete,
+        canarySeenAt: evidence[keyId]?.canarySeenAt?.toISOString(),
+        versionsUsed: evidence[keyId]?.uses.length,
+      });
+    }
+  }
+
+  // Who uses a key is only known if every consumer of it was read and discovery was complete.
+  const discoveryProblem =
+    discovered.problems.length > 0
+      ? `consumer discovery was incomplete (${discovered.problems.map((problem) => `${problem.id}: ${problem.message}`).join("; ")})`
+      : undefined;
+  for (const [keyId, keyEvidence] of Object.entries(evidence)) {
+    let updated = keyEvidence;
+    for (const problem of consumerProblems.get(keyId) ?? []) updated = markIncomplete(updated, problem);
+    if (discoveryProblem) updated = markIncomplete(updated, discoveryProblem);
+    evidence[keyId] = updated;
+  }
+
+  return {
+    observedAt: now,
+    keys: keySnapshots.filter((snapshot): snapshot is KeySnapshot => snapshot !== undefined),
+    consumers,
+    evidence,
+    unreadableKeys,
+  };
+}
+
+export interface ObservationOptions {
+  settings: ObserveConfig;
+  factory: AzureClientFactory;
+  keyVault: KeyVaultAdapter;
+  consumers: ConsumerAdapters;
+  log: RotatorLog;
+}
+
+/** Observation over the real SDK clients: `observe(keys, now)` for the rotation service. */
+export function createObservation(options: ObservationOptions): {
+  observe(keys: KeyRef[], now: Date): Promise<Snapshot>;
+} {
+  const deps: ObserveDeps = {
+    keyVault: options.keyVault,
+    discovery: consumerDiscoveryFromFactory(options.factory, options.consumers),
+    consumers: options.consumers,
+    audit: auditLogReaderFromFactory(options.factory),
+    config: options.settings,
+    log: options.log,
+  };
+  return { observe: (keys, now) => observe(deps, { keys }, now) };
+}
