@@ -159,8 +159,14 @@ export class RotationService {
 
   /** The managed key named by vault and key name; NotFoundError for an unmanaged vault, ValidationError for a bad name. */
   managedKey(vault: string, key: string): KeyRef {
-    const vaultName = validateName(vault, "vault name").toLowerCase();
+    const managed = this.managedVault(vault);
     const keyName = validateName(key, "key name");
+    return { vaultUrl: managed.vaultUrl, vaultName: managed.vaultName, hostKind: managed.hostKind, keyName };
+  }
+
+  /** The managed vault or HSM of that name; NotFoundError when it is not managed, ValidationError for a bad name. */
+  managedVault(vault: string): ManagedVaultRef {
+    const vaultName = validateName(vault, "vault name").toLowerCase();
     const managed = this.deps.managedVaults.find((v) => v.vaultName === vaultName);
     if (!managed) {
       throw new NotFoundError(
@@ -168,7 +174,7 @@ export class RotationService {
         `vault ${vaultName} is not managed by this service: add its URL to ROTATOR_MANAGED_VAULTS, or check the name`,
       );
     }
-    return { vaultUrl: managed.vaultUrl, vaultName: managed.vaultName, hostKind: managed.hostKind, keyName };
+    return managed;
   }
 
   /** Observe → plan → apply for one key, under its lease. */
@@ -210,6 +216,9 @@ export class RotationService {
       const key = this.managedKey(filter.vault, filter.key);
       await this.requireKeyExists(key);
       keys = [key];
+    } else if (filter.vault) {
+      const vault = this.managedVault(filter.vault);
+      keys = (await this.listManagedKeys()).filter((key) => key.vaultName === vault.vaultName);
     } else {
       keys = await this.listManagedKeys();
     }

@@ -1,0 +1,13 @@
+/** Every function of the app, once: Azure registers them on import, the local host serves this list. */
+import type { FunctionDefinition } from "../src/hosting/functionDefinition.js";
+import { keysFunction } from "./keys.js";
+import { keyVersionCreatedFunction } from "./keyVersionCreated.js";
+import { retireOldVersionsFunction } from "./retireOldVersions.js";
+import { rotateKeyFunction } from "./rotateKey.js";
+
+export const allFunctions: FunctionDefinition[] = [
+  keyVersionCreatedFunction,
+  retireOldVersionsFunction,
+  rotateKeyFunction,
+  keysFunction,
+];

@@ -1,0 +1,120 @@
+/**
+ * Builds the rotation service from settings and an AzureTransport, once per process. In
+ * Azure the transport is the platform's HTTPS stack with DefaultAzureCredential (the
+ * function app's managed identity); local runs and tests install a sandbox transport with
+ * `installRuntime`. Nothing else differs: no sandbox special-casing beyond transport and
+ * credential.
+ */
+import { DefaultAzureCredential } from "@azure/identity";
+import { createConsumerAdapters } from "./adapters/consumers/registry.js";
+import { keyVaultAdapterFromFactory } from "./adapters/keyVault.js";
+import { PlanApplier } from "./apply/applyPlan.js";
+import { type AzureClientFactory, createAzureClientFactory } from "./azure/clientFactory.js";
+import type { AzureTransport } from "./azure/transport.js";
+import { TableIdempotencyStore } from "./idempotency/idempotencyStore.js";
+import { TableJournal } from "./journal/journal.js";
+import { openRotatorTable } from "./journal/rotatorTable.js";
+import { type Clock, systemClock, TableKeyLock } from "./lock/keyLease.js";
+import { createObservation } from "./observe/observe.js";
+import { EventGridOutcomePublisher } from "./outcomes/outcomeEvents.js";
+import { plan } from "./plan/plan.js";
+import { buildKeyViews } from "./plan/view.js";
+import { consoleLog, type RotatorLog } from "./rotation/log.js";
+import { type ManagedVaultRef, type RotationKeyVault, RotationService } from "./rotation/rotationService.js";
+import { loadSettings, policyFromSettings, type Settings } from "./settings.js";
+
+export interface RuntimeOptions {
+  transport?: AzureTransport;
+  /** Settings source; default `process.env`. */
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  log?: RotatorLog;
+}
+
+export interface Runtime {
+  settings: Settings;
+  factory: AzureClientFactory;
+  service: RotationService;
+}
+
+let installed: Runtime | undefined;
+
+/** Lists key names of a vault through the same KeyClient the adapters use. */
+async function listKeyNames(factory: AzureClientFactory, vault: ManagedVaultRef): Promise<string[]> {
+  const names: string[] = [];
+  for await (const properties of factory.keys(vault.vaultUrl).listPropertiesOfKeys()) {
+    if (properties.name) names.push(properties.name);
+  }
+  return names;
+}
+
+export function buildRuntime(options: RuntimeOptions = {}): Runtime {
+  const settings = loadSettings(options.env ?? process.env);
+  const transport = options.transport ?? { credential: new DefaultAzureCredential() };
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? consoleLog;
+  const factory = createAzureClientFactory(transport);
+  const keyVault = keyVaultAdapterFromFactory(factory);
+  const consumers = createConsumerAdapters(factory);
+  const table = openRotatorTable(
+    {
+      tableName: settings.journalTable,
+      ...(settings.journal.kind === "connectionString"
+        ? { connectionString: settings.journal.connectionString }
+        : { endpoint: settings.journal.endpoint }),
+    },
+    transport.credential,
+  );
+  const journal = new TableJournal(table);
+  const publisher = new EventGridOutcomePublisher(
+    factory.eventGridPublisher(settings.eventsTopicEndpoint, settings.eventsTopicKey),
+  );
+  const applier = new PlanApplier({
+    keyVault,
+    consumerAdapter: (kind) => consumers[kind],
+    journal,
+    publisher,
+    log,
+    repointConcurrency: settings.repointConcurrency,
+  });
+  const observation = createObservation({ settings, factory, keyVault, consumers, log });
+  const rotationKeyVault: RotationKeyVault = {
+    listKeyNames: (vault) => listKeyNames(factory, vault),
+    listVersions: (key) => keyVault.listVersions(key),
+    createVersion: (key) => keyVault.createVersion(key),
+    tagVersion: (key, version, tags) => keyVault.tagVersion(key, version, tags),
+  };
+  const service = new RotationService({
+    managedVaults: settings.managedVaults,
+    policy: policyFromSettings(settings),
+    mode: settings.mode,
+    keyVault: rotationKeyVault,
+    observe: (keys, now) => observation.observe(keys, now),
+    plan,
+    buildKeyViews,
+    applier,
+    lock: new TableKeyLock(table, clock),
+    idempotency: new TableIdempotencyStore(table, clock),
+    journal,
+    clock,
+    log,
+  });
+  return { settings, factory, service };
+}
+
+/** Installs the runtime the functions use (local runs and tests: a sandbox transport). */
+export function installRuntime(options: RuntimeOptions): Runtime {
+  installed = buildRuntime(options);
+  return installed;
+}
+
+/** The installed runtime, or the production one built on first use from `process.env`. */
+export function getRuntime(): Runtime {
+  installed ??= buildRuntime();
+  return installed;
+}
+
+/** Forgets the installed runtime (tests). */
+export function uninstallRuntime(): void {
+  installed = undefined;
+}

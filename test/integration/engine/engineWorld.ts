@@ -1,0 +1,268 @@
+/**
+ * One world for the engine scenarios: the in-process sandbox (default estate, consumers
+ * that follow repoints within a second), Azurite for the journal, and the rotator's
+ * runtime installed with the sandbox transport. Scenarios drive it only through the
+ * function handlers, as Azure would, and look at the sandbox and the journal.
+ */
+import { randomUUID } from "node:crypto";
+import { type EventGridEvent, HttpRequest, InvocationContext, type Timer } from "@azure/functions";
+import { keys } from "../../../functions/keys.js";
+import { keyVersionCreated } from "../../../functions/keyVersionCreated.js";
+import { retireOldVersions } from "../../../functions/retireOldVersions.js";
+import { rotateKey } from "../../../functions/rotateKey.js";
+import { createAzureClientFactory } from "../../../src/azure/clientFactory.js";
+import type { JournalEntry } from "../../../src/journal/journal.js";
+import { silentLog } from "../../../src/rotation/log.js";
+import { installRuntime, type Runtime, uninstallRuntime } from "../../../src/runtime.js";
+import type { Estate } from "../../../src/sandbox/estate.js";
+import { parseFaultRules } from "../../../src/sandbox/faults.js";
+import type { SandboxKeyVersion } from "../../../src/sandbox/model.js";
+import { defaultEstate } from "../../../src/sandbox/seed.js";
+import { type RunningSandbox, startSandbox } from "../../../src/sandbox/server.js";
+import { type AzuriteTables, startAzuriteTables } from "../../../src/testing/azurite.js";
+
+export const SUBSCRIPTION = "00000000-0000-0000-0000-000000000001";
+export const WORKSPACE = "a1b2c3d4-0000-4000-8000-000000000001";
+export const ROTATOR_OID = "11111111-1111-1111-1111-111111111111";
+const DATA = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers`;
+
+export const CONSUMERS = {
+  adxPinned: `${DATA}/Microsoft.Kusto/clusters/adx-pinned`,
+  adxLatest: `${DATA}/Microsoft.Kusto/clusters/adx-latest`,
+  cosmosPinned: `${DATA}/Microsoft.DocumentDB/databaseAccounts/cosmos-pinned`,
+  cosmosLatest: `${DATA}/Microsoft.DocumentDB/databaseAccounts/cosmos-latest`,
+  dcEast: `${DATA}/Microsoft.DocumentDB/cassandraClusters/cassandra-1/dataCenters/dc-east`,
+  dcWest: `${DATA}/Microsoft.DocumentDB/cassandraClusters/cassandra-1/dataCenters/dc-west`,
+} as const;
+
+export interface WorldOptions {
+  mode?: "enforce" | "report";
+  quietPeriod?: string;
+  emergencyQuietPeriod?: string;
+  /** Changes the default estate before the sandbox starts. */
+  estate?: (estate: Estate) => void;
+}
+
+export interface HttpAnswer {
+  status: number;
+  body: unknown;
+}
+
+export class EngineWorld {
+  readonly logs: string[] = [];
+
+  private constructor(
+    readonly sandbox: RunningSandbox,
+    readonly azurite: AzuriteTables,
+    readonly runtime: Runtime,
+  ) {}
+
+  static async start(options: WorldOptions = {}): Promise<EngineWorld> {
+    const estate = defaultEstate();
+    estate.simulation = { unwrapIntervalSeconds: 1, defaultLagSeconds: 1 };
+    options.estate?.(estate);
+    const sandbox = await startSandbox({ estate, log: () => undefined });
+    sandbox.store.latency.lroDurationMs = 300;
+    let azurite: AzuriteTables;
+    try {
+      azurite = await startAzuriteTables();
+    } catch (error) {
+      await sandbox.close();
+      throw error;
+    }
+    const topic = sandbox.store.customTopics[0];
+    const runtime = installRuntime({
+      transport: sandbox.transport("rotator"),
+      log: silentLog,
+      env: {
+        ROTATOR_QUIET_PERIOD: options.quietPeriod ?? "PT4S",
+        ROTATOR_EMERGENCY_QUIET_PERIOD: options.emergencyQuietPeriod ?? "PT2S",
+        ROTATOR_INGESTION_MARGIN: "PT30S",
+        ROTATOR_MODE: options.mode ?? "enforce",
+        ROTATOR_TIMER_SCHEDULE: "*/5 * * * * *",
+        ROTATOR_MANAGED_VAULTS: "https://kv-cmk-1.vault.azure.net,https://hsm-cmk-1.managedhsm.azure.net",
+        ROTATOR_SUBSCRIPTIONS: SUBSCRIPTION,
+        ROTATOR_AUDIT_WORKSPACES: `kv-cmk-1=${WORKSPACE},hsm-cmk-1=${WORKSPACE}`,
+        ROTATOR_SERVICE_PRINCIPAL_ID: ROTATOR_OID,
+        ROTATOR_REPOINT_CONCURRENCY: "4",
+        ROTATOR_JOURNAL_CONNECTION_STRING: azurite.connectionString,
+        ROTATOR_JOURNAL_TABLE: `journal${randomUUID().replaceAll("-", "").slice(0, 12)}`,
+        ROTATOR_EVENTS_TOPIC_ENDPOINT: `https://${topic?.host ?? "rotator-events.westeurope-1.eventgrid.azure.net"}/api/events`,
+        ROTATOR_EVENTS_TOPIC_KEY: topic?.accessKey,
+      },
+    });
+    return new EngineWorld(sandbox, azurite, runtime);
+  }
+
+  async close(): Promise<void> {
+    uninstallRuntime();
+    await Promise.allSettled([this.sandbox.close(), this.azurite.stop()]);
+  }
+
+  private context(functionName: string): InvocationContext {
+    const logs = this.logs;
+    return new InvocationContext({
+      invocationId: randomUUID(),
+      functionName,
+      logHandler: (level, ...args) => logs.push(`${level} ${args.map(String).join(" ")}`),
+    });
+  }
+
+  // ---- the functions, called in process as the Functions host would ----
+
+  async deliver(event: unknown): Promise<void> {
+    await keyVersionCreated(event as EventGridEvent, this.context("keyVersionCreated"));
+  }
+
+  async timer(): Promise<void> {
+    const timer: Timer = {
+      isPastDue: false,
+      schedule: { adjustForDST: false },
+      scheduleStatus: { last: "", next: "", lastUpdated: "" },
+    };
+    await retireOldVersions(timer, this.context("retireOldVersions"));
+  }
+
+  async rotate(
+    vault: string,
+    key: string,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<HttpAnswer> {
+    const request = new HttpRequest({
+      method: "POST",
+      url: `http://localhost:7071/api/keys/${vault}/${key}/rotate`,
+      params: { vault, key },
+      headers: { "content-type": "application/json", ...headers },
+      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
+    });
+    const answer = await rotateKey(request, this.context("rotateKey"));
+    return { status: answer.status ?? 200, body: answer.jsonBody };
+  }
+
+  async keysView(vault?: string, key?: string): Promise<HttpAnswer> {
+    const params: Record<string, string> = {};
+    if (vault) params.vault = vault;
+    if (key) params.key = key;
+    const request = new HttpRequest({ method: "GET", url: "http://localhost:7071/api/keys", params });
+    const answer = await keys(request, this.context("keys"));
+    return { status: answer.status ?? 200, body: answer.jsonBody };
+  }
+
+  // ---- Key Vault, as an operator or Key Vault's own auto-rotation would change it ----
+
+  /** Creates a new version outside the rotator's reconcile path (like Key Vault auto-rotation). */
+  async newVersion(vault: string, key: string, host = "vault.azure.net"): Promise<string> {
+    const client = createAzureClientFactory(this.sandbox.transport("rotator")).keys(
+      `https://${vault}.${host}/`,
+    );
+    const created = await client.rotateKey(key);
+    const version = created.properties.version;
+    if (!version) throw new Error(`rotating ${vault}/${key} returned no version`);
+    return version;
+  }
+
+  /** A KeyNewVersionCreated event in the Event Grid schema, as a vault's system topic sends it. */
+  newVersionEvent(vault: string, key: string, version: string): Record<string, unknown> {
+    return {
+      id: randomUUID(),
+      topic: `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-keys/providers/Microsoft.KeyVault/vaults/${vault}`,
+      subject: key,
+      eventType: "Microsoft.KeyVault.KeyNewVersionCreated",
+      eventTime: new Date().toISOString(),
+      dataVersion: "1",
+      metadataVersion: "1",
+      data: {
+        Id: `https://${vault}.vault.azure.net/keys/${key}/${version}`,
+        VaultName: vault,
+        ObjectType: "Key",
+        ObjectName: key,
+        Version: version,
+        NBF: null,
+        EXP: null,
+      },
+    };
+  }
+
+  // ---- what the sandbox says ----
+
+  versions(vault: string, key: string): SandboxKeyVersion[] {
+    const found = this.sandbox.store.vaults.get(vault)?.keys.get(key);
+    if (!found) throw new Error(`sandbox has no key ${vault}/${key}`);
+    return found.versions;
+  }
+
+  newestVersion(vault: string, key: string): string {
+    const newest = this.versions(vault, key).at(-1);
+    if (!newest) throw new Error(`sandbox key ${vault}/${key} has no versions`);
+    return newest.version;
+  }
+
+  version(vault: string, key: string, version: string): SandboxKeyVersion {
+    const found = this.versions(vault, key).find((v) => v.version === version);
+    if (!found) throw new Error(`sandbox key ${vault}/${key} has no version ${version}`);
+    return found;
+  }
+
+  /** The ARM resource body's key reference(s), as `GET` returns them. */
+  armProperties(id: string): Record<string, unknown> {
+    const resource = this.sandbox.store.armResource(id);
+    if (!resource) throw new Error(`sandbox has no ARM resource ${id}`);
+    return (resource.body.properties ?? {}) as Record<string, unknown>;
+  }
+
+  /** Versions a consumer's key references name, per property. */
+  pinnedVersions(id: string): string[] {
+    const properties = this.armProperties(id);
+    const references: unknown[] = [
+      (properties.keyVaultProperties as Record<string, unknown> | undefined)?.keyVersion,
+      properties.keyVaultKeyUri,
+      properties.managedDiskCustomerKeyUri,
+      properties.backupStorageCustomerKeyUri,
+    ];
+    return references
+      .filter((value): value is string => typeof value === "string" && value !== "")
+      .map((value) => value.split("/").at(-1) ?? value);
+  }
+
+  provisioningState(id: string): unknown {
+    return this.armProperties(id).provisioningState;
+  }
+
+  publishedEventTypes(): string[] {
+    return this.sandbox.store.publishedEvents.map((e) => String(e.event.eventType ?? e.event.type));
+  }
+
+  addFaults(rules: unknown): void {
+    this.sandbox.store.faults.push(...parseFaultRules(rules));
+  }
+
+  async journal(keyId: string): Promise<JournalEntry[]> {
+    const answer = await this.keysView();
+    const body = answer.body as { journal?: Record<string, JournalEntry[]> };
+    return body.journal?.[keyId] ?? [];
+  }
+
+  /** Runs the timer until `done` holds (each run is one reconcile), or fails after `timeoutMs`. */
+  async timerUntil(done: () => boolean, timeoutMs = 30_000, pauseMs = 500): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.timer();
+      if (done()) return;
+      if (Date.now() > deadline) throw new Error(`condition not reached after ${timeoutMs} ms of timer runs`);
+      await sleep(pauseMs);
+    }
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function waitUntil(done: () => boolean, timeoutMs = 15_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
