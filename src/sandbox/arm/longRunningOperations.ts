@@ -9,8 +9,7 @@
  *   DocumentDB: /subscriptions/{s}/providers/Microsoft.DocumentDB/locations/{region}/operationsStatus/{id}
  */
 import { randomUUID } from "node:crypto";
-import type { SandboxRequest } from "../http.js";
-import type { FaultRule, SandboxArmResource, SandboxAsyncOperation } from "../model.js";
+import type { SandboxArmResource, SandboxAsyncOperation } from "../model.js";
 import type { SandboxBackgroundLoop } from "../registry.js";
 import type { SandboxStore } from "../store.js";
 import type { ArmProvider, ArmResourceKind, ArmUpdateBehaviour } from "./armResourceKind.js";
@@ -30,32 +29,6 @@ function statusPath(
 ): string {
   const collection = provider === "Microsoft.Kusto" ? "operationResults" : "operationsStatus";
   return `/subscriptions/${subscriptionId}/providers/${provider}/locations/${region}/${collection}/${operationId}`;
-}
-
-/** The first `failOperation` fault rule matching the request, consumed once. */
-export function takeFailOperationFault(
-  store: SandboxStore,
-  request: Pick<SandboxRequest, "method" | "host" | "path">,
-): { code: string; message: string } | undefined {
-  const rule = store.faults.find(
-    (candidate): candidate is FaultRule & { action: { kind: "failOperation" } } =>
-      candidate.action.kind === "failOperation" &&
-      candidate.remaining > 0 &&
-      (candidate.method === "*" || candidate.method.toUpperCase() === request.method.toUpperCase()) &&
-      (candidate.host === "*" || candidate.host.toLowerCase() === request.host.toLowerCase()) &&
-      safeRegExp(candidate.path)?.test(request.path) === true,
-  );
-  if (!rule) return undefined;
-  rule.remaining -= 1;
-  return { code: rule.action.code, message: rule.action.message };
-}
-
-function safeRegExp(pattern: string): RegExp | undefined {
-  try {
-    return new RegExp(pattern, "i");
-  } catch {
-    return undefined;
-  }
 }
 
 export function startUpdate(

@@ -5,6 +5,7 @@
  * and resource group, authorization, then the resource itself.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { takeOperationFault } from "../faults.js";
 import {
   json,
   readJson,
@@ -28,7 +29,6 @@ import {
   longRunningOperationLoop,
   operationStatusBody,
   startUpdate,
-  takeFailOperationFault,
 } from "./longRunningOperations.js";
 import { answerResourceGraphQuery, type QueryRunner } from "./resourceGraph.js";
 
@@ -310,7 +310,8 @@ function findResourceOr404(
   route: Extract<ArmRoute, { kind: "resource" }>,
 ): SandboxArmResource {
   const resource = store.armResource(route.id);
-  if (resource && kindOfResource(resource) === route.resourceKind) return resource;
+  if (resource && resource.type.toLowerCase() === route.resourceKind.resourceType.toLowerCase())
+    return resource;
   throw resourceNotFound(route.id, route.resourceGroup);
 }
 
@@ -362,7 +363,7 @@ async function updateResource(
     });
     if (problem) throw update.keyProblemError(problem, pin, resource.id);
   }
-  const failWith = takeFailOperationFault(store, request);
+  const failWith = takeOperationFault(store, request);
   const started = startUpdate(store, { ...kind, update }, resource, target, failWith);
   const statusUrl = `https://${request.host}${started.statusPath}?api-version=${apiVersion}`;
   return json(update.acceptedStatus, kind.present(store, resource), { "azure-asyncoperation": statusUrl });

@@ -1,0 +1,78 @@
+/** Builders for Resource Manager integration tests: a sandbox on the default estate plus small store tweaks. */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { SandboxKey, SandboxKeyVersion, SandboxVault } from "../../../../src/sandbox/model.js";
+import { type RunningSandbox, startSandbox } from "../../../../src/sandbox/server.js";
+import type { SandboxStore } from "../../../../src/sandbox/store.js";
+
+export const subscriptionId = "00000000-0000-0000-0000-000000000001";
+export const dataGroup = "rg-data";
+export const pollFast = { updateIntervalInMs: 20 };
+
+export async function startArmSandbox(): Promise<RunningSandbox> {
+  const sandbox = await startSandbox({
+    backgroundLoops: false,
+    stateDir: mkdtempSync(join(tmpdir(), "sandbox-arm-")),
+  });
+  sandbox.store.latency = { armWriteMs: 0, lroDurationMs: 60 };
+  return sandbox;
+}
+
+export function vaultNamed(store: SandboxStore, name: string): SandboxVault {
+  const vault = store.vaults.get(name);
+  if (!vault) throw new Error(`test estate has no vault ${name}`);
+  return vault;
+}
+
+export function keyNamed(store: SandboxStore, vaultName: string, keyName: string): SandboxKey {
+  const key = vaultNamed(store, vaultName).keys.get(keyName.toLowerCase());
+  if (!key) throw new Error(`test estate has no key ${vaultName}/${keyName}`);
+  return key;
+}
+
+/** Append a version to a key (reusing the newest version's key material). */
+export function addKeyVersion(
+  store: SandboxStore,
+  vaultName: string,
+  keyName: string,
+  overrides: Partial<SandboxKeyVersion> = {},
+): SandboxKeyVersion {
+  const key = keyNamed(store, vaultName, keyName);
+  const newest = key.versions.at(-1);
+  if (!newest) throw new Error(`key ${keyName} has no versions`);
+  const version: SandboxKeyVersion = {
+    ...newest,
+    version: randomBytes(16).toString("hex"),
+    created: store.now(),
+    updated: store.now(),
+    enabled: true,
+    tags: {},
+    exp: undefined,
+    nbf: undefined,
+    ...overrides,
+  };
+  key.versions.push(version);
+  return version;
+}
+
+/** A copy of a vault under another name, with its keys, and the given settings. */
+export function cloneVault(
+  store: SandboxStore,
+  fromName: string,
+  toName: string,
+  settings: Partial<Pick<SandboxVault, "softDelete" | "purgeProtection">>,
+): SandboxVault {
+  const source = vaultNamed(store, fromName);
+  const clone: SandboxVault = {
+    ...source,
+    ...settings,
+    name: toName,
+    uri: `https://${toName}.vault.azure.net/`,
+    resourceId: source.resourceId.replace(/[^/]+$/, toName),
+    keys: new Map(source.keys),
+  };
+  store.vaults.set(toName, clone);
+  return clone;
+}
