@@ -33,6 +33,8 @@ describe("scenario 1: a new version reaches every pinned consumer", () => {
     await waitUntil(() => world.sandbox.store.publishedEvents.length >= 4, 10_000, "outcome events");
     expect(world.publishedEventTypes()).toContain("CmkRotator.ConsumerRepointed");
     const journal = await world.journal("kv-cmk-1/adx-key");
-    expect(journal.some((e) => e.action === "repoint" && e.outcome === "done" && e.version === adx)).toBe(true);
+    expect(journal.some((e) => e.action === "repoint" && e.outcome === "done" && e.version === adx)).toBe(
+      true,
+    );
   });
 });
