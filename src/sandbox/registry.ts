@@ -12,6 +12,7 @@ import { customTopicService } from "./eventgrid/customTopic.js";
 import { eventGridLoop, seedEventGrid } from "./eventgrid/eventGridSimulation.js";
 import type { SandboxService } from "./http.js";
 import { consumerUnwrap } from "./keyvault/operations.js";
+import { logAnalyticsService } from "./loganalytics/logAnalyticsService.js";
 import type { SandboxStore } from "./store.js";
 
 export type SandboxSeeder = (store: SandboxStore, estate: Estate) => void;
@@ -22,7 +23,11 @@ export interface SandboxBackgroundLoop {
   tick(store: SandboxStore): Promise<void> | void;
 }
 
-export const sandboxServices: SandboxService[] = [customTopicService, createResourceManagerService()];
+export const sandboxServices: SandboxService[] = [
+  customTopicService,
+  createResourceManagerService(),
+  logAnalyticsService,
+];
 
 export const sandboxSeeders: SandboxSeeder[] = [seedEventGrid, seedConsumers, seedArmResources];
 

@@ -1,0 +1,351 @@
+/**
+ * The Log Analytics query API (api.loganalytics.io/v1, OperationalInsights.json 2022-10-27)
+ * over the sandbox's Key Vault audit records:
+ *
+ *   GET|POST /v1/workspaces/{workspaceId}/query   one query (GET: ?query=&timespan=)
+ *   POST     /v1/$batch                           several queries (LogsQueryClient.queryBatch)
+ *
+ * A caller needs a bearer token for https://api.loganalytics.io and read access to each
+ * workspace queried. Errors use the API's ErrorResponse shape.
+ */
+import { randomUUID } from "node:crypto";
+import { json, type SandboxRequest, type SandboxResponse, type SandboxService } from "../http.js";
+import { bearerToken, parseSandboxToken, type SandboxTokenClaims } from "../identity.js";
+import { KqlError, type KqlResult, type KqlTable, runKql } from "../kql/index.js";
+import type { SandboxWorkspace } from "../model.js";
+import { isAuthorized } from "../rbac.js";
+import type { SandboxStore } from "../store.js";
+import { workspaceAuditTables } from "./auditTables.js";
+import { parseQueryTimespan } from "./queryTimespan.js";
+
+export const LOG_ANALYTICS_HOST = "api.loganalytics.io";
+export const LOG_ANALYTICS_AUDIENCE = "https://api.loganalytics.io";
+export const WORKSPACE_QUERY_ACTION = "Microsoft.OperationalInsights/workspaces/query/read";
+
+interface ErrorInfo {
+  code: string;
+  message: string;
+  details?: { code: string; message: string; resources?: string[] }[];
+  innererror?: ErrorInfo;
+}
+
+/** A request the API refuses: status plus the ErrorResponse body. */
+class LogAnalyticsError extends Error {
+  constructor(
+    readonly status: number,
+    readonly info: ErrorInfo,
+  ) {
+    super(info.message);
+    this.name = "LogAnalyticsError";
+  }
+}
+
+function errorBody(info: ErrorInfo): { error: ErrorInfo & { correlationId: string } } {
+  return { error: { ...info, correlationId: randomUUID() } };
+}
+
+function errorResponse(error: LogAnalyticsError): SandboxResponse {
+  const headers: Record<string, string> =
+    error.status === 401
+      ? {
+          "www-authenticate": `Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token"`,
+        }
+      : {};
+  return json(error.status, errorBody(error.info), headers);
+}
+
+function badArgument(message: string, inner?: ErrorInfo): LogAnalyticsError {
+  return new LogAnalyticsError(400, {
+    code: "BadArgumentError",
+    message,
+    ...(inner ? { innererror: inner } : {}),
+  });
+}
+
+// --- Authentication and authorisation ------------------------------------------------------
+
+function authenticate(request: SandboxRequest, store: SandboxStore): SandboxTokenClaims {
+  const header = request.headers.authorization;
+  const token = bearerToken(Array.isArray(header) ? header[0] : header);
+  if (!token) {
+    throw new LogAnalyticsError(401, {
+      code: "AuthorizationRequiredError",
+      message: "Valid authentication was not provided: send a bearer token for https://api.loganalytics.io.",
+    });
+  }
+  const claims = parseSandboxToken(token);
+  if (!claims) {
+    throw new LogAnalyticsError(401, {
+      code: "InvalidTokenError",
+      message: "The provided authentication token is not a valid JWT.",
+    });
+  }
+  if (claims.aud.replace(/\/+$/, "").toLowerCase() !== LOG_ANALYTICS_AUDIENCE) {
+    throw new LogAnalyticsError(401, {
+      code: "InvalidTokenError",
+      message: `The provided authentication is not valid for this resource: the token's audience is '${claims.aud}', expected '${LOG_ANALYTICS_AUDIENCE}'.`,
+    });
+  }
+  if (claims.exp * 1000 <= store.now()) {
+    throw new LogAnalyticsError(401, {
+      code: "InvalidTokenError",
+      message: "The provided authentication token has expired; acquire a new one.",
+    });
+  }
+  return claims;
+}
+
+function workspaceFor(
+  store: SandboxStore,
+  workspaceId: string,
+  claims: SandboxTokenClaims,
+): SandboxWorkspace {
+  const workspace =
+    store.workspaces.get(workspaceId.toLowerCase()) ??
+    [...store.workspaces.values()].find(
+      (candidate) =>
+        candidate.id.toLowerCase() === workspaceId.toLowerCase() || candidate.name === workspaceId,
+    );
+  if (!workspace) {
+    throw new LogAnalyticsError(404, {
+      code: "WorkspaceNotFoundError",
+      message: `The workspace '${workspaceId}' could not be found: check the workspace (customer) id.`,
+    });
+  }
+  if (!isAuthorized(store, claims.oid, workspace.resourceId, WORKSPACE_QUERY_ACTION, "control")) {
+    throw new LogAnalyticsError(403, {
+      code: "InsufficientAccessError",
+      message: `The provided credentials have insufficient access to perform the requested operation: principal '${claims.oid}' needs ${WORKSPACE_QUERY_ACTION} on ${workspace.resourceId} (for example the Log Analytics Reader role).`,
+    });
+  }
+  return workspace;
+}
+
+// --- Query bodies ---------------------------------------------------------------------------
+
+interface QueryBody {
+  query: string;
+  timespan?: string;
+  workspaces: string[];
+}
+
+function parseQueryBody(body: unknown): QueryBody {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw badArgument("The request body must be a JSON object with a 'query' string.");
+  }
+  const fields = body as Record<string, unknown>;
+  if (typeof fields.query !== "string" || fields.query.trim() === "") {
+    throw badArgument('The request body has no \'query\': send {"query": "<KQL>"}.');
+  }
+  if (fields.timespan !== undefined && fields.timespan !== null && typeof fields.timespan !== "string") {
+    throw badArgument("'timespan' must be an ISO 8601 interval string such as 'PT1H'.");
+  }
+  const workspaces = fields.workspaces ?? [];
+  if (!Array.isArray(workspaces) || workspaces.some((workspace) => typeof workspace !== "string")) {
+    throw badArgument("'workspaces' must be an array of workspace id strings.");
+  }
+  return {
+    query: fields.query,
+    ...(typeof fields.timespan === "string" ? { timespan: fields.timespan } : {}),
+    workspaces: workspaces as string[],
+  };
+}
+
+function readBody(request: SandboxRequest): unknown {
+  if (request.body.length === 0) return undefined;
+  try {
+    return JSON.parse(request.body.toString("utf8")) as unknown;
+  } catch (error) {
+    throw badArgument(`The request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+interface Preferences {
+  includeStatistics: boolean;
+  includeRender: boolean;
+}
+
+/** The Prefer header ("wait=600, include-statistics=true, include-render=true"), read leniently. */
+function parsePrefer(value: string | string[] | undefined): Preferences {
+  const text = (Array.isArray(value) ? value.join(",") : (value ?? "")).toLowerCase();
+  return {
+    includeStatistics: /include-statistics\s*=\s*true/.test(text),
+    includeRender: /include-render\s*=\s*true/.test(text),
+  };
+}
+
+// --- Running a query --------------------------------------------------------------------------
+
+function mergeTables(tableSets: KqlTable[][]): KqlTable[] {
+  const merged = new Map<string, KqlTable>();
+  for (const table of tableSets.flat()) {
+    const existing = merged.get(table.name);
+    if (existing) existing.rows.push(...table.rows);
+    else merged.set(table.name, { ...table, rows: [...table.rows] });
+  }
+  return [...merged.values()];
+}
+
+/** A result cell as the API sends it: datetimes as ISO strings, dynamic values as JSON text. */
+function wireValue(value: unknown, type: string): unknown {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value.toISOString();
+  if (type === "dynamic") return typeof value === "string" ? value : JSON.stringify(value);
+  return value;
+}
+
+function wireTable(result: KqlResult): {
+  name: string;
+  columns: { name: string; type: string }[];
+  rows: unknown[][];
+} {
+  return {
+    name: "PrimaryResult",
+    columns: result.columns.map((column) => ({ name: column.name, type: column.type })),
+    rows: result.rows.map((row) =>
+      row.map((value, index) => wireValue(value, result.columns[index]?.type ?? "string")),
+    ),
+  };
+}
+
+function kqlFailure(error: KqlError): LogAnalyticsError {
+  return badArgument(`The request had some invalid properties: ${error.message}`, {
+    code: error.code === "SyntaxError" ? "SyntaxError" : "SemanticError",
+    message: error.code === "SyntaxError" ? "A syntax error occurred." : "A semantic error occurred.",
+    innererror: { code: error.code, message: error.message },
+  });
+}
+
+/** Runs one query for one caller; returns the 200 body or throws LogAnalyticsError. */
+function executeQuery(
+  store: SandboxStore,
+  claims: SandboxTokenClaims,
+  workspaceId: string,
+  body: QueryBody,
+  preferences: Preferences,
+): unknown {
+  const workspaces = [workspaceId, ...body.workspaces].map((id) => workspaceFor(store, id, claims));
+  const now = store.now();
+  let window: { start: number; end: number } | undefined;
+  if (body.timespan) {
+    const parsed = parseQueryTimespan(body.timespan, now);
+    if ("error" in parsed) throw badArgument(parsed.error);
+    window = parsed;
+  }
+  const tables = mergeTables(workspaces.map((workspace) => workspaceAuditTables(store, workspace, window)));
+  let result: KqlResult;
+  try {
+    result = runKql(body.query, tables, { now });
+  } catch (error) {
+    if (error instanceof KqlError) throw kqlFailure(error);
+    throw error;
+  }
+  return {
+    tables: [wireTable(result)],
+    ...(preferences.includeStatistics
+      ? { statistics: { query: { executionTime: 0.001, resourceUsage: {} } } }
+      : {}),
+    ...(preferences.includeRender ? { render: {} } : {}),
+    ...(store.ingestion.partialError
+      ? {
+          error: {
+            code: "PartialError",
+            message: "There were some errors when processing your query.",
+            details: [
+              {
+                code: "EngineError",
+                message:
+                  "Some data could not be read (simulated partial failure): the result may be incomplete.",
+                resources: workspaces.map((workspace) => workspace.id),
+              },
+            ],
+          },
+        }
+      : {}),
+  };
+}
+
+function singleQuery(request: SandboxRequest, store: SandboxStore, workspaceId: string): SandboxResponse {
+  const claims = authenticate(request, store);
+  let body: QueryBody;
+  if (request.method === "GET") {
+    const timespan = request.query.get("timespan");
+    body = parseQueryBody({ query: request.query.get("query") ?? "", ...(timespan ? { timespan } : {}) });
+  } else {
+    body = parseQueryBody(readBody(request));
+  }
+  return json(200, executeQuery(store, claims, workspaceId, body, parsePrefer(request.headers.prefer)));
+}
+
+function batch(request: SandboxRequest, store: SandboxStore): SandboxResponse {
+  const claims = authenticate(request, store);
+  const body = readBody(request);
+  const requests =
+    typeof body === "object" && body !== null ? (body as Record<string, unknown>).requests : undefined;
+  if (!Array.isArray(requests) || requests.length === 0) {
+    throw badArgument('The batch body must be {"requests": [{"id", "workspace", "body": {"query"}}, ...]}.');
+  }
+  const responses = requests.map((entry: unknown, index) => {
+    const fields = typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>) : {};
+    const id = typeof fields.id === "string" ? fields.id : String(index);
+    try {
+      if (typeof fields.workspace !== "string")
+        throw badArgument(`Batch request '${id}' has no 'workspace'.`);
+      const headers =
+        typeof fields.headers === "object" && fields.headers !== null
+          ? (fields.headers as Record<string, unknown>)
+          : {};
+      const prefer =
+        typeof headers.prefer === "string"
+          ? headers.prefer
+          : typeof headers.Prefer === "string"
+            ? headers.Prefer
+            : undefined;
+      const result = executeQuery(
+        store,
+        claims,
+        fields.workspace,
+        parseQueryBody(fields.body),
+        parsePrefer(prefer),
+      );
+      return {
+        id,
+        status: 200,
+        body: result,
+        headers: { "content-type": "application/json; charset=utf-8" },
+      };
+    } catch (error) {
+      if (!(error instanceof LogAnalyticsError)) throw error;
+      return {
+        id,
+        status: error.status,
+        body: errorBody(error.info),
+        headers: { "content-type": "application/json; charset=utf-8" },
+      };
+    }
+  });
+  return json(200, { responses });
+}
+
+const workspaceQueryPath = /^\/v1\/workspaces\/([^/]+)\/query\/?$/i;
+
+export const logAnalyticsService: SandboxService = {
+  name: "loganalytics",
+  matches: (host) => host === LOG_ANALYTICS_HOST,
+  async handle(request, store) {
+    try {
+      const workspaceMatch = workspaceQueryPath.exec(request.path);
+      if (workspaceMatch?.[1] && (request.method === "GET" || request.method === "POST")) {
+        return singleQuery(request, store, decodeURIComponent(workspaceMatch[1]));
+      }
+      if (/^\/v1\/\$batch\/?$/i.test(request.path) && request.method === "POST") return batch(request, store);
+      throw new LogAnalyticsError(404, {
+        code: "PathNotFoundError",
+        message: `The requested path does not exist: ${request.method} ${request.path}. The sandbox serves /v1/workspaces/{workspaceId}/query and /v1/$batch.`,
+      });
+    } catch (error) {
+      if (error instanceof LogAnalyticsError) return errorResponse(error);
+      throw error;
+    }
+  },
+};
