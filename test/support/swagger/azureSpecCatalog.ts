@@ -36,8 +36,14 @@ export const SPEC_FILES = {
   commonTypesV5: "specification/common-types/resource-management/v5/types.json",
 } as const;
 
-/** The api-version @azure/keyvault-keys sends; the stored 2026-04-01 spec is the nearest (a superset). */
+/** The api-version @azure/keyvault-keys 4.10.2 sends; the stored 2026-04-01 spec is the nearest (a superset). */
 export const KEY_VAULT_SDK_API_VERSION = "2025-07-01";
+/**
+ * The api-version @azure/arm-cosmosdb 17.0.0 really sends (KnownVersions.V20260315). No
+ * 2026-03-15 swagger is stored under azure-specs, so its requests are held against the
+ * nearest stored one, 2025-10-15.
+ */
+export const COSMOS_SDK_API_VERSION = "2026-03-15";
 
 const KEY_VAULT_HOSTS = /^[a-z0-9-]+\.(vault\.azure\.net|managedhsm\.azure\.net)$/i;
 const EVENT_GRID_TOPIC_HOSTS = /^[a-z0-9-]+\.[a-z0-9-]+\.eventgrid\.azure\.net$/i;
@@ -54,9 +60,11 @@ export class AzureSpecCatalog {
       const options =
         name === "keyVaultKeys"
           ? { hostPattern: KEY_VAULT_HOSTS, extraApiVersions: [KEY_VAULT_SDK_API_VERSION] }
-          : PAYLOAD_ONLY_SPECS.has(name)
-            ? { hostPattern: /^$/ }
-            : {};
+          : name === "cosmos" || name === "cassandra"
+            ? { extraApiVersions: [COSMOS_SDK_API_VERSION] }
+            : PAYLOAD_ONLY_SPECS.has(name)
+              ? { hostPattern: /^$/ }
+              : {};
       spec = SwaggerSpec.load(SPEC_FILES[name], options, this.documents);
       this.specs.set(name, spec);
     }

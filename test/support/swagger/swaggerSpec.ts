@@ -57,6 +57,8 @@ export interface SwaggerSpecOptions {
   extraApiVersions?: string[];
 }
 
+const ARM_COMMON_TYPES = "specification/common-types/resource-management/v5/types.json";
+
 const HTTP_METHODS = ["get", "put", "post", "patch", "delete", "head", "options"];
 
 export class SwaggerSpec {
@@ -73,7 +75,10 @@ export class SwaggerSpec {
     readonly document: JsonObject,
     options: SwaggerSpecOptions,
   ) {
-    this.compiler = new SwaggerSchemaCompiler(documents, documents.closure(file));
+    const files = new Set(documents.closure(file));
+    if (isArmSpec(document))
+      for (const common of documents.closure(specPath(ARM_COMMON_TYPES))) files.add(common);
+    this.compiler = new SwaggerSchemaCompiler(documents, [...files]);
     this.basePath =
       typeof document.basePath === "string" && document.basePath !== "/" ? document.basePath : "";
     const info = isJsonObject(document.info) ? document.info : {};
@@ -85,6 +90,21 @@ export class SwaggerSpec {
     else throw new Error(`Swagger ${file} has no host; pass hostPattern`);
     this.readOperations();
   }
+
+  /**
+   * For Resource Manager specs: the common-types ErrorResponse that ARM's RPC guarantees for
+   * every error, used when an operation declares no `default` (old Cosmos DB operations).
+   */
+  armErrorResponse(): SwaggerResponse | undefined {
+    if (!isArmSpec(this.document)) return undefined;
+    if (!this.armError) {
+      const file = specPath(ARM_COMMON_TYPES);
+      this.armError = { schema: { $ref: "#/definitions/ErrorResponse" }, headers: {}, file };
+    }
+    return this.armError;
+  }
+
+  private armError: SwaggerResponse | undefined;
 
   /** Loads a spec by its path relative to the azure-specs folder, e.g. "specification/keyvault/.../keys.json". */
   static load(
@@ -261,6 +281,10 @@ function compilePathTemplate(
     }
   }
   return { pattern: new RegExp(`^${source}/?$`, "i"), names, specificity };
+}
+
+function isArmSpec(document: JsonObject): boolean {
+  return document.host === "management.azure.com";
 }
 
 function escapeRegExp(text: string): string {

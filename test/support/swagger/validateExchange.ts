@@ -52,13 +52,21 @@ export function validateRequest(operation: SwaggerOperation, request: RequestToV
 export function validateResponse(operation: SwaggerOperation, response: ResponseToValidate): string[] {
   const status = String(response.status);
   const declared = operation.responses.get(status);
-  const spec = declared ?? (response.status >= 400 ? operation.responses.get("default") : undefined);
+  const spec =
+    declared ??
+    (response.status >= 400
+      ? (operation.responses.get("default") ?? operation.spec.armErrorResponse())
+      : undefined);
   if (!spec) {
     const known = [...operation.responses.keys()].join(", ");
     return [`status ${status}: not declared for ${operation.operationId} (declared: ${known})`];
   }
   const problems: string[] = [];
-  const where = declared ? `response ${status}` : `response ${status} (default)`;
+  const where = declared
+    ? `response ${status}`
+    : operation.responses.has("default")
+      ? `response ${status} (default)`
+      : `response ${status} (ARM error contract: the operation declares no default)`;
   for (const [name, header] of Object.entries(spec.headers)) {
     const value = lookup(response.responseHeaders, name);
     if (value === undefined) continue;
