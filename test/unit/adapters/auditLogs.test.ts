@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import {
+  type AuditQuery,
+  auditQueryText,
+  createAuditLogReader,
+  type LogsQueryApi,
+} from "../../../src/adapters/auditLogs.js";
+import { parseKeyId } from "../../../src/adapters/keyRef.js";
+import type { KeyRef } from "../../../src/model.js";
+
+const SERVICE = "11111111-1111-1111-1111-111111111111";
+const CONSUMER = "22222222-2222-2222-2222-222222222222";
+const OTHER = "33333333-3333-3333-3333-333333333333";
+const WORKSPACE = "44444444-4444-4444-4444-444444444444";
+const V1 = "a".repeat(32);
+const V2 = "b".repeat(32);
+const KEY = parseKeyId("https://kv1.vault.azure.net/keys/key1").key;
+const HSM_KEY = parseKeyId("https://hsm1.managedhsm.azure.net/keys/hkey").key;
+const COLUMNS = ["HostKey", "Version", "Caller", "LastUse", "Uses"].map((name) => ({ name }));
+
+function at(minutes: number): Date {
+  return new Date(Date.UTC(2026, 5, 1, 12, minutes));
+}
+
+function row(hostKey: string, version: string, caller: string, lastUse: Date, uses = 1): unknown[] {
+  return [hostKey, version, caller, lastUse, uses];
+}
+
+function fakeLogs(answer: () => ReturnType<LogsQueryApi["queryWorkspace"]>) {
+  const queries: { workspaceId: string; query: string; timespan: { startTime: Date; endTime: Date } }[] = [];
+  const api: LogsQueryApi = {
+    queryWorkspace(workspaceId, query, timespan) {
+      queries.push({ workspaceId, query, timespan });
+      return answer();
+    },
+  };
+  return { api, queries };
+}
+
+function request(keys: KeyRef[], overrides: Partial<AuditQuery> = {}): AuditQuery {
+  return {
+    workspaceId: WORKSPACE,
+    table: "AzureDiagnostics",
+    keys,
+    servicePrincipalId: SERVICE,
+    from: at(0),
+    to: at(60),
+    ...overrides,
+  };
+}
+
+describe("audit log reader", () => {
+  it("answers for every key with one query, excluding the service and taking its newest call as the canary", async () => {
+    const { api, queries } = fakeLogs(async () => ({
+      status: "Success",
+      tables: [
+        {
+          columnDescriptors: COLUMNS,
+          rows: [
+            row("kv1.vault.azure.net/key1", V1, CONSUMER, at(10), 5),
+            row("kv1.vault.azure.net/key1", V1, OTHER, at(20), 2),
+            row("kv1.vault.azure.net/key1", V2, CONSUMER, at(30), 1),
+            row("kv1.vault.azure.net/key1", V2, SERVICE, at(50), 3),
+            row("kv1.vault.azure.net/key1", "", SERVICE, at(55), 1),
+            row("hsm1.managedhsm.azure.net/hkey", V1, CONSUMER, at(40), 9),
+          ],
+        },
+      ],
+    }));
+    const evidence = await createAuditLogReader(api).readEvidence(request([KEY, HSM_KEY]));
+    expect(queries).toHaveLength(1);
+    expect(queries[0]?.timespan).toEqual({ startTime: at(0), endTime: at(60) });
+    const key1 = evidence["kv1/key1"];
+    expect(key1).toMatchObject({ complete: true, canarySeenAt: at(55), workspaceId: WORKSPACE });
+    expect(key1?.uses).toEqual([
+      {
+        version: V1,
+        lastUse: at(20),
+        lastUser: OTHER,
+        count: 7,
+        byCaller: { [CONSUMER]: at(10), [OTHER]: at(20) },
+      },
+      { version: V2, lastUse: at(30), lastUser: CONSUMER, count: 1, byCaller: { [CONSUMER]: at(30) } },
+    ]);
+    expect(evidence["hsm1/hkey"]).toMatchObject({ complete: true, uses: [{ version: V1, count: 9 }] });
+    expect(evidence["hsm1/hkey"]?.canarySeenAt).toBeUndefined();
+  });
+
+  it("a partial result is incomplete evidence, never 'no rows'", async () => {
+    const { api } = fakeLogs(async () => ({
+      status: "PartialFailure",
+      partialTables: [{ columnDescriptors: COLUMNS, rows: [] }],
+      partialError: { code: "PartialError", message: "query timed out on one shard" },
+    }));
+    const evidence = await createAuditLogReader(api).readEvidence(request([KEY]));
+    expect(evidence["kv1/key1"]).toMatchObject({ complete: false, uses: [] });
+    expect(evidence["kv1/key1"]?.problem).toContain("query timed out on one shard");
+  });
+
+  it("a failed query is incomplete evidence with the error", async () => {
+    const { api } = fakeLogs(async () => {
+      throw Object.assign(new Error("Forbidden"), { statusCode: 403, code: "InsufficientAccessError" });
+    });
+    const evidence = await createAuditLogReader(api).readEvidence(request([KEY]));
+    expect(evidence["kv1/key1"]?.complete).toBe(false);
+    expect(evidence["kv1/key1"]?.problem).toContain("InsufficientAccessError");
+  });
+
+  it("refuses to build a query from an unvalidated service id", async () => {
+    const { api, queries } = fakeLogs(async () => ({ status: "Success", tables: [] }));
+    const evidence = await createAuditLogReader(api).readEvidence(
+      request([KEY], { servicePrincipalId: "x' or 1==1" }),
+    );
+    expect(queries).toHaveLength(0);
+    expect(evidence["kv1/key1"]?.complete).toBe(false);
+  });
+
+  it("builds KQL for both tables from validated identifiers only", () => {
+    const diagnostics = auditQueryText("AzureDiagnostics", [KEY, HSM_KEY], SERVICE);
+    expect(diagnostics).toContain("AzureDiagnostics");
+    expect(diagnostics).toContain("identity_claim_oid_g");
+    expect(diagnostics).toContain("('kv1.vault.azure.net/key1', 'hsm1.managedhsm.azure.net/hkey')");
+    expect(diagnostics).toContain(`Caller == '${SERVICE}'`);
+    const resourceSpecific = auditQueryText("AZKVAuditLogs", [KEY], SERVICE);
+    expect(resourceSpecific).toContain("AZKVAuditLogs");
+    expect(resourceSpecific).toContain("Identity.claim.oid");
+    expect(resourceSpecific).toContain("HttpStatusCode");
+  });
+});

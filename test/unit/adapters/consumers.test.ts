@@ -1,0 +1,297 @@
+/**
+ * The same cases for every consumer kind, over fakes of each adapter's narrow client:
+ * read pins and in-use version, begin repoint, 409 → pending, busy → pending, 429 with
+ * Retry-After → pending, validation error → failed, identity preserved, odd payloads.
+ */
+import { describe, expect, it } from "vitest";
+import { createCassandraAdapter } from "../../../src/adapters/consumers/cassandra.js";
+import type { ConsumerAdapter } from "../../../src/adapters/consumers/consumerAdapter.js";
+import { createCosmosAdapter } from "../../../src/adapters/consumers/cosmos.js";
+import { createKustoAdapter } from "../../../src/adapters/consumers/kusto.js";
+import { AzureCallError, ValidationError } from "../../../src/errors.js";
+import type { PinName } from "../../../src/model.js";
+
+const SUB = "00000000-0000-0000-0000-000000000001";
+const RG = `/subscriptions/${SUB}/resourceGroups/rg1/providers`;
+const VAULT = "https://kv1.vault.azure.net/";
+const V1 = "11111111111111111111111111111111";
+const V2 = "22222222222222222222222222222222";
+const UAI = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai1`;
+
+function restError(statusCode: number, code: string, retryAfter?: string): Error {
+  const headers = new Map(retryAfter ? [["retry-after", retryAfter]] : []);
+  return Object.assign(new Error(`${code} message`), {
+    statusCode,
+    code,
+    response: { headers: { get: (name: string) => headers.get(name) } },
+  });
+}
+
+/** One harness per kind: its adapter over a fake, the resource id, a pin, and a way to break the payload. */
+interface Harness {
+  adapter: ConsumerAdapter;
+  id: string;
+  pin: PinName;
+  expectedIdentity: string;
+  patches: unknown[];
+  state: { provisioningState: string; failPatchWith?: Error; oddPayload?: boolean };
+  /** The pinned version as the fake resource holds it now. */
+  pinnedVersion(): string | undefined;
+}
+
+function kustoHarness(): Harness {
+  const state: Harness["state"] = { provisioningState: "Succeeded" };
+  const patches: unknown[] = [];
+  let keyVersion = V1;
+  const adapter = createKustoAdapter(() => ({
+    async get() {
+      return {
+        provisioningState: state.provisioningState,
+        identity: { type: "UserAssigned", userAssignedIdentities: { [UAI]: {} } },
+        keyVaultProperties: state.oddPayload
+          ? "not-an-object"
+          : { keyVaultUri: VAULT, keyName: "key1", keyVersion, userIdentity: UAI },
+      };
+    },
+    async beginUpdate(_rg, _name, parameters, options) {
+      if (state.failPatchWith) throw state.failPatchWith;
+      options?.onResponse?.({ status: 202 });
+      patches.push(parameters);
+      keyVersion = parameters.keyVaultProperties?.keyVersion ?? keyVersion;
+    },
+  }));
+  return {
+    adapter,
+    id: `${RG}/Microsoft.Kusto/clusters/adx1`,
+    pin: "key",
+    expectedIdentity: UAI,
+    patches,
+    state,
+    pinnedVersion: () => keyVersion,
+  };
+}
+
+function cosmosHarness(): Harness {
+  const state: Harness["state"] = { provisioningState: "Succeeded" };
+  const patches: unknown[] = [];
+  let uri = `${VAULT}keys/key1/${V1}`;
+  const adapter = createCosmosAdapter(() => ({
+    async get() {
+      return {
+        provisioningState: state.provisioningState,
+        keyVaultKeyUri: state.oddPayload ? 42 : uri,
+        keyVaultKeyUriVersion: uri.split("/").at(-1),
+        defaultIdentity: `UserAssignedIdentity=${UAI}`,
+        customerManagedKeyStatus: "Access to the configured customer managed key confirmed.",
+        backupPolicy: { type: "Continuous", continuousModeProperties: { tier: "Continuous7Days" } },
+      };
+    },
+    async beginUpdate(_rg, _name, parameters) {
+      if (state.failPatchWith) throw state.failPatchWith;
+      patches.push(parameters);
+      uri = parameters.keyVaultKeyUri ?? uri;
+    },
+  }));
+  return {
+    adapter,
+    id: `${RG}/Microsoft.DocumentDB/databaseAccounts/cosmos1`,
+    pin: "key",
+    expectedIdentity: UAI,
+    patches,
+    state,
+    pinnedVersion: () => uri.split("/").at(-1),
+  };
+}
+
+function cassandraHarness(): Harness {
+  const state: Harness["state"] = { provisioningState: "Succeeded" };
+  const patches: unknown[] = [];
+  const properties: Record<string, string> = {
+    managedDiskCustomerKeyUri: `${VAULT}keys/key1/${V1}`,
+    backupStorageCustomerKeyUri: `${VAULT}keys/key1/${V1}`,
+  };
+  const id = `${RG}/Microsoft.DocumentDB/cassandraClusters/cass1/dataCenters/dc1`;
+  const adapter = createCassandraAdapter(() => ({
+    async getCluster() {
+      return { identity: { type: "SystemAssigned", principalId: "33333333-3333-3333-3333-333333333333" } };
+    },
+    async *listDataCenters() {
+      yield { id, properties };
+    },
+    async getDataCenter() {
+      return state.oddPayload
+        ? { id }
+        : { id, properties: { ...properties, provisioningState: state.provisioningState } };
+    },
+    async beginUpdateDataCenter(_rg, _cluster, _dc, body) {
+      if (state.failPatchWith) throw state.failPatchWith;
+      patches.push(body);
+      Object.assign(properties, body.properties);
+    },
+  }));
+  return {
+    adapter,
+    id,
+    pin: "managedDisk",
+    expectedIdentity: "33333333-3333-3333-3333-333333333333",
+    patches,
+    state,
+    pinnedVersion: () => properties.managedDiskCustomerKeyUri?.split("/").at(-1),
+  };
+}
+
+describe.each([
+  ["kusto", kustoHarness],
+  ["cosmos", cosmosHarness],
+  ["cassandra", cassandraHarness],
+] as const)("%s adapter", (kind, makeHarness) => {
+  it("reads the pin, the identity and the provisioning state", async () => {
+    const h = makeHarness();
+    const snapshot = await h.adapter.read(h.id);
+    expect(snapshot.kind).toBe(kind);
+    expect(snapshot.subscriptionId).toBe(SUB);
+    expect(snapshot.identity).toBe(h.expectedIdentity);
+    expect(snapshot.provisioningState).toBe("Succeeded");
+    const pin = snapshot.pins.find((candidate) => candidate.pin === h.pin);
+    expect(pin?.version).toBe(V1);
+    expect(pin?.key).toMatchObject({ vaultName: "kv1", keyName: "key1" });
+  });
+
+  it("begins a repoint and the next read shows the new version", async () => {
+    const h = makeHarness();
+    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2);
+    expect(outcome.status).toBe("done");
+    expect(h.patches).toHaveLength(1);
+    const after = await h.adapter.read(h.id);
+    expect(after.pins.find((candidate) => candidate.pin === h.pin)?.version).toBe(V2);
+    expect(h.pinnedVersion()).toBe(V2);
+  });
+
+  it("does not send a PATCH while the resource is updating", async () => {
+    const h = makeHarness();
+    h.state.provisioningState = "Updating";
+    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2);
+    expect(outcome.status).toBe("pending");
+    expect(h.patches).toHaveLength(0);
+  });
+
+  it("a 409 conflict is pending", async () => {
+    const h = makeHarness();
+    h.state.failPatchWith = restError(409, "Conflict");
+    expect((await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2)).status).toBe("pending");
+  });
+
+  it("a 429 the SDK gave up on is pending with Retry-After", async () => {
+    const h = makeHarness();
+    h.state.failPatchWith = restError(429, "TooManyRequests", "7");
+    expect(await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2)).toMatchObject({
+      status: "pending",
+      retryAfterMs: 7000,
+    });
+  });
+
+  it("a validation error from the resource provider fails with its code and message", async () => {
+    const h = makeHarness();
+    h.state.failPatchWith = restError(400, "KeyVaultNotPurgeProtected");
+    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2);
+    expect(outcome).toMatchObject({ status: "failed", reason: "KeyVaultNotPurgeProtected" });
+    expect(outcome.status === "failed" && outcome.detail).toContain("KeyVaultNotPurgeProtected message");
+  });
+
+  it("an odd payload is a ValidationError naming the consumer", async () => {
+    const h = makeHarness();
+    h.state.oddPayload = true;
+    const error = await h.adapter.read(h.id).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toContain(h.id);
+  });
+
+  it("refuses an id of another resource type", async () => {
+    const h = makeHarness();
+    await expect(h.adapter.read(`${RG}/Microsoft.Storage/storageAccounts/sa1`)).rejects.toThrow(
+      ValidationError,
+    );
+  });
+
+  it("refuses a target that is not a version", async () => {
+    const h = makeHarness();
+    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, "latest");
+    expect(outcome.status).toBe("failed");
+    expect(h.patches).toHaveLength(0);
+  });
+});
+
+describe("kind specifics", () => {
+  it("Kusto keeps keyVaultUri, keyName and the user identity in the PATCH", async () => {
+    const h = kustoHarness();
+    await h.adapter.beginRepoint(await h.adapter.read(h.id), "key", V2);
+    expect(h.patches[0]).toEqual({
+      keyVaultProperties: { keyVaultUri: VAULT, keyName: "key1", keyVersion: V2, userIdentity: UAI },
+    });
+  });
+
+  it("Cosmos reports the version in use, key status and backup retention, and PATCHes only the key URI", async () => {
+    const h = cosmosHarness();
+    const snapshot = await h.adapter.read(h.id);
+    expect(snapshot.inUse).toEqual({ key: V1 });
+    expect(snapshot.keyStatus).toContain("confirmed");
+    expect(snapshot.backupRetention).toEqual({
+      retentionMs: 7 * 24 * 3_600_000,
+      description: "Continuous7Days continuous backup",
+    });
+    await h.adapter.beginRepoint(snapshot, "key", V2);
+    expect(h.patches[0]).toEqual({ keyVaultKeyUri: `${VAULT}keys/key1/${V2}` });
+  });
+
+  it("Cassandra has two pins per data center and PATCHes only the one repointed", async () => {
+    const h = cassandraHarness();
+    const snapshot = await h.adapter.read(h.id);
+    expect(snapshot.pins.map((pin) => pin.pin)).toEqual(["managedDisk", "backupStorage"]);
+    await h.adapter.beginRepoint(snapshot, "backupStorage", V2);
+    expect(h.patches[0]).toEqual({ properties: { backupStorageCustomerKeyUri: `${VAULT}keys/key1/${V2}` } });
+  });
+
+  it("Cassandra discovery expands a cluster row into its data centers", async () => {
+    const h = cassandraHarness();
+    const candidates = await h.adapter.candidatesFromRow({
+      id: `${RG}/Microsoft.DocumentDB/cassandraClusters/cass1`,
+      type: "microsoft.documentdb/cassandraclusters",
+      subscriptionId: SUB,
+      properties: {},
+    });
+    expect(candidates).toEqual([
+      expect.objectContaining({
+        id: h.id,
+        kind: "cassandra",
+        keys: [expect.objectContaining({ version: V1 }), expect.objectContaining({ version: V1 })],
+      }),
+    ]);
+  });
+
+  it("a versionless Cosmos key URI follows the latest version", async () => {
+    const adapter = createCosmosAdapter(() => ({
+      get: async () => ({
+        keyVaultKeyUri: `${VAULT}keys/key1`,
+        backupPolicy: { type: "Periodic", periodicModeProperties: { backupRetentionIntervalInHours: 48 } },
+      }),
+      beginUpdate: async () => undefined,
+    }));
+    const snapshot = await adapter.read(`${RG}/Microsoft.DocumentDB/databaseAccounts/c2`);
+    expect(snapshot.pins[0]?.version).toBeNull();
+    expect(snapshot.backupRetention?.retentionMs).toBe(48 * 3_600_000);
+  });
+
+  it("a failed GET is an AzureCallError naming the consumer", async () => {
+    const adapter = createKustoAdapter(() => ({
+      get: async () => {
+        throw restError(404, "ResourceNotFound");
+      },
+      beginUpdate: async () => undefined,
+    }));
+    const error = await adapter
+      .read(`${RG}/Microsoft.Kusto/clusters/gone`)
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AzureCallError);
+    expect((error as Error).message).toContain("clusters/gone");
+  });
+});

@@ -1,0 +1,246 @@
+import { describe, expect, it } from "vitest";
+import type { AuditLogReader, AuditQuery } from "../../../src/adapters/auditLogs.js";
+import type { ConsumerAdapter, DiscoveredConsumer } from "../../../src/adapters/consumers/consumerAdapter.js";
+import type { ConsumerAdapters } from "../../../src/adapters/consumers/registry.js";
+import { parseKeyId } from "../../../src/adapters/keyRef.js";
+import type { KeyVaultAdapter } from "../../../src/adapters/keyVault.js";
+import type { ConsumerDiscovery, DiscoveryResult } from "../../../src/adapters/resourceGraph.js";
+import type { ConsumerKind, ConsumerSnapshot, KeyRef, KeyVersionFacts } from "../../../src/model.js";
+import { type ObserveConfig, type ObserveDeps, observe } from "../../../src/observe/observe.js";
+import { silentLog } from "../../../src/rotation/log.js";
+
+const NOW = new Date(Date.UTC(2026, 5, 1, 12));
+const HOUR = 3_600_000;
+const V1 = "1".repeat(32);
+const V2 = "2".repeat(32);
+const WS1 = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa";
+const WS2 = "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb";
+const KEY_A = parseKeyId("https://kv1.vault.azure.net/keys/key-a").key;
+const KEY_B = parseKeyId("https://kv1.vault.azure.net/keys/key-b").key;
+const HSM_KEY = parseKeyId("https://hsm1.managedhsm.azure.net/keys/key-h").key;
+
+const CONFIG: ObserveConfig = {
+  managedVaults: [
+    {
+      vaultUrl: KEY_A.vaultUrl,
+      vaultName: "kv1",
+      hostKind: "vault",
+      workspaceId: WS1,
+      auditTable: "AZKVAuditLogs",
+    },
+    {
+      vaultUrl: HSM_KEY.vaultUrl,
+      vaultName: "hsm1",
+      hostKind: "managedHsm",
+      workspaceId: WS2,
+      auditTable: "AzureDiagnostics",
+    },
+  ],
+  subscriptions: ["00000000-0000-0000-0000-000000000001"],
+  servicePrincipalId: "11111111-1111-1111-1111-111111111111",
+  quietPeriodMs: 24 * HOUR,
+  ingestionMarginMs: HOUR,
+};
+
+function version(v: string, createdHoursAgo: number): KeyVersionFacts {
+  return {
+    version: v,
+    kid: `x/${v}`,
+    enabled: true,
+    created: new Date(NOW.getTime() - createdHoursAgo * HOUR),
+    keyType: "RSA",
+    keySize: 2048,
+    keyOps: ["wrapKey", "unwrapKey"],
+    tags: {},
+  };
+}
+
+function consumer(
+  id: string,
+  kind: ConsumerKind,
+  key: KeyRef,
+  overrides: Partial<ConsumerSnapshot> = {},
+): ConsumerSnapshot {
+  return {
+    id,
+    kind,
+    subscriptionId: "sub",
+    pins: [{ pin: "key", key, version: V1 }],
+    inUse: {},
+    provisioningState: "Succeeded",
+    ...overrides,
+  };
+}
+
+function discovered(snapshot: ConsumerSnapshot): DiscoveredConsumer {
+  return {
+    id: snapshot.id,
+    kind: snapshot.kind,
+    subscriptionId: snapshot.subscriptionId,
+    keys: snapshot.pins.map((pin) => ({ key: pin.key, version: pin.version })),
+  };
+}
+
+interface World {
+  unreadableKeys?: string[];
+  consumers?: ConsumerSnapshot[];
+  unreadableConsumers?: string[];
+  discoveryProblems?: DiscoveryResult["problems"];
+}
+
+function depsFor(world: World) {
+  const calls = { reads: [] as string[], canary: [] as string[], audit: [] as AuditQuery[] };
+  const keyVault: KeyVaultAdapter = {
+    listKeys: async () => [],
+    async listVersions(key) {
+      if (world.unreadableKeys?.includes(key.keyName)) throw new Error(`403 on ${key.keyName}`);
+      return [version(V1, 48), version(V2, 2)];
+    },
+    async readKey(key) {
+      calls.canary.push(key.keyName);
+      return version(V2, 2);
+    },
+    createVersion: async () => version(V2, 0),
+    disableVersion: async () => ({ status: "done" }),
+    tagVersion: async () => ({ status: "done" }),
+  };
+  const all = world.consumers ?? [];
+  const discovery: ConsumerDiscovery = {
+    discover: async () => ({ consumers: all.map(discovered), problems: world.discoveryProblems ?? [] }),
+  };
+  const adapter = (kind: ConsumerKind): ConsumerAdapter => ({
+    kind,
+    resourceGraphType: kind,
+    candidatesFromRow: async () => [],
+    async read(id) {
+      calls.reads.push(id);
+      if (world.unreadableConsumers?.includes(id)) throw new Error(`GET ${id} failed`);
+      const found = all.find((candidate) => candidate.id === id);
+      if (!found) throw new Error("unknown");
+      return found;
+    },
+    beginRepoint: async () => ({ status: "done" }),
+  });
+  const consumers: ConsumerAdapters = {
+    kusto: adapter("kusto"),
+    cosmos: adapter("cosmos"),
+    cassandra: adapter("cassandra"),
+  };
+  const audit: AuditLogReader = {
+    async readEvidence(query) {
+      calls.audit.push(query);
+      return Object.fromEntries(
+        query.keys.map((key) => [
+          `${key.vaultName}/${key.keyName}`,
+          {
+            key,
+            workspaceId: query.workspaceId,
+            complete: true,
+            from: query.from,
+            to: query.to,
+            uses: [],
+            canarySeenAt: NOW,
+          },
+        ]),
+      );
+    },
+  };
+  const deps: ObserveDeps = { keyVault, discovery, consumers, audit, config: CONFIG, log: silentLog };
+  return { deps, calls };
+}
+
+describe("observe", () => {
+  it("gathers versions, the canary read, consumers of the keys in scope and one audit query per workspace", async () => {
+    const { deps, calls } = depsFor({
+      consumers: [
+        consumer("/adx-a", "kusto", KEY_A),
+        consumer("/cosmos-h", "cosmos", HSM_KEY),
+        consumer("/elsewhere", "kusto", parseKeyId("https://kv9.vault.azure.net/keys/k").key),
+      ],
+    });
+    const snapshot = await observe(deps, { keys: [KEY_A, KEY_B, HSM_KEY] }, NOW);
+    expect(snapshot.observedAt).toBe(NOW);
+    expect(snapshot.keys.map((key) => key.key.keyName)).toEqual(["key-a", "key-b", "key-h"]);
+    expect(calls.canary).toEqual(["key-a", "key-b", "key-h"]);
+    expect(snapshot.consumers.map((c) => c.id)).toEqual(["/adx-a", "/cosmos-h"]);
+    expect(calls.reads.sort()).toEqual(["/adx-a", "/cosmos-h"]);
+    expect(
+      calls.audit.map((query) => [query.workspaceId, query.table, query.keys.map((key) => key.keyName)]),
+    ).toEqual([
+      [WS1, "AZKVAuditLogs", ["key-a", "key-b"]],
+      [WS2, "AzureDiagnostics", ["key-h"]],
+    ]);
+    expect(Object.keys(snapshot.evidence).sort()).toEqual(["hsm1/key-h", "kv1/key-a", "kv1/key-b"]);
+    expect(Object.values(snapshot.evidence).every((evidence) => evidence.complete)).toBe(true);
+    expect(snapshot.unreadableKeys).toEqual({});
+  });
+
+  it("widens the evidence window to the longest backup retention plus the ingestion margin", async () => {
+    const retention = { retentionMs: 30 * 24 * HOUR, description: "Continuous30Days continuous backup" };
+    const { deps, calls } = depsFor({
+      consumers: [consumer("/cosmos-a", "cosmos", KEY_A, { backupRetention: retention })],
+    });
+    await observe(deps, { keys: [KEY_A] }, NOW);
+    expect(calls.audit[0]?.to).toEqual(NOW);
+    expect(calls.audit[0]?.from).toEqual(new Date(NOW.getTime() - 30 * 24 * HOUR - HOUR));
+  });
+
+  it("records an unreadable key and carries on with the others", async () => {
+    const { deps } = depsFor({ unreadableKeys: ["key-a"] });
+    const snapshot = await observe(deps, { keys: [KEY_A, KEY_B] }, NOW);
+    expect(snapshot.keys.map((key) => key.key.keyName)).toEqual(["key-b"]);
+    expect(snapshot.unreadableKeys["kv1/key-a"]).toContain("403 on key-a");
+  });
+
+  it("an unreadable consumer is left out and makes its key's evidence incomplete", async () => {
+    const { deps } = depsFor({
+      consumers: [
+        consumer("/adx-a", "kusto", KEY_A),
+        consumer("/broken", "cosmos", KEY_A),
+        consumer("/adx-b", "kusto", KEY_B),
+      ],
+      unreadableConsumers: ["/broken"],
+    });
+    const snapshot = await observe(deps, { keys: [KEY_A, KEY_B] }, NOW);
+    expect(snapshot.consumers.map((c) => c.id)).toEqual(["/adx-a", "/adx-b"]);
+    expect(snapshot.evidence["kv1/key-a"]).toMatchObject({ complete: false });
+    expect(snapshot.evidence["kv1/key-a"]?.problem).toContain("/broken could not be read");
+    expect(snapshot.evidence["kv1/key-b"]?.complete).toBe(true);
+  });
+
+  it("incomplete discovery makes every key's evidence incomplete", async () => {
+    const { deps } = depsFor({
+      discoveryProblems: [{ id: "/cassandra-x", message: "list data centers failed" }],
+    });
+    const snapshot = await observe(deps, { keys: [KEY_A, HSM_KEY] }, NOW);
+    for (const evidence of Object.values(snapshot.evidence)) {
+      expect(evidence.complete).toBe(false);
+      expect(evidence.problem).toContain("list data centers failed");
+    }
+  });
+
+  it("a key outside the managed vaults has no workspace, so its evidence is incomplete", async () => {
+    const stray = parseKeyId("https://kv9.vault.azure.net/keys/k").key;
+    const { deps, calls } = depsFor({});
+    const snapshot = await observe(deps, { keys: [stray] }, NOW);
+    expect(calls.audit).toHaveLength(0);
+    expect(snapshot.evidence["kv9/k"]?.problem).toContain("not a managed vault");
+  });
+
+  it("spells a consumer's key as the scope does, so pins and evidence share one key id", async () => {
+    const upper = parseKeyId("https://kv1.vault.azure.net/keys/KEY-A").key;
+    const { deps } = depsFor({ consumers: [consumer("/adx-a", "kusto", upper)] });
+    const snapshot = await observe(deps, { keys: [KEY_A] }, NOW);
+    expect(snapshot.consumers[0]?.pins[0]?.key.keyName).toBe("key-a");
+  });
+
+  it("fails as a whole when discovery fails: nothing can be planned without consumers", async () => {
+    const { deps } = depsFor({});
+    deps.discovery = {
+      discover: async () => {
+        throw new Error("Resource Graph down");
+      },
+    };
+    await expect(observe(deps, { keys: [KEY_A] }, NOW)).rejects.toThrow("Resource Graph down");
+  });
+});
