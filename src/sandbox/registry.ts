@@ -12,6 +12,7 @@ import { customTopicService } from "./eventgrid/customTopic.js";
 import { eventGridLoop, seedEventGrid } from "./eventgrid/eventGridSimulation.js";
 import type { SandboxService } from "./http.js";
 import { consumerUnwrap } from "./keyvault/operations.js";
+import { keyVaultService } from "./keyvault/service.js";
 import { logAnalyticsService } from "./loganalytics/logAnalyticsService.js";
 import type { SandboxStore } from "./store.js";
 
@@ -24,6 +25,7 @@ export interface SandboxBackgroundLoop {
 }
 
 export const sandboxServices: SandboxService[] = [
+  keyVaultService,
   customTopicService,
   createResourceManagerService(),
   logAnalyticsService,

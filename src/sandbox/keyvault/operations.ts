@@ -77,6 +77,17 @@ export function authorizeKeyOperation(
   const scope = keyName === undefined ? vault.resourceId : keyScope(vault, keyName);
   const action = dataActionFor(vault, permission);
   if (isAuthorized(store, caller.objectId, scope, action, "data")) return;
+  throw forbiddenByRbac(store, caller, vault, scope, action);
+}
+
+/** Key Vault's 403 for a caller whose role assignments do not grant `action` on `scope`. */
+export function forbiddenByRbac(
+  store: SandboxStore,
+  caller: KeyVaultCaller,
+  vault: SandboxVault,
+  scope: string,
+  action: string,
+): KeyVaultError {
   const message =
     "Caller is not authorized to perform action on resource.\r\n" +
     "If role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\n" +
@@ -87,7 +98,7 @@ export function authorizeKeyOperation(
     "DenyAssignmentId: null\r\n" +
     "DecisionReason: null \r\n" +
     `Vault: ${vault.name};location=${vault.location}\r\n`;
-  throw new KeyVaultError(403, "Forbidden", message, "ForbiddenByRbac");
+  return new KeyVaultError(403, "Forbidden", message, "ForbiddenByRbac");
 }
 
 /** Whether an identity may get, wrap and unwrap with a key: what a CMK consumer needs. */
