@@ -11,13 +11,26 @@ export const subscriptionId = "00000000-0000-0000-0000-000000000001";
 export const dataGroup = "rg-data";
 export const pollFast = { updateIntervalInMs: 20 };
 
+const lroDurationMs = 60_000;
+let clockOffsetMs = 0;
+
+/**
+ * A sandbox on the default estate whose long-running operations end only when a test calls
+ * `finishOperations`: the clock runs with real time plus an offset the test moves forward.
+ */
 export async function startArmSandbox(): Promise<RunningSandbox> {
   const sandbox = await startSandbox({
     backgroundLoops: false,
+    clock: { now: () => Date.now() + clockOffsetMs },
     stateDir: mkdtempSync(join(tmpdir(), "sandbox-arm-")),
   });
-  sandbox.store.latency = { armWriteMs: 0, lroDurationMs: 60 };
+  sandbox.store.latency = { armWriteMs: 0, lroDurationMs };
   return sandbox;
+}
+
+/** Move the sandbox clock past the duration of every running operation. */
+export function finishOperations(): void {
+  clockOffsetMs += lroDurationMs + 1;
 }
 
 export function vaultNamed(store: SandboxStore, name: string): SandboxVault {

@@ -7,6 +7,7 @@ import {
   addKeyVersion,
   cloneVault,
   dataGroup,
+  finishOperations,
   keyNamed,
   pollFast,
   startArmSandbox,
@@ -66,12 +67,14 @@ describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () =>
 
   it("repoints with an update LRO (200 + Azure-AsyncOperation) and keeps the identity fields", async () => {
     const fresh = addKeyVersion(sandbox.store, "kv-cmk-1", "cosmos-key");
-    const result = await cosmos.databaseAccounts.beginUpdateAndWait(
+    const poller = await cosmos.databaseAccounts.beginUpdate(
       dataGroup,
       "cosmos-pinned",
       { keyVaultKeyUri: cosmosKeyUri(fresh.version) },
       pollFast,
     );
+    finishOperations();
+    const result = await poller.pollUntilDone();
     expect(result.keyVaultKeyUri).toBe(cosmosKeyUri(fresh.version));
     expect(result.provisioningState).toBe("Succeeded");
     expect(result.defaultIdentity).toBe(`UserAssignedIdentity=${uaiCosmos1}`);
@@ -160,6 +163,7 @@ describe("Managed Cassandra clusters and data centers in the sandbox, through @a
         properties: { nodeCount: 4 },
       }),
     ).rejects.toMatchObject({ statusCode: 409 });
+    finishOperations();
     const result = await poller.pollUntilDone();
     expect(result.properties?.backupStorageCustomerKeyUri).toBe(backupUri);
     expect(result.properties?.managedDiskCustomerKeyUri).toBe(before.properties?.managedDiskCustomerKeyUri);

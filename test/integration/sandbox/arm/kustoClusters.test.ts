@@ -7,6 +7,7 @@ import {
   addKeyVersion,
   cloneVault,
   dataGroup,
+  finishOperations,
   keyNamed,
   pollFast,
   startArmSandbox,
@@ -76,6 +77,7 @@ describe("Kusto clusters in the sandbox, through @azure/arm-kusto", () => {
     const during = await kusto.clusters.get(dataGroup, "adx-pinned");
     expect(during.state).toBe("Updating");
     expect(during.keyVaultProperties?.keyVersion).not.toBe(fresh.version);
+    finishOperations();
     const result = await poller.pollUntilDone();
     expect(result.keyVaultProperties).toMatchObject({ keyVersion: fresh.version, userIdentity: uaiId });
     expect(result.provisioningState).toBe("Succeeded");
@@ -96,6 +98,7 @@ describe("Kusto clusters in the sandbox, through @azure/arm-kusto", () => {
         keyVaultProperties: keyVaultPropertiesFor(fresh.version),
       }),
     ).rejects.toMatchObject({ statusCode: 409, code: "RequestConflict" });
+    finishOperations();
     await poller.pollUntilDone();
   });
 
@@ -110,14 +113,14 @@ describe("Kusto clusters in the sandbox, through @azure/arm-kusto", () => {
       action: { kind: "failOperation", code: "InternalServerError", message: "The cluster update failed." },
       remaining: 1,
     });
-    await expect(
-      kusto.clusters.beginUpdateAndWait(
-        dataGroup,
-        "adx-pinned",
-        { keyVaultProperties: keyVaultPropertiesFor(fresh.version) },
-        pollFast,
-      ),
-    ).rejects.toThrow(/failed/i);
+    const poller = await kusto.clusters.beginUpdate(
+      dataGroup,
+      "adx-pinned",
+      { keyVaultProperties: keyVaultPropertiesFor(fresh.version) },
+      pollFast,
+    );
+    finishOperations();
+    await expect(poller.pollUntilDone()).rejects.toThrow(/failed/i);
     const after = await kusto.clusters.get(dataGroup, "adx-pinned");
     expect(after.keyVaultProperties?.keyVersion).toBe(before);
     expect(after.provisioningState).toBe("Failed");
@@ -233,7 +236,7 @@ describe("Kusto clusters in the sandbox, through @azure/arm-kusto", () => {
     expect(accepted.headers.location).toBeUndefined();
     const running = await rawRequest(sandbox, "GET", statusUrl, { headers });
     expect(running.body).toMatchObject({ status: "Running" });
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    finishOperations();
     const done = await rawRequest(sandbox, "GET", statusUrl, { headers });
     expect(done.body).toMatchObject({ status: "Succeeded", percentComplete: 100 });
   });
