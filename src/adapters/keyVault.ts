@@ -125,7 +125,8 @@ export function createKeyVaultAdapter(clientFor: (vaultUrl: string) => KeyVaultK
   function callError(key: KeyRef, operation: KeyOperation, what: string, error: unknown): AzureCallError {
     const failure = describeAzureFailure(error);
     const resourceId = keyIdOf(key);
-    let message = `${what} for key ${keyRefId(key)} failed: ${failureText(failure)}`;
+    const subject = key.keyName ? `key ${keyRefId(key)}` : `vault ${key.vaultName}`;
+    let message = `${what} for ${subject} failed: ${failureText(failure)}`;
     if (failure.status === 403)
       message += `; ${permissionText(key, operation)}: grant it or fix the vault's access`;
     if (failure.status === 404) message += "; check the key exists and the vault URL is right";
