@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LogsQueryResultStatus } from "@azure/monitor-query-logs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { auditQueryText } from "../../../../src/adapters/auditLogs.js";
 import { createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
 import { type RunningSandbox, startSandbox } from "../../../../src/sandbox/server.js";
 import { auditRecord, CONSUMER_OID, KEY_ID, ROTATOR_OID, WORKSPACE_ID } from "./auditRecords.js";
@@ -169,5 +170,30 @@ describe("Log Analytics query API with LogsQueryClient", () => {
     );
     if (later.status !== LogsQueryResultStatus.Success) throw new Error(`query failed: ${later.status}`);
     expect(later.tables[0]?.rows).toEqual([[1]]);
+  });
+});
+
+describe("the service's own audit query", () => {
+  it("runs unchanged on both audit tables and finds the consumer's use of each version", async () => {
+    const key = {
+      vaultUrl: "https://kv-cmk-1.vault.azure.net/",
+      vaultName: "kv-cmk-1",
+      hostKind: "vault" as const,
+      keyName: "adx-key",
+    };
+    for (const table of ["AzureDiagnostics", "AZKVAuditLogs"] as const) {
+      const result = await logs().queryWorkspace(WORKSPACE_ID, auditQueryText(table, [key], ROTATOR_OID), {
+        duration: "P1D",
+      });
+      if (result.status !== LogsQueryResultStatus.Success)
+        throw new Error(`${table} query failed: ${result.status}`);
+      const [summary] = result.tables;
+      const column = (name: string) =>
+        summary?.columnDescriptors.findIndex((descriptor) => descriptor.name === name) ?? -1;
+      const uses = summary?.rows
+        .map((row) => `${row[column("Version")]} ${row[column("Caller")]} ${row[column("Uses")]}`)
+        .sort();
+      expect(uses, table).toEqual([`v1 ${ROTATOR_OID} 1`, `v1 ${CONSUMER_OID} 1`, `v2 ${CONSUMER_OID} 1`]);
+    }
   });
 });
