@@ -7,6 +7,7 @@
 import { armLongRunningOperationLoop, createResourceManagerService } from "./arm/resourceManagerService.js";
 import { seedArmResources } from "./arm/seedArmResources.js";
 import { consumerLoop, seedConsumers } from "./consumers/consumerSimulation.js";
+import { controlService } from "./control.js";
 import type { Estate } from "./estate.js";
 import { customTopicService } from "./eventgrid/customTopic.js";
 import { eventGridLoop, seedEventGrid } from "./eventgrid/eventGridSimulation.js";
@@ -26,6 +27,7 @@ export interface SandboxBackgroundLoop {
 
 export const sandboxServices: SandboxService[] = [
   keyVaultService,
+  controlService,
   customTopicService,
   createResourceManagerService(),
   logAnalyticsService,
