@@ -1,0 +1,263 @@
+/**
+ * `npm start`: the whole service on the sandbox, the way it runs in Azure.
+ *
+ *   Azurite (journal, leases)  ─┐
+ *   sandbox (Azure on loopback) ├─> runtime (settings + sandbox transport) ─> local Functions host :7071
+ *   webhook subscriptions      ─┘        every vault's system topic -> /runtime/webhooks/eventgrid
+ *
+ * Sandbox-sized settings (quiet period of minutes, timer every 30 s) apply unless a ROTATOR_*
+ * variable in the environment says otherwise. Ctrl-C stops everything and leaves no process.
+ */
+import { request as httpsRequest } from "node:https";
+import { allFunctions } from "../../functions/index.js";
+import { installRuntime } from "../runtime.js";
+import { sandboxReadyLine } from "../sandbox/readyLine.js";
+import { type RunningSandbox, startSandbox } from "../sandbox/server.js";
+import { type AzuriteTables, startAzuriteTables } from "../testing/azurite.js";
+import { type RunningFunctionsHost, startFunctionsHost } from "./functionsHost.js";
+
+export interface StartOptions {
+  estateFile?: string;
+  port: number;
+  sandboxPort: number;
+}
+
+const USAGE = `usage: npm start [-- --estate FILE] [--port N] [--sandbox-port N]
+
+Runs cmk-rotator locally on the sandbox (Azure on loopback):
+  --estate FILE       seed the sandbox from another estate file (default: the built-in estate)
+  --port N            port of the local Functions host (default 7071)
+  --sandbox-port N    port of the sandbox (default: a free port)
+Any ROTATOR_* environment variable overrides its sandbox default, e.g.
+  ROTATOR_QUIET_PERIOD=PT30S npm start`;
+
+export function parseStartArgs(argv: readonly string[]): StartOptions | "help" {
+  const options: StartOptions = { port: 7071, sandboxPort: 0 };
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index];
+    const value = () => {
+      const next = argv[++index];
+      if (next === undefined || next.startsWith("--")) throw new Error(`${arg} needs a value\n\n${USAGE}`);
+      return next;
+    };
+    const port = (raw: string) => {
+      const parsed = Number(raw);
+      if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535)
+        throw new Error(`${arg} must be a port number; got "${raw}"`);
+      return parsed;
+    };
+    if (arg === "--help" || arg === "-h") return "help";
+    else if (arg === "--estate") options.estateFile = value();
+    else if (arg === "--port") options.port = port(value());
+    else if (arg === "--sandbox-port") options.sandboxPort = port(value());
+    else throw new Error(`unknown argument "${arg}"\n\n${USAGE}`);
+  }
+  return options;
+}
+
+/** Settings that make the sandbox estate a complete, sandbox-sized configuration. */
+export function sandboxSettings(
+  sandbox: RunningSandbox,
+  journalConnectionString: string,
+): Record<string, string> {
+  const store = sandbox.store;
+  const vaults = [...store.vaults.values()];
+  const rotator = store.identityByName("rotator");
+  if (!rotator) throw new Error('The estate has no identity named "rotator" (the service\'s own identity)');
+  const topic = store.customTopics[0];
+  if (!topic) throw new Error("The estate has no Event Grid custom topic for the outcome events");
+  return {
+    ROTATOR_MODE: "enforce",
+    ROTATOR_QUIET_PERIOD: "PT5M",
+    ROTATOR_EMERGENCY_QUIET_PERIOD: "PT2M",
+    ROTATOR_INGESTION_MARGIN: "PT2M",
+    ROTATOR_TIMER_SCHEDULE: "*/30 * * * * *",
+    ROTATOR_MANAGED_VAULTS: vaults.map((vault) => vault.uri.replace(/\/$/, "")).join(","),
+    ROTATOR_SUBSCRIPTIONS: store.subscriptions.map((subscription) => subscription.id).join(","),
+    ROTATOR_AUDIT_WORKSPACES: vaults.map((vault) => `${vault.name}=${vault.workspaceId}`).join(","),
+    ROTATOR_AUDIT_TABLE: "AzureDiagnostics",
+    ROTATOR_SERVICE_PRINCIPAL_ID: rotator.objectId,
+    ROTATOR_REPOINT_CONCURRENCY: "4",
+    ROTATOR_JOURNAL_CONNECTION_STRING: journalConnectionString,
+    ROTATOR_JOURNAL_TABLE: "rotatorjournal",
+    ROTATOR_EVENTS_TOPIC_ENDPOINT: `https://${topic.host}/api/events`,
+    ROTATOR_EVENTS_TOPIC_KEY: topic.accessKey,
+  };
+}
+
+/** The sandbox defaults, overridden by any ROTATOR_* variable of `env`. */
+export function effectiveSettings(
+  defaults: Record<string, string>,
+  env: Record<string, string | undefined>,
+): Record<string, string> {
+  const settings = { ...defaults };
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith("ROTATOR_") && value !== undefined) settings[name] = value;
+  }
+  // The journal is configured by exactly one of these: an override of one replaces the other.
+  if (
+    env.ROTATOR_JOURNAL_TABLE_ENDPOINT !== undefined &&
+    env.ROTATOR_JOURNAL_CONNECTION_STRING === undefined
+  ) {
+    delete settings.ROTATOR_JOURNAL_CONNECTION_STRING;
+  }
+  return settings;
+}
+
+/** POST to the sandbox control API (HTTPS, trusting the sandbox CA). */
+export function controlRequest(
+  sandbox: RunningSandbox,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(
+      {
+        host: "127.0.0.1",
+        port: sandbox.port,
+        method,
+        path,
+        ca: sandbox.caPem,
+        headers: payload
+          ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
+          : {},
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          if ((response.statusCode ?? 500) >= 300) {
+            reject(new Error(`sandbox control ${method} ${path} answered ${response.statusCode}: ${text}`));
+            return;
+          }
+          try {
+            resolve(text ? JSON.parse(text) : undefined);
+          } catch {
+            resolve(text);
+          }
+        });
+      },
+    );
+    request.on("error", reject);
+    request.end(payload);
+  });
+}
+
+export interface LocalStack {
+  sandbox: RunningSandbox;
+  azurite: AzuriteTables;
+  host: RunningFunctionsHost;
+  settings: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** Starts Azurite, the sandbox, the runtime and the local host, and wires Event Grid to the host. */
+export async function startLocalStack(
+  options: StartOptions,
+  env: Record<string, string | undefined> = process.env,
+): Promise<LocalStack> {
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const part of started.reverse()) await part.stop().catch(() => undefined);
+  };
+  try {
+    const azurite = await startAzuriteTables();
+    started.push(azurite);
+    const sandbox = await startSandbox({ port: options.sandboxPort, estateFile: options.estateFile });
+    started.push({ stop: () => sandbox.close() });
+    const settings = effectiveSettings(sandboxSettings(sandbox, azurite.connectionString), env);
+    installRuntime({ transport: sandbox.transport("rotator"), env: settings });
+    const host = await startFunctionsHost({ functions: allFunctions, port: options.port, settings });
+    started.push({ stop: () => host.close() });
+    const endpoint = `${host.url}/runtime/webhooks/eventgrid?functionName=keyVersionCreated`;
+    for (const vault of sandbox.store.vaults.values()) {
+      if (vault.kind !== "vault") continue; // Managed HSMs emit no events: the timer sees their versions.
+      await controlRequest(sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {
+        vault: vault.name,
+        endpoint,
+        schema: "EventGridSchema",
+      });
+    }
+    return { sandbox, azurite, host, settings, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+function tryThis(stack: LocalStack): string {
+  const { host, sandbox } = stack;
+  const vault = [...sandbox.store.vaults.values()].find((candidate) => candidate.kind === "vault");
+  const key = vault ? [...vault.keys.keys()][0] : undefined;
+  const rotate =
+    vault && key
+      ? `${host.url}/api/keys/${vault.name}/${key}/rotate`
+      : `${host.url}/api/keys/<vault>/<key>/rotate`;
+  return [
+    "",
+    "cmk-rotator is running on the sandbox.",
+    `  settings:   mode ${stack.settings.ROTATOR_MODE}, quiet period ${stack.settings.ROTATOR_QUIET_PERIOD}, timer "${stack.settings.ROTATOR_TIMER_SCHEDULE}"`,
+    "  rotate a key now (emergency rotation):",
+    `    curl -s -X POST -H "x-functions-key: ${host.functionKey}" -H "content-type: application/json" \\`,
+    `      -d '{"reason":"trying cmk-rotator"}' ${rotate}`,
+    `  the plan as JSON:   curl -s -H "x-functions-key: ${host.functionKey}" ${host.url}/api/keys`,
+    `  the dashboard:      ${host.url}/api/dashboard?code=${encodeURIComponent(host.functionKey)}`,
+    `  watch the consumers (sandbox state): curl -s --cacert ${sandbox.caFile} ${sandbox.stateUrl}`,
+    `  run the reconcile timer now: curl -s -X POST -H "x-functions-key: ${host.masterKey}" -d '{}' ${host.url}/admin/functions/retireOldVersions`,
+    "Ctrl-C stops everything.",
+    "",
+  ].join("\n");
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let options: StartOptions | "help";
+  try {
+    options = parseStartArgs(argv);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    return 2;
+  }
+  if (options === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack(options);
+  } catch (error) {
+    process.stderr.write(`npm start failed: ${(error as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(`${sandboxReadyLine(stack.sandbox)}\n`);
+  process.stdout.write(`function key: ${stack.host.functionKey}\n`);
+  process.stdout.write(`master key: ${stack.host.masterKey}\n`);
+  process.stdout.write(tryThis(stack));
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write(`\n${signal}: stopping the local host, the sandbox and Azurite...\n`);
+      stack.stop().finally(resolve);
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  process.stdout.write("stopped.\n");
+  return 0;
+}
+
+const invokedDirectly =
+  process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`npm start failed: ${(error as Error).stack ?? String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
