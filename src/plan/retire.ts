@@ -8,6 +8,7 @@ import { formatIsoDuration } from "../duration.js";
 import type { AuditEvidence, DisableAction, Hold, KeyVersionFacts, Policy, VersionUse } from "../model.js";
 import { type KeyContext, quietPeriodFor, supersededAt } from "./keyContext.js";
 import { isCompromised } from "./preflight.js";
+import { isBusy } from "./repoint.js";
 
 interface RetireInput {
   context: KeyContext;
@@ -52,6 +53,22 @@ const notInUse: RetireRule = (input) => {
     reason: "in-use-by-consumer",
     message: `${versionName(input)} is still in use by ${user.consumer.kind} ${user.consumer.id} (${user.pin.pin}) according to its read-back; it is held until that consumer has switched.`,
     concerns: user.consumer.id,
+  };
+};
+
+/**
+ * A consumer in the middle of an update that does not report the version it really uses
+ * may still be using any older version, whatever it now pins: hold until it settles.
+ */
+const noConsumerSwitching: RetireRule = (input) => {
+  const switching = input.context.pins.find(
+    (entry) => isBusy(entry) && entry.consumer.inUse[entry.pin.pin] === undefined,
+  );
+  if (!switching) return null;
+  return {
+    reason: "repoint-in-progress",
+    message: `${switching.consumer.kind} ${switching.consumer.id} (${switching.pin.pin}) is ${switching.consumer.provisioningState} and does not report which version it really uses; ${versionName(input).toLowerCase()} is held until the update finishes.`,
+    concerns: switching.consumer.id,
   };
 };
 
@@ -148,6 +165,7 @@ function quietPeriodName(input: RetireInput): string {
 const RETIRE_RULES: readonly RetireRule[] = [
   notPinned,
   notInUse,
+  noConsumerSwitching,
   supersededLongEnough,
   evidenceComplete,
   pipelineCurrent,

@@ -252,12 +252,20 @@ describe("plan: retire", () => {
   });
 
   it("holds a version pinned by a consumer and names it", () => {
-    const pinner = aConsumer({ pins: [aPin(key, V1)], provisioningState: "Updating" });
+    const pinner = aConsumer({ pins: [aPin(key, V1)] });
     const result = plan(snapshotWith({ consumers: [pinner] }), aPolicy(), NOW);
     expect(disabled(result)).toEqual([V0]);
     expect(result.holds).toContainEqual(
       expect.objectContaining({ version: V1, reason: "pinned-by-consumer", concerns: pinner.id }),
     );
+  });
+
+  it("holds old versions while a consumer that reports no version in use is updating", () => {
+    const switching = aConsumer({ kind: "kusto", pins: [aPin(key, V2)], provisioningState: "Updating" });
+    const result = plan(snapshotWith({ consumers: [switching] }), aPolicy(), NOW);
+    expect(disabled(result)).toEqual([]);
+    expect(holdOf(result, V0)).toMatchObject({ reason: "repoint-in-progress", concerns: switching.id });
+    expect(holdOf(result, V1)?.message).toContain("Updating");
   });
 
   it("holds a version a consumer still reports in use", () => {
