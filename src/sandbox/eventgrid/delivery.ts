@@ -29,8 +29,11 @@ import {
 } from "./webhookSender.js";
 
 export const MAX_DELIVERY_ATTEMPTS = 6;
-/** How long reordering holds new events so that several fall in one batch to shuffle. */
-export const REORDER_WINDOW_MS = 500;
+/**
+ * With reordering on, the first new event of a subscription opens a batch window of this
+ * length; events published until it closes join the batch and are shuffled together.
+ */
+export const REORDER_WINDOW_MS = 2000;
 /** store.deliveries keeps at most this many records. */
 export const DELIVERY_HISTORY_LIMIT = 1000;
 /** Real Event Grid sends this origin in the CloudEvents abuse-protection handshake. */
@@ -120,8 +123,8 @@ export function publishToSubscriptions(store: SandboxStore, vaultName: string, e
   for (const subscription of store.eventSubscriptions) {
     const forVault = subscription.vault.toLowerCase() === vaultName.toLowerCase();
     if (!forVault || subscription.validationError !== undefined) continue;
+    const dueAt = runtime.switches.reorder ? reorderBatchDueAt(runtime, subscription.id, now) : now;
     for (let copy = 0; copy < copies; copy++) {
-      const dueAt = now + (runtime.switches.reorder ? REORDER_WINDOW_MS : 0);
       const record: SandboxDelivery = {
         subscriptionId: subscription.id,
         eventId: event.id,
@@ -141,6 +144,14 @@ export function publishToSubscriptions(store: SandboxStore, vaultName: string, e
       });
     }
   }
+}
+
+/** When the open batch window of a subscription closes, or a new window's end. */
+function reorderBatchDueAt(runtime: EventGridRuntime, subscriptionId: string, now: number): number {
+  const openBatch = runtime.queue.find(
+    (item) => item.subscriptionId === subscriptionId && item.record.attempt === 0 && item.nextAttemptAt > now,
+  );
+  return openBatch?.nextAttemptAt ?? now + REORDER_WINDOW_MS;
 }
 
 function addDeliveryRecord(store: SandboxStore, record: SandboxDelivery): void {

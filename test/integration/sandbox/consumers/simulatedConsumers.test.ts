@@ -1,0 +1,132 @@
+/**
+ * Simulated consumers in a running sandbox: they unwrap under their own identities (audit
+ * records appear), a pinned consumer moves after a repoint only once its lag has passed, a
+ * versionless one follows a new version, and a stuck one stays.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AzureClientFactory, createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
+import type { SandboxConsumer } from "../../../../src/sandbox/model.js";
+import type { RunningSandbox } from "../../../../src/sandbox/server.js";
+import {
+  callControl,
+  pause,
+  SUBSCRIPTION,
+  startFastSandbox,
+  VAULT_URL,
+  waitFor,
+} from "../eventgrid/sandboxHarness.js";
+
+const DATA = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers`;
+const ADX_PINNED = `${DATA}/Microsoft.Kusto/clusters/adx-pinned`;
+const ADX_LATEST = `${DATA}/Microsoft.Kusto/clusters/adx-latest`;
+const COSMOS_LATEST = `${DATA}/Microsoft.DocumentDB/databaseAccounts/cosmos-latest`;
+const UAI_ADX_1 = "22222222-0000-0000-0000-000000000001";
+const CASSANDRA_1 = "44444444-0000-0000-0000-000000000001";
+
+describe("sandbox simulated consumers", () => {
+  let sandbox: RunningSandbox;
+  let clients: AzureClientFactory;
+
+  function consumer(id: string): SandboxConsumer {
+    const found = sandbox.store.consumers.get(id.toLowerCase());
+    if (!found) throw new Error(`no simulated consumer ${id}`);
+    return found;
+  }
+
+  function versionInUse(id: string): string | undefined {
+    return consumer(id).usage[0]?.version;
+  }
+
+  async function setBehaviour(body: Record<string, unknown>) {
+    const answer = await callControl(sandbox, "POST", "/_sandbox/consumers/behaviour", body);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+  }
+
+  beforeAll(async () => {
+    sandbox = await startFastSandbox();
+    clients = createAzureClientFactory(sandbox.transport());
+  });
+
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  it("unwrap with the version in use, under their own identities", async () => {
+    const pinned = versionInUse(ADX_PINNED);
+    const record = await waitFor("a KeyUnwrap by uai-adx-1", () =>
+      sandbox.store.audit.find(
+        (each) => each.operationName === "KeyUnwrap" && each.callerObjectId === UAI_ADX_1,
+      ),
+    );
+    expect(record).toMatchObject({ httpStatusCode: 200, id: `${VAULT_URL}keys/adx-key/${pinned}` });
+    await waitFor("a KeyUnwrap by the Cassandra cluster on the HSM", () =>
+      sandbox.store.audit.find(
+        (each) =>
+          each.operationName === "KeyUnwrap" &&
+          each.callerObjectId === CASSANDRA_1 &&
+          each.vaultKind === "managedHsm",
+      ),
+    );
+  });
+
+  it("move to a repointed version only once the lag has passed", async () => {
+    await setBehaviour({ id: ADX_PINNED, lagSeconds: 3600 });
+    const before = versionInUse(ADX_PINNED);
+    const created = await clients.keys(VAULT_URL).createKey("adx-key", "RSA", { keySize: 2048 });
+    const target = created.properties.version ?? "";
+    await clients.kusto(SUBSCRIPTION).clusters.beginUpdateAndWait("rg-data", "adx-pinned", {
+      keyVaultProperties: { keyVaultUri: VAULT_URL, keyName: "adx-key", keyVersion: target },
+    });
+    await waitFor(
+      "the consumer to notice the repoint",
+      () => consumer(ADX_PINNED).usage[0]?.switchingTo?.version === target,
+    );
+    expect(versionInUse(ADX_PINNED)).toBe(before);
+
+    await setBehaviour({ id: ADX_PINNED, lagSeconds: 0 });
+    await waitFor("the consumer to use the new version", () => versionInUse(ADX_PINNED) === target);
+    await waitFor("a KeyUnwrap with the new version", () =>
+      sandbox.store.audit.find(
+        (each) => each.operationName === "KeyUnwrap" && each.id.endsWith(`/adx-key/${target}`),
+      ),
+    );
+  });
+
+  it("follow the newest version when versionless", async () => {
+    const created = await clients.keys(VAULT_URL).rotateKey("adx-key");
+    await waitFor("adx-latest to follow", () => versionInUse(ADX_LATEST) === created.properties.version);
+  });
+
+  it("stay on the stuck version until released", async () => {
+    const stuck = versionInUse(COSMOS_LATEST);
+    await setBehaviour({ id: COSMOS_LATEST, stuckOnVersion: stuck });
+    const created = await clients.keys(VAULT_URL).rotateKey("cosmos-key");
+    await pause(2500);
+    expect(versionInUse(COSMOS_LATEST)).toBe(stuck);
+
+    await setBehaviour({ id: COSMOS_LATEST, stuckOnVersion: null });
+    await waitFor(
+      "cosmos-latest to move on",
+      () => versionInUse(COSMOS_LATEST) === created.properties.version,
+    );
+  });
+
+  it("refuse a behaviour for an unknown consumer or with bad types", async () => {
+    expect(
+      (
+        await callControl(sandbox, "POST", "/_sandbox/consumers/behaviour", {
+          id: `${ADX_PINNED}x`,
+          lagSeconds: 1,
+        })
+      ).status,
+    ).toBe(404);
+    expect(
+      (
+        await callControl(sandbox, "POST", "/_sandbox/consumers/behaviour", {
+          id: ADX_PINNED,
+          lagSeconds: "1",
+        })
+      ).status,
+    ).toBe(400);
+  });
+});
