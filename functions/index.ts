@@ -1,5 +1,6 @@
 /** Every function of the app, once: Azure registers them on import, the local host serves this list. */
 import type { FunctionDefinition } from "../src/hosting/functionDefinition.js";
+import { dashboardFunction } from "./dashboard.js";
 import { keysFunction } from "./keys.js";
 import { keyVersionCreatedFunction } from "./keyVersionCreated.js";
 import { retireOldVersionsFunction } from "./retireOldVersions.js";
@@ -10,4 +11,5 @@ export const allFunctions: FunctionDefinition[] = [
   retireOldVersionsFunction,
   rotateKeyFunction,
   keysFunction,
+  dashboardFunction,
 ];
