@@ -20,17 +20,23 @@ export const PUBLISHED_EVENTS_LIMIT = 1000;
 
 const REQUIRED_STRING_FIELDS = ["id", "subject", "eventType", "eventTime", "dataVersion"] as const;
 
-function eventGridError(status: number, code: string, detailCode: string, message: string): SandboxResponse {
-  const text = `${message} Report '${randomUUID()}:${new Date().toUTCString()}' to our forums for assistance or raise a support ticket.`;
+function eventGridError(
+  store: SandboxStore,
+  status: number,
+  code: string,
+  detailCode: string,
+  message: string,
+): SandboxResponse {
+  const text = `${message} Report '${randomUUID()}:${new Date(store.now()).toUTCString()}' to our forums for assistance or raise a support ticket.`;
   return json(status, { error: { code, message: text, details: [{ code: detailCode, message: text }] } });
 }
 
-function badRequest(message: string): SandboxResponse {
-  return eventGridError(400, "BadRequest", "InputJsonInvalid", message);
+function badRequest(store: SandboxStore, message: string): SandboxResponse {
+  return eventGridError(store, 400, "BadRequest", "InputJsonInvalid", message);
 }
 
-function unauthorized(message: string): SandboxResponse {
-  return eventGridError(401, "Unauthorized", "Unauthorized", message);
+function unauthorized(store: SandboxStore, message: string): SandboxResponse {
+  return eventGridError(store, 401, "Unauthorized", "Unauthorized", message);
 }
 
 export function topicResourceId(store: SandboxStore, topic: SandboxCustomTopic): string {
@@ -98,6 +104,7 @@ export const customTopicService: SandboxService = {
     const topic = store.customTopics.find((candidate) => candidate.host.toLowerCase() === request.host);
     if (!topic) {
       return eventGridError(
+        store,
         404,
         "NotFound",
         "ResourceNotFound",
@@ -106,6 +113,7 @@ export const customTopicService: SandboxService = {
     }
     if (request.path !== "/api/events") {
       return eventGridError(
+        store,
         404,
         "NotFound",
         "ResourceNotFound",
@@ -114,6 +122,7 @@ export const customTopicService: SandboxService = {
     }
     if (request.method !== "POST") {
       return eventGridError(
+        store,
         405,
         "MethodNotAllowed",
         "MethodNotAllowed",
@@ -123,13 +132,15 @@ export const customTopicService: SandboxService = {
     const apiVersion = request.query.get("api-version");
     if (apiVersion !== CUSTOM_TOPIC_API_VERSION) {
       return badRequest(
+        store,
         `The api-version '${apiVersion ?? ""}' is not supported by this topic; supported: ${CUSTOM_TOPIC_API_VERSION}.`,
       );
     }
     const problem = authorizationProblem(request, store, topic);
-    if (problem) return unauthorized(problem);
+    if (problem) return unauthorized(store, problem);
     if (request.body.length > MAX_PUBLISH_BYTES) {
       return eventGridError(
+        store,
         413,
         "RequestEntityTooLarge",
         "PayloadTooLarge",
@@ -140,10 +151,10 @@ export const customTopicService: SandboxService = {
     try {
       events = JSON.parse(request.body.toString("utf8"));
     } catch (error) {
-      return badRequest(`The request body is not valid JSON: ${(error as Error).message}.`);
+      return badRequest(store, `The request body is not valid JSON: ${(error as Error).message}.`);
     }
     const invalid = eventBatchProblem(events);
-    if (invalid) return badRequest(invalid);
+    if (invalid) return badRequest(store, invalid);
     const receivedAt = store.now();
     const resourceId = topicResourceId(store, topic);
     for (const event of events as Record<string, unknown>[]) {
