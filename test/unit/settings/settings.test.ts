@@ -36,7 +36,9 @@ describe("SETTINGS_SCHEMA", () => {
   });
 
   it("has examples that load together (with one journal location)", () => {
-    const env = Object.fromEntries(SETTINGS_SCHEMA.map((spec) => [spec.name, spec.example]));
+    const env: Record<string, string | undefined> = Object.fromEntries(
+      SETTINGS_SCHEMA.map((spec) => [spec.name, spec.example]),
+    );
     env.ROTATOR_JOURNAL_CONNECTION_STRING = undefined;
     expect(() => loadSettings(env)).not.toThrow();
   });
