@@ -267,6 +267,7 @@ describe("checkExchanges", () => {
       },
     });
     expect(problemsOf(challenge)).toEqual([]);
+    expect(problemsOf({ ...challenge, requestBody: undefined })).toEqual([]);
     const wrongResource = { ...challenge, host: "hsm1.managedhsm.azure.net" };
     expect(problemsOf(wrongResource).join()).toContain('expected "https://managedhsm.azure.net"');
   });

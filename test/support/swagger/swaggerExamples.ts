@@ -94,10 +94,13 @@ export function validateExample(example: SwaggerExample): string[] {
   return problems;
 }
 
+/** Maps keyed by data (resource ids, tag names): their keys are values, not property names. */
+const DICTIONARY_PROPERTIES = new Set(["tags", "userAssignedIdentities"]);
+
 /**
  * Property paths present in a JSON value ("properties.keyVaultProperties.keyName",
- * array items as "[]"). Two bodies have the same shape when these sets are equal,
- * whatever the values.
+ * array items as "[]", keys of tags and userAssignedIdentities as "*"). Two bodies have
+ * the same shape when these sets are equal, whatever the values.
  */
 export function propertyPaths(value: unknown, prefix = ""): Set<string> {
   const paths = new Set<string>();
@@ -105,8 +108,10 @@ export function propertyPaths(value: unknown, prefix = ""): Set<string> {
     if (Array.isArray(node)) {
       for (const item of node) visit(item, `${at}[]`);
     } else if (isJsonObject(node)) {
+      const isDictionary = DICTIONARY_PROPERTIES.has(at.split(".").pop() ?? "");
       for (const [key, child] of Object.entries(node)) {
-        const childPath = at ? `${at}.${key}` : key;
+        const name = isDictionary ? "*" : key;
+        const childPath = at ? `${at}.${name}` : name;
         paths.add(childPath);
         visit(child, childPath);
       }

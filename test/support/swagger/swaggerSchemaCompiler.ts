@@ -13,6 +13,8 @@
  *   on the discriminator value to the matching subtype (any file of the spec set); an
  *   unknown value falls back to the base type.
  * - `readOnly` properties are not required in requests (clients never send them).
+ * - `additionalProperties` mistakenly written as a property (OperationalInsights errorInfo)
+ *   is read as what it means: an open object.
  * - A bare `type: object` (no properties) means any JSON value, as autorest reads it.
  * - `x-nullable: true` admits null. All other `x-ms-*` extensions are ignored.
  * - Enums are enforced as listed, also for `x-ms-enum.modelAsString` (the sandbox must
@@ -219,7 +221,9 @@ class SchemaConversion {
       );
       if (required.length > 0) out.required = required;
     }
-    if (typeof node.additionalProperties === "boolean") out.additionalProperties = node.additionalProperties;
+    if (declaresOpennessAsProperty(node)) out.additionalProperties = true;
+    else if (typeof node.additionalProperties === "boolean")
+      out.additionalProperties = node.additionalProperties;
     else if (isJsonObject(node.additionalProperties))
       out.additionalProperties = this.convert(node.additionalProperties, file, false);
     if (Array.isArray(node.allOf)) {
@@ -252,6 +256,15 @@ class SchemaConversion {
   }
 }
 
+/**
+ * A swagger authoring slip: `additionalProperties` written inside `properties` (e.g.
+ * OperationalInsights errorInfo, "Additional properties that can be provided on the error
+ * info object"). The intent is an open object, so it is read as one.
+ */
+function declaresOpennessAsProperty(node: JsonObject): boolean {
+  return isJsonObject(node.properties) && isJsonObject(node.properties.additionalProperties);
+}
+
 function describesObject(node: JsonObject): boolean {
   return (
     isJsonObject(node.properties) || Array.isArray(node.allOf) || node.additionalProperties !== undefined
@@ -260,7 +273,7 @@ function describesObject(node: JsonObject): boolean {
 
 /** Closed unless the spec leaves extra properties open or lists none. */
 function isClosable(node: JsonObject): boolean {
-  if (node.additionalProperties !== undefined) return false;
+  if (node.additionalProperties !== undefined || declaresOpennessAsProperty(node)) return false;
   return isJsonObject(node.properties) || Array.isArray(node.allOf);
 }
 

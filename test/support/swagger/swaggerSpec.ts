@@ -92,19 +92,27 @@ export class SwaggerSpec {
   }
 
   /**
-   * For Resource Manager specs: the common-types ErrorResponse that ARM's RPC guarantees for
-   * every error, used when an operation declares no `default` (old Cosmos DB operations).
+   * For Resource Manager specs, the error bodies accepted when an operation declares no
+   * `default` (old Cosmos DB operations): ARM's common ErrorResponse, which the RPC
+   * guarantees, and the spec's own `ErrorResponse` definition when it has one (Cosmos DB
+   * answers `{code, message}`).
    */
-  armErrorResponse(): SwaggerResponse | undefined {
-    if (!isArmSpec(this.document)) return undefined;
-    if (!this.armError) {
-      const file = specPath(ARM_COMMON_TYPES);
-      this.armError = { schema: { $ref: "#/definitions/ErrorResponse" }, headers: {}, file };
+  armErrorResponses(): SwaggerResponse[] {
+    if (!isArmSpec(this.document)) return [];
+    if (!this.armErrors) {
+      const ownErrorResponse =
+        isJsonObject(this.document.definitions) && isJsonObject(this.document.definitions.ErrorResponse);
+      this.armErrors = [
+        { schema: { $ref: "#/definitions/ErrorResponse" }, headers: {}, file: specPath(ARM_COMMON_TYPES) },
+        ...(ownErrorResponse
+          ? [{ schema: { $ref: "#/definitions/ErrorResponse" }, headers: {}, file: this.file }]
+          : []),
+      ];
     }
-    return this.armError;
+    return this.armErrors;
   }
 
-  private armError: SwaggerResponse | undefined;
+  private armErrors: SwaggerResponse[] | undefined;
 
   /** Loads a spec by its path relative to the azure-specs folder, e.g. "specification/keyvault/.../keys.json". */
   static load(

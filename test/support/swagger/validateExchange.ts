@@ -5,7 +5,12 @@
  */
 import type { ErrorObject } from "ajv";
 import { isJsonObject, type JsonObject } from "./swaggerDocuments.js";
-import { pathParameterValues, type SwaggerOperation, type SwaggerParameter } from "./swaggerSpec.js";
+import {
+  pathParameterValues,
+  type SwaggerOperation,
+  type SwaggerParameter,
+  type SwaggerResponse,
+} from "./swaggerSpec.js";
 
 /** The parts of a recorded exchange (src/sandbox/http.ts `SandboxExchange`) that validation reads. */
 export interface ExchangeToValidate {
@@ -25,7 +30,11 @@ export type ResponseToValidate = Pick<ExchangeToValidate, "status" | "responseHe
 
 const ASYNC_HEADERS = ["azure-asyncoperation", "location"];
 
-export function validateRequest(operation: SwaggerOperation, request: RequestToValidate): string[] {
+export function validateRequest(
+  operation: SwaggerOperation,
+  request: RequestToValidate,
+  options: { bodyWithheld?: boolean } = {},
+): string[] {
   const problems: string[] = [];
   const pathValues = pathParameterValues(operation, request.path);
   for (const parameter of operation.parameters) {
@@ -39,7 +48,7 @@ export function validateRequest(operation: SwaggerOperation, request: RequestToV
       problems.push(
         ...checkParameter(operation, parameter, headerValue(request.requestHeaders, parameter.name)),
       );
-    } else if (parameter.in === "body") {
+    } else if (parameter.in === "body" && !options.bodyWithheld) {
       problems.push(...checkBodyParameter(operation, parameter, request.requestBody));
     }
   }
@@ -55,7 +64,7 @@ export function validateResponse(operation: SwaggerOperation, response: Response
   const spec =
     declared ??
     (response.status >= 400
-      ? (operation.responses.get("default") ?? operation.spec.armErrorResponse())
+      ? (operation.responses.get("default") ?? matchingArmError(operation, response.responseBody))
       : undefined);
   if (!spec) {
     const known = [...operation.responses.keys()].join(", ");
@@ -88,6 +97,17 @@ export function validateResponse(operation: SwaggerOperation, response: Response
     problems.push(`${where} body: the spec declares no body for this status, but one was sent`);
   }
   return problems;
+}
+
+/** The first of the spec's ARM error shapes the body matches, else the first (to report against). */
+function matchingArmError(operation: SwaggerOperation, body: unknown): SwaggerResponse | undefined {
+  const candidates = operation.spec.armErrorResponses();
+  const matching = candidates.find(
+    (candidate) =>
+      candidate.schema &&
+      operation.spec.compiler.validator("response", candidate.schema, candidate.file)(body),
+  );
+  return matching ?? candidates[0];
 }
 
 /** A long-running operation's 201/202 must say where to poll (ARM RPC; final-state-via when declared). */
