@@ -321,7 +321,6 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<R
 
   const endpoint = { port, caPem: ca.certPem, store };
   let closed: Promise<void> | undefined;
-  log({ level: "info", msg: "sandbox started", port, caFile: ca.certFile, hosts: hostNames });
   return {
     port,
     caFile: ca.certFile,
