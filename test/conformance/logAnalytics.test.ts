@@ -49,8 +49,7 @@ describe("Log Analytics query conformance", () => {
     });
   });
 
-  it("every recorded Log Analytics request and response conforms to OperationalInsights.json", () => {
-    const queries = run.exchanges().filter((exchange) => exchange.host === "api.loganalytics.io");
-    expectRecordingConforms(queries, ["Query_Execute"]);
+  it("every recorded request and response conforms (OperationalInsights.json, keys.json)", () => {
+    expectRecordingConforms(run.exchanges(), ["GetKey", "Query_Execute"]);
   });
 });
