@@ -13,7 +13,7 @@ import { rotateKey } from "../../../functions/rotateKey.js";
 import { createAzureClientFactory } from "../../../src/azure/clientFactory.js";
 import type { JournalEntry } from "../../../src/journal/journal.js";
 import { silentLog } from "../../../src/rotation/log.js";
-import { installRuntime, type Runtime, uninstallRuntime } from "../../../src/runtime.js";
+import { installRuntime, type Runtime, type RuntimeOptions, uninstallRuntime } from "../../../src/runtime.js";
 import type { Estate } from "../../../src/sandbox/estate.js";
 import { parseFaultRules } from "../../../src/sandbox/faults.js";
 import type { SandboxKeyVersion } from "../../../src/sandbox/model.js";
@@ -39,6 +39,7 @@ export interface WorldOptions {
   mode?: "enforce" | "report";
   quietPeriod?: string;
   emergencyQuietPeriod?: string;
+  ingestionMargin?: string;
   /** Changes the default estate before the sandbox starts. */
   estate?: (estate: Estate) => void;
 }
@@ -48,13 +49,41 @@ export interface HttpAnswer {
   body: unknown;
 }
 
+function runtimeOptions(
+  sandbox: RunningSandbox,
+  azurite: AzuriteTables,
+  options: WorldOptions,
+): RuntimeOptions {
+  const topic = sandbox.store.customTopics[0];
+  return {
+    transport: sandbox.transport("rotator"),
+    log: silentLog,
+    env: {
+      ROTATOR_QUIET_PERIOD: options.quietPeriod ?? "PT4S",
+      ROTATOR_EMERGENCY_QUIET_PERIOD: options.emergencyQuietPeriod ?? "PT2S",
+      ROTATOR_INGESTION_MARGIN: options.ingestionMargin ?? "PT5S",
+      ROTATOR_MODE: options.mode ?? "enforce",
+      ROTATOR_TIMER_SCHEDULE: "*/5 * * * * *",
+      ROTATOR_MANAGED_VAULTS: "https://kv-cmk-1.vault.azure.net,https://hsm-cmk-1.managedhsm.azure.net",
+      ROTATOR_SUBSCRIPTIONS: SUBSCRIPTION,
+      ROTATOR_AUDIT_WORKSPACES: `kv-cmk-1=${WORKSPACE},hsm-cmk-1=${WORKSPACE}`,
+      ROTATOR_SERVICE_PRINCIPAL_ID: ROTATOR_OID,
+      ROTATOR_REPOINT_CONCURRENCY: "4",
+      ROTATOR_JOURNAL_CONNECTION_STRING: azurite.connectionString,
+      ROTATOR_JOURNAL_TABLE: `journal${randomUUID().replaceAll("-", "").slice(0, 12)}`,
+      ROTATOR_EVENTS_TOPIC_ENDPOINT: `https://${topic?.host ?? "rotator-events.westeurope-1.eventgrid.azure.net"}/api/events`,
+      ROTATOR_EVENTS_TOPIC_KEY: topic?.accessKey,
+    },
+  };
+}
+
 export class EngineWorld {
   readonly logs: string[] = [];
 
   private constructor(
     readonly sandbox: RunningSandbox,
     readonly azurite: AzuriteTables,
-    readonly runtime: Runtime,
+    public runtime: Runtime,
   ) {}
 
   static async start(options: WorldOptions = {}): Promise<EngineWorld> {
@@ -70,28 +99,12 @@ export class EngineWorld {
       await sandbox.close();
       throw error;
     }
-    const topic = sandbox.store.customTopics[0];
-    const runtime = installRuntime({
-      transport: sandbox.transport("rotator"),
-      log: silentLog,
-      env: {
-        ROTATOR_QUIET_PERIOD: options.quietPeriod ?? "PT4S",
-        ROTATOR_EMERGENCY_QUIET_PERIOD: options.emergencyQuietPeriod ?? "PT2S",
-        ROTATOR_INGESTION_MARGIN: "PT30S",
-        ROTATOR_MODE: options.mode ?? "enforce",
-        ROTATOR_TIMER_SCHEDULE: "*/5 * * * * *",
-        ROTATOR_MANAGED_VAULTS: "https://kv-cmk-1.vault.azure.net,https://hsm-cmk-1.managedhsm.azure.net",
-        ROTATOR_SUBSCRIPTIONS: SUBSCRIPTION,
-        ROTATOR_AUDIT_WORKSPACES: `kv-cmk-1=${WORKSPACE},hsm-cmk-1=${WORKSPACE}`,
-        ROTATOR_SERVICE_PRINCIPAL_ID: ROTATOR_OID,
-        ROTATOR_REPOINT_CONCURRENCY: "4",
-        ROTATOR_JOURNAL_CONNECTION_STRING: azurite.connectionString,
-        ROTATOR_JOURNAL_TABLE: `journal${randomUUID().replaceAll("-", "").slice(0, 12)}`,
-        ROTATOR_EVENTS_TOPIC_ENDPOINT: `https://${topic?.host ?? "rotator-events.westeurope-1.eventgrid.azure.net"}/api/events`,
-        ROTATOR_EVENTS_TOPIC_KEY: topic?.accessKey,
-      },
-    });
-    return new EngineWorld(sandbox, azurite, runtime);
+    return new EngineWorld(sandbox, azurite, installRuntime(runtimeOptions(sandbox, azurite, options)));
+  }
+
+  /** Installs a runtime with other settings (and a fresh journal) over the same sandbox and Azurite. */
+  reconfigure(options: WorldOptions): void {
+    this.runtime = installRuntime(runtimeOptions(this.sandbox, this.azurite, options));
   }
 
   async close(): Promise<void> {
@@ -265,4 +278,49 @@ export async function waitUntil(done: () => boolean, timeoutMs = 15_000, what = 
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
     await sleep(100);
   }
+}
+
+/** The safety invariant every scenario checks: no version that a consumer pins or uses is ever disabled. */
+export function expectNoPinnedVersionDisabled(world: EngineWorld): void {
+  const store = world.sandbox.store;
+  for (const consumer of store.consumers.values()) {
+    const inUse = consumer.usage.map((usage) => ({
+      vault: usage.vault,
+      key: usage.key,
+      version: usage.version,
+    }));
+    for (const use of inUse) {
+      const version = store.vaults
+        .get(use.vault)
+        ?.keys.get(use.key)
+        ?.versions.find((v) => v.version === use.version);
+      if (version && !version.enabled) {
+        throw new Error(
+          `version ${use.vault}/${use.key}/${use.version} is disabled but ${consumer.id} uses it`,
+        );
+      }
+    }
+  }
+  for (const id of Object.values(CONSUMERS)) {
+    for (const pinned of world.pinnedVersions(id)) {
+      for (const vault of store.vaults.values()) {
+        for (const key of vault.keys.values()) {
+          const version = key.versions.find((v) => v.version === pinned);
+          if (version && !version.enabled) throw new Error(`version ${pinned} is disabled but ${id} pins it`);
+        }
+      }
+    }
+  }
+}
+
+/** The version a simulated consumer really unwraps with now (first usage of the consumer). */
+export function versionInUse(world: EngineWorld, consumerId: string, pin?: string): string | undefined {
+  const consumer = world.sandbox.store.consumers.get(consumerId.toLowerCase());
+  const usage = pin ? consumer?.usage.find((u) => u.pin === pin) : consumer?.usage[0];
+  return usage?.version;
+}
+
+/** ARM ids compare case-insensitively (the service answers `Clusters` where the estate says `clusters`). */
+export function sameId(a: string | undefined, b: string): boolean {
+  return a !== undefined && a.toLowerCase() === b.toLowerCase();
 }

@@ -1,0 +1,100 @@
+/**
+ * Scenarios 8, 7, 6: retirement on evidence only. A version unused for the quiet period is
+ * disabled with evidence tags; a partial audit query or a paused log pipeline holds it,
+ * and once the evidence is sound again it retires.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TAGS } from "../../../src/model.js";
+import {
+  CONSUMERS,
+  EngineWorld,
+  expectNoPinnedVersionDisabled,
+  sleep,
+  versionInUse,
+  waitUntil,
+} from "./engineWorld.js";
+
+const QUIET_MS = 4_000;
+let world: EngineWorld;
+
+beforeAll(async () => {
+  world = await EngineWorld.start({ quietPeriod: "PT4S", ingestionMargin: "PT5S" });
+});
+
+afterAll(async () => {
+  await world?.close();
+});
+
+/** A new adx-key version, delivered and taken up by adx-pinned; returns [old, new]. */
+async function supersedeAdxKey(): Promise<[string, string]> {
+  const old = world.newestVersion("kv-cmk-1", "adx-key");
+  const next = await world.newVersion("kv-cmk-1", "adx-key");
+  await world.deliver(world.newVersionEvent("kv-cmk-1", "adx-key", next));
+  await waitUntil(
+    () => versionInUse(world, CONSUMERS.adxPinned) === next,
+    15_000,
+    "adx-pinned using the new version",
+  );
+  return [old, next];
+}
+
+async function holdsFor(version: string): Promise<string[]> {
+  const journal = await world.journal("kv-cmk-1/adx-key");
+  return journal
+    .filter((entry) => entry.action === "hold" && entry.version === version)
+    .map((entry) => entry.reason);
+}
+
+describe("engine scenarios on the sandbox: retirement", () => {
+  it("8: after a quiet period without use the old version is disabled, with evidence tags on it", async () => {
+    const [old] = await supersedeAdxKey();
+    expect(world.version("kv-cmk-1", "adx-key", old).enabled).toBe(true);
+
+    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 30_000);
+
+    const tags = world.version("kv-cmk-1", "adx-key", old).tags;
+    expect(tags[TAGS.disabledBy]).toMatch(/^cmk-rotator timer run /);
+    expect(Date.parse(tags[TAGS.disabledAt] ?? "")).not.toBeNaN();
+    expect(tags[TAGS.evidence]).toContain("a1b2c3d4-0000-4000-8000-000000000001");
+    expect(tags[TAGS.evidence]).toContain("canary");
+    expect(tags[TAGS.lastUse]).toBeDefined();
+    await waitUntil(
+      () => world.publishedEventTypes().includes("CmkRotator.VersionDisabled"),
+      10_000,
+      "VersionDisabled event",
+    );
+    expectNoPinnedVersionDisabled(world);
+  });
+
+  it("7: a partial audit query result holds the version; a complete one retires it", async () => {
+    const [old] = await supersedeAdxKey();
+    await sleep(QUIET_MS + 1_000);
+    world.sandbox.store.ingestion.partialError = true;
+
+    await world.timer();
+
+    expect(world.version("kv-cmk-1", "adx-key", old).enabled).toBe(true);
+    expect(await holdsFor(old)).toContain("evidence-incomplete");
+    world.sandbox.store.ingestion.partialError = false;
+    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 30_000);
+    expectNoPinnedVersionDisabled(world);
+  });
+
+  it("6: paused ingestion holds the version because the logs are not proven current", async () => {
+    const [old] = await supersedeAdxKey();
+    world.sandbox.store.ingestion.paused = true;
+    // Longer than the quiet period and the ingestion margin: the newest visible canary is now too old.
+    await sleep(QUIET_MS + 6_000);
+
+    await world.timer();
+
+    expect(world.version("kv-cmk-1", "adx-key", old).enabled).toBe(true);
+    expect(await holdsFor(old)).toContain("pipeline-not-current");
+    const view = await world.keysView("kv-cmk-1", "adx-key");
+    expect(JSON.stringify(view.body)).toContain("pipeline-not-current");
+
+    world.sandbox.store.ingestion.paused = false;
+    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 30_000);
+    expectNoPinnedVersionDisabled(world);
+  });
+});
