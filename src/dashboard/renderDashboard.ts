@@ -435,11 +435,14 @@ const COUNTDOWN_SCRIPT = `
 (function () {
   var units = [["d", 86400000], ["h", 3600000], ["min", 60000], ["s", 1000]];
   function span(ms) {
-    var rest = Math.max(0, Math.round(ms / 1000) * 1000), parts = [];
-    for (var i = 0; i < units.length && parts.length < 2; i++) {
-      if (rest >= units[i][1]) { parts.push(Math.floor(rest / units[i][1]) + " " + units[i][0]); rest %= units[i][1]; if (rest === 0) break; }
+    var rest = Math.max(0, Math.round(ms / 1000) * 1000);
+    for (var i = 0; i < units.length; i++) {
+      if (rest < units[i][1]) continue;
+      var text = Math.floor(rest / units[i][1]) + " " + units[i][0];
+      var next = units[i + 1], count = next ? Math.floor((rest % units[i][1]) / next[1]) : 0;
+      return count > 0 ? text + " " + count + " " + next[0] : text;
     }
-    return parts.join(" ") || "0 s";
+    return "0 s";
   }
   function tick() {
     var items = document.querySelectorAll("[data-until]");

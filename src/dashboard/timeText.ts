@@ -7,18 +7,17 @@ const UNITS: readonly [string, number][] = [
   ["s", 1000],
 ];
 
-/** "2 d 3 h", "5 min 10 s", "4 s": the two largest units, never negative. */
+/** "2 d 3 h", "5 min 10 s", "30 d", "4 s": the largest unit and the next one when not zero; never negative. */
 export function formatSpan(ms: number): string {
-  let rest = Math.max(0, Math.round(ms / 1000) * 1000);
-  if (rest < 1000) return "0 s";
-  const parts: string[] = [];
-  for (const [unit, size] of UNITS) {
-    if (rest >= size) {
-      parts.push(`${Math.floor(rest / size)} ${unit}`);
-      rest %= size;
-    }
-    if (parts.length === 2) break;
-    if (parts.length === 1 && rest === 0) break;
+  const rest = Math.max(0, Math.round(ms / 1000) * 1000);
+  const first = UNITS.findIndex(([, size]) => rest >= size);
+  const unit = UNITS[first];
+  if (!unit) return "0 s";
+  const parts = [`${Math.floor(rest / unit[1])} ${unit[0]}`];
+  const next = UNITS[first + 1];
+  if (next) {
+    const count = Math.floor((rest % unit[1]) / next[1]);
+    if (count > 0) parts.push(`${count} ${next[0]}`);
   }
   return parts.join(" ");
 }

@@ -1,0 +1,47 @@
+/** Entry point of the `cmk-rotator` command (bin/cmk-rotator.js runs the built copy). */
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseCliArgs, USAGE, UsageError } from "./args.js";
+import { type CliOutput, EXIT, runPlanCommand } from "./planCommand.js";
+
+/** Runs the command line `argv` (without node and the script) and returns the exit code. */
+export async function main(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  io: CliOutput,
+): Promise<number> {
+  let command: ReturnType<typeof parseCliArgs>;
+  try {
+    command = parseCliArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.err(`cmk-rotator: ${error.message}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  if (command.command === "help") {
+    io.out(USAGE);
+    return EXIT.ok;
+  }
+  return runPlanCommand({ json: command.json, env, io });
+}
+
+/** Runs with the process's arguments, environment and streams, and sets its exit code. */
+export async function runFromProcess(): Promise<void> {
+  const io: CliOutput = {
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+  };
+  process.exitCode = await main(process.argv.slice(2), process.env, io);
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) await runFromProcess();

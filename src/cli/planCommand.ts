@@ -1,0 +1,85 @@
+/**
+ * `cmk-rotator plan`: observe and plan through the same rotation service the functions use,
+ * and print the views. It never applies anything. Configured by the ROTATOR_* environment
+ * (DefaultAzureCredential reaches Azure); with none set, it plans against the built-in
+ * sandbox and says so first.
+ */
+import { describeError, SettingsError } from "../errors.js";
+import type { KeyView } from "../plan/view.js";
+import { type RotatorLog, structuredLog } from "../rotation/log.js";
+import type { KeysAnswer } from "../rotation/rotationService.js";
+import { buildRuntime } from "../runtime.js";
+import { formatPlan } from "./planTable.js";
+import { startSandboxEnvironment } from "./sandboxEnvironment.js";
+
+export const SANDBOX_NOTICE =
+  "cmk-rotator plan: no ROTATOR_* settings found; planning against the built-in sandbox";
+
+export interface CliOutput {
+  /** The result: the plan table or JSON. */
+  out(text: string): void;
+  /** Notices, logs and errors. */
+  err(text: string): void;
+}
+
+export interface PlanCommandOptions {
+  json: boolean;
+  env: Record<string, string | undefined>;
+  io: CliOutput;
+}
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** True when any ROTATOR_* variable has a value: then the settings must be complete. */
+export function hasRotatorSettings(env: Record<string, string | undefined>): boolean {
+  return Object.entries(env).some(([name, value]) => name.startsWith("ROTATOR_") && value?.trim());
+}
+
+/** The JSON document `plan --json` prints. */
+export interface PlanDocument {
+  environment: "sandbox" | "configured";
+  observedAt: string;
+  mode: KeysAnswer["mode"];
+  keys: KeyView[];
+}
+
+export async function runPlanCommand(options: PlanCommandOptions): Promise<number> {
+  const { io } = options;
+  // Logs go to stderr so stdout stays the table or a clean JSON document.
+  const log: RotatorLog = structuredLog({ info: () => undefined, warn: io.err, error: io.err });
+  const sandboxed = !hasRotatorSettings(options.env);
+  if (sandboxed) (options.json ? io.err : io.out)(SANDBOX_NOTICE);
+  let environment: Awaited<ReturnType<typeof startSandboxEnvironment>> | undefined;
+  try {
+    if (sandboxed) environment = await startSandboxEnvironment(() => undefined);
+    const runtime = buildRuntime({
+      env: environment?.env ?? options.env,
+      log,
+      ...(environment ? { transport: environment.transport } : {}),
+    });
+    const answer = await runtime.service.currentPlan();
+    // currentPlan fills `keys` with buildKeyViews' output, serialised to JSON.
+    const keys = answer.keys as KeyView[];
+    if (options.json) {
+      const document: PlanDocument = {
+        environment: sandboxed ? "sandbox" : "configured",
+        observedAt: answer.observedAt,
+        mode: answer.mode,
+        keys,
+      };
+      io.out(JSON.stringify(document, null, 2));
+    } else {
+      io.out(formatPlan(keys, new Date(answer.observedAt)));
+    }
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof SettingsError) {
+      io.err(`cmk-rotator plan: bad settings (${error.setting}): ${error.message}`);
+    } else {
+      io.err(`cmk-rotator plan: reading the plan failed: ${describeError(error)}`);
+    }
+    return EXIT.failed;
+  } finally {
+    await environment?.close();
+  }
+}
