@@ -361,7 +361,28 @@ export class RotationService {
           version: previous.version,
         });
       }
-      const { plan, report } = await this.planAndMaybeApply([key], "emergency", runId, true);
+      // The version exists now: whatever happens next, the answer must say so (and be replayable),
+      // so a retry never creates a second one. The timer finishes what this run could not.
+      let outcome: { plan: Plan | null; steps: unknown; message: string };
+      try {
+        const { plan, report } = await this.planAndMaybeApply([key], "emergency", runId, true);
+        outcome = {
+          plan,
+          steps: report?.steps ?? [],
+          message: `created version ${created.version} of ${keyId}; repoints begun, verified at the next observation; ${previous?.version ?? "no previous version"} retires after the emergency quiet period, on evidence only`,
+        };
+      } catch (error) {
+        this.deps.log.error("emergency repoint did not start", {
+          key: keyId,
+          version: created.version,
+          detail: describeError(error),
+        });
+        outcome = {
+          plan: null,
+          steps: [],
+          message: `created version ${created.version} of ${keyId}, but observing and repointing failed (${describeError(error)}); the timer will repoint the consumers`,
+        };
+      }
       return toJson({
         key: keyId,
         dryRun: false,
@@ -371,9 +392,7 @@ export class RotationService {
         compromisedVersion: previous?.version ?? null,
         reason,
         runId,
-        plan,
-        steps: report?.steps ?? [],
-        message: `created version ${created.version} of ${keyId}; repoints begun, verified at the next observation; ${previous?.version ?? "no previous version"} retires after the emergency quiet period, on evidence only`,
+        ...outcome,
       }) as EmergencyAnswer;
     });
   }

@@ -56,7 +56,7 @@ class FakeKeyVault implements RotationKeyVault {
   }
 }
 
-function setup(mode: "enforce" | "report" = "enforce") {
+function setup(mode: "enforce" | "report" = "enforce", observeFails = false) {
   const keyVault = new FakeKeyVault();
   const lock = new MemoryKeyLock();
   const applied: Plan[] = [];
@@ -67,6 +67,7 @@ function setup(mode: "enforce" | "report" = "enforce") {
     mode,
     keyVault,
     observe: async (keys): Promise<Snapshot> => {
+      if (observeFails && keyVault.created > 0) throw new Error("Resource Graph unreachable");
       observed.push(keys);
       return aSnapshot();
     },
@@ -167,6 +168,22 @@ describe("RotationService.emergencyRotate", () => {
     await expect(service.emergencyRotate({ ...request, reason: "another reason" })).rejects.toBeInstanceOf(
       ConflictError,
     );
+  });
+
+  it("still answers (and replays) with the new version when repointing fails after creating it", async () => {
+    const { service, keyVault } = setup("enforce", true);
+    const request = {
+      vault: "kv1",
+      key: "cmk",
+      reason: "leak",
+      dryRun: false,
+      idempotencyKey: "incident-43",
+    };
+    const answer = await service.emergencyRotate(request);
+    expect(answer).toMatchObject({ newVersion: versionId(11), plan: null });
+    expect(answer.message).toContain("Resource Graph unreachable");
+    expect(await service.emergencyRotate(request)).toEqual(answer);
+    expect(keyVault.created).toBe(1);
   });
 
   it("changes nothing on a dry run or in report mode", async () => {
