@@ -228,7 +228,7 @@ function pageOf<T>(
   request: SandboxRequest,
   baseUrl: string,
   apiVersion: string,
-): { page: T[]; nextLink: string | null } {
+): { page: T[]; nextLink?: string } {
   const maxText = request.query.get("maxresults");
   let size = MAX_PAGE_SIZE;
   if (maxText !== null) {
@@ -252,7 +252,8 @@ function pageOf<T>(
   }
   const page = items.slice(offset, offset + size);
   const next = offset + size;
-  if (next >= items.length) return { page, nextLink: null };
+  // The real service sends "nextLink": null on the last page; keys.json types it as a string, so omit it.
+  if (next >= items.length) return { page };
   const skipToken = Buffer.from(JSON.stringify({ offset: next })).toString("base64url");
   return {
     page,
@@ -391,7 +392,7 @@ function keyList(): Route {
           ];
         });
       const { page, nextLink } = pageOf(items, request, `${vault.uri}keys`, apiVersion);
-      return json(200, { value: page, nextLink });
+      return json(200, { value: page, ...(nextLink ? { nextLink } : {}) });
     },
   };
 }
@@ -414,7 +415,7 @@ function keyListVersions(keyName: string): Route {
         `${keyIdentifier(vault, key.name)}/versions`,
         apiVersion,
       );
-      return json(200, { value: page, nextLink });
+      return json(200, { value: page, ...(nextLink ? { nextLink } : {}) });
     },
   };
 }
