@@ -237,10 +237,10 @@ function renderVersions(key: KeyView, now: Date): SafeHtml {
   <td>${consumerList(usersOf(key, version.version), "used-by")}</td>
   <td data-testid="last-use">${
     lastUse && lastUseAt
-      ? html`<time datetime="${lastUse.at}" title="${formatUtc(lastUseAt)}">${formatRelative(lastUseAt, now)}</time><br><span class="small">by ${callerName(key, lastUse.by)}, ${lastUse.count} ${lastUse.count === 1 ? "call" : "calls"}</span>`
+      ? html`<time datetime="${lastUse.at}" title="${formatUtc(lastUseAt)}">${formatRelative(lastUseAt, now)}</time><br><span class="small wrap-id">by ${callerName(key, lastUse.by)}, ${lastUse.count} ${lastUse.count === 1 ? "call" : "calls"}</span>`
       : html`<span class="none">no use in the window</span>`
   }</td>
-  <td data-testid="next-action">${actionBadge(version.nextAction.type)} <span class="small">${version.nextAction.message}</span></td>
+  <td class="message" data-testid="next-action">${actionBadge(version.nextAction.type)} <span class="small">${version.nextAction.message}</span></td>
 </tr>`;
   });
   return html`<h3>Versions</h3>
@@ -284,7 +284,7 @@ function renderConsumers(key: KeyView): SafeHtml {
   <td class="mono" data-testid="in-use-version">${pin.inUse ? shortVersion(pin.inUse) : html`<span class="none">not reported</span>`}</td>
   <td><span class="badge ${PIN_TONES[pin.status]}" data-testid="pin-status">${pin.status}</span>${pin.repointTo ? html` <span class="small">→ <span class="mono">${shortVersion(pin.repointTo)}</span></span>` : ""}</td>
   <td>${consumer.provisioningState ?? "—"}${consumer.keyStatus ? html`<br><span class="small">${consumer.keyStatus}</span>` : ""}</td>
-  <td class="small">${pin.message}${consumer.backupRetention ? html`<br>Backups: ${consumer.backupRetention.description}, kept ${formatSpan(consumer.backupRetention.retentionMs)}.` : ""}</td>
+  <td class="small message">${pin.message}${consumer.backupRetention ? html`<br>Backups: ${consumer.backupRetention.description}, kept ${formatSpan(consumer.backupRetention.retentionMs)}.` : ""}</td>
 </tr>`,
     ),
   );
@@ -416,7 +416,7 @@ function renderJournal(key: KeyView, entries: readonly DashboardJournalEntry[], 
   <td class="mono">${entry.version ? shortVersion(entry.version) : "—"}</td>
   <td title="${entry.consumerId ?? ""}">${entry.consumerId ? resourceName(entry.consumerId) : "—"}${entry.pin && entry.pin !== "key" ? html` <span class="small">(${entry.pin})</span>` : ""}</td>
   <td>${entry.trigger}</td>
-  <td class="small">${entry.message}</td>
+  <td class="small message">${entry.message}</td>
 </tr>`;
   });
   return html`<h3>Recent journal</h3>
@@ -487,7 +487,10 @@ main { padding:16px 24px 40px; max-width:1400px; }
 .table-wrap { overflow-x:auto; }
 table { border-collapse:collapse; width:100%; }
 th, td { text-align:left; vertical-align:top; padding:6px 8px; border-bottom:1px solid var(--line); }
-thead th { font-size:12px; color:var(--muted); font-weight:600; background:#fafbfc; }
+thead th { font-size:12px; color:var(--muted); font-weight:600; background:#fafbfc; white-space:nowrap; }
+td time, td.mono, th .mono, td .badge { white-space:nowrap; }
+td.message { min-width:280px; }
+.wrap-id { word-break:break-all; }
 tbody th { font-weight:600; }
 ul.plain { list-style:none; margin:0; padding:0; }
 ul.cards { list-style:none; margin:0; padding:0; display:grid; gap:6px; }

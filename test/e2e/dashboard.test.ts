@@ -1,0 +1,164 @@
+/**
+ * The dashboard in a real browser: the stack in process (sandbox, Azurite, the runtime and
+ * the local Functions host on a free port), the page opened in headless Chromium (Debian's
+ * `chromium`, installed by .ci/run), a key rotated over HTTP with the function key, and the
+ * page checked before and after it refreshes itself. Keeps test-artifacts/dashboard.png.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { allFunctions } from "../../functions/index.js";
+import { type SandboxEnvironment, startSandboxEnvironment } from "../../src/cli/sandboxEnvironment.js";
+import { type RunningFunctionsHost, startFunctionsHost } from "../../src/local/functionsHost.js";
+import { silentLog } from "../../src/rotation/log.js";
+import { installRuntime, uninstallRuntime } from "../../src/runtime.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = fileURLToPath(new URL("../../test-artifacts/", import.meta.url));
+const KEY_ID = "kv-cmk-1/adx-key";
+const PINNED = "adx-pinned";
+
+let environment: SandboxEnvironment | undefined;
+let host: RunningFunctionsHost | undefined;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `${CHROMIUM} is missing: the dashboard browser test needs Debian's chromium package (apt-get install -y chromium; .ci/run installs it)`,
+    );
+  }
+  environment = await startSandboxEnvironment(() => undefined);
+  // Repoints finish in a fraction of a second, so the page shows them within a refresh or two.
+  environment.sandbox.store.latency.lroDurationMs = 300;
+  installRuntime({ transport: environment.transport, env: environment.env, log: silentLog });
+  host = await startFunctionsHost({
+    functions: allFunctions,
+    port: 0,
+    timers: false,
+    writeLine: () => undefined,
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await host?.close();
+  uninstallRuntime();
+  await environment?.close();
+});
+
+function running(): { host: RunningFunctionsHost; browser: Browser } {
+  if (!host || !browser) throw new Error("the stack did not start: see the beforeAll error");
+  return { host, browser };
+}
+
+function keySection(page: Page): Locator {
+  return page.locator(`[data-testid="key"][data-key-id="${KEY_ID}"]`);
+}
+
+function consumerRow(page: Page, name: string): Locator {
+  return keySection(page).locator(`[data-testid="consumer-row"][data-consumer-id$="/${name}" i]`);
+}
+
+describe("dashboard in headless Chromium", () => {
+  it("refuses a request without the function key", async () => {
+    const answer = await fetch(`${running().host.url}/api/dashboard`);
+    expect(answer.status).toBe(401);
+  });
+
+  it("shows versions, consumers and holds, then the rotation after it refreshes itself", async () => {
+    const { host, browser } = running();
+    const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    try {
+      const url = `${host.url}/api/dashboard?code=${encodeURIComponent(host.functionKey)}`;
+      const response = await page.goto(url);
+      expect(response?.status()).toBe(200);
+      expect(response?.headers()["content-type"]).toBe("text/html; charset=utf-8");
+      await expect(page.title()).resolves.toBe("cmk-rotator dashboard");
+
+      // Before: two versions, the pinned cluster on the target, the old version held.
+      const section = keySection(page);
+      await section.waitFor();
+      const versionRows = section.locator('[data-testid="version-row"]');
+      expect(await versionRows.count()).toBe(2);
+      const before = await section.getAttribute("data-key-id");
+      expect(before).toBe(KEY_ID);
+      const targetBefore = await versionRows.first().getAttribute("data-version");
+      expect(await versionRows.first().locator('[data-testid="version-state"]').textContent()).toBe("target");
+      expect(await consumerRow(page, PINNED).getAttribute("data-status")).toBe("on-target");
+      expect(
+        await consumerRow(page, "adx-latest").locator('[data-testid="pinned-version"]').textContent(),
+      ).toBe("follows newest");
+      const oldVersion = await versionRows.nth(1).getAttribute("data-version");
+      await expect(
+        section.locator(`[data-testid="hold"][data-version="${oldVersion}"]`).count(),
+      ).resolves.toBe(1);
+      await expect(section.locator('[data-testid="no-journal"]').count()).resolves.toBe(1);
+
+      // Rotate over HTTP with the function key, as an operator would.
+      const rotation = await fetch(`${host.url}/api/keys/kv-cmk-1/adx-key/rotate`, {
+        method: "POST",
+        headers: { "x-functions-key": host.functionKey, "content-type": "application/json" },
+        body: JSON.stringify({ reason: "dashboard browser test" }),
+      });
+      expect(rotation.status).toBe(202);
+      const answer = (await rotation.json()) as { newVersion: string };
+      expect(answer.newVersion).toMatch(/^[0-9a-f]{32}$/);
+
+      // After: the page reloads itself (same URL, function key kept) and shows the new version.
+      await page.waitForSelector(
+        `[data-key-id="${KEY_ID}"] [data-testid="version-row"][data-version="${answer.newVersion}"]`,
+        { timeout: 30_000 },
+      );
+      expect(page.url()).toContain(`code=${encodeURIComponent(host.functionKey)}`);
+      expect(await keySection(page).locator('[data-testid="version-row"]').count()).toBe(3);
+      const newest = keySection(page).locator('[data-testid="version-row"]').first();
+      expect(await newest.getAttribute("data-version")).toBe(answer.newVersion);
+      expect(await newest.locator('[data-testid="version-state"]').textContent()).toBe("target");
+      const previous = keySection(page).locator(
+        `[data-testid="version-row"][data-version="${targetBefore}"]`,
+      );
+      expect(await previous.locator('[data-testid="version-state"]').textContent()).toBe("compromised");
+
+      // The pinned cluster is repointed (or still on its way: lagging/busy), and the journal says so.
+      const status = await consumerRow(page, PINNED).getAttribute("data-status");
+      expect(["on-target", "lags", "busy"]).toContain(status);
+      await page.waitForFunction(
+        ({ keyId, version }) => {
+          const row = document.querySelector(
+            `[data-key-id="${keyId}"] [data-testid="consumer-row"][data-consumer-id$="/adx-pinned" i]`,
+          );
+          return (
+            row?.getAttribute("data-status") === "on-target" && row.textContent?.includes(version.slice(0, 8))
+          );
+        },
+        { keyId: KEY_ID, version: answer.newVersion },
+        { timeout: 30_000 },
+      );
+      const journal = keySection(page).locator('[data-testid="journal-row"]');
+      await expect(journal.count()).resolves.toBeGreaterThan(0);
+      await expect(
+        keySection(page).locator('[data-testid="journal-row"][data-action="create-version"]').count(),
+      ).resolves.toBe(1);
+
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });
+    } finally {
+      await page.close();
+    }
+  });
+});
