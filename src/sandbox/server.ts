@@ -156,7 +156,8 @@ function responseBodyForRecording(body: unknown): unknown {
 }
 
 class SandboxServer {
-  private readonly inFlightLoops = new Set<Promise<void>>();
+  /** The running tick per loop: a loop whose last tick has not finished is skipped, never run twice at once. */
+  private readonly inFlightLoops = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: SandboxStore,
@@ -252,6 +253,7 @@ class SandboxServer {
 
   tickLoops(): void {
     for (const loop of sandboxLoops) {
+      if (this.inFlightLoops.has(loop.name)) continue;
       const run = (async () => {
         try {
           await loop.tick(this.store);
@@ -264,13 +266,13 @@ class SandboxServer {
           });
         }
       })();
-      this.inFlightLoops.add(run);
-      void run.finally(() => this.inFlightLoops.delete(run));
+      this.inFlightLoops.set(loop.name, run);
+      void run.finally(() => this.inFlightLoops.delete(loop.name));
     }
   }
 
   async drainLoops(): Promise<void> {
-    await Promise.all([...this.inFlightLoops]);
+    await Promise.all([...this.inFlightLoops.values()]);
   }
 }
 
