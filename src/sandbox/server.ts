@@ -166,6 +166,7 @@ class SandboxServer {
   ) {}
 
   async handle(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
+    const startedAt = Date.now();
     let request: SandboxRequest | undefined;
     let serviceName = "none";
     let response: SandboxResponse;
@@ -246,6 +247,16 @@ class SandboxServer {
         responseBody: responseBodyForRecording(response.body),
       });
     }
+    this.log({
+      level: "info",
+      msg: "request",
+      service: serviceName,
+      method: request?.method,
+      host: request?.host,
+      path: request?.path,
+      status: response.status,
+      ms: Date.now() - startedAt,
+    });
     if (outgoing.destroyed) return;
     outgoing.writeHead(response.status, headers);
     outgoing.end(payload);
