@@ -3,7 +3,8 @@
  * Azure Functions runtime (`@azure/functions` v4); the local host (`src/local/`) reads the
  * same definitions from `functions/index.ts`, so there is no second route table.
  */
-import { app, type EventGridEvent, type HttpHandler, type HttpMethod, type InvocationContext, type Timer } from "@azure/functions";
+import type { EventGridEvent, HttpHandler, HttpMethod, InvocationContext, Timer } from "@azure/functions";
+import { app } from "./azureFunctionsRuntime.js";
 
 export interface HttpFunctionDefinition {
   kind: "http";
@@ -30,7 +31,10 @@ export interface TimerFunctionDefinition {
   handler: (timer: Timer, context: InvocationContext) => Promise<void>;
 }
 
-export type FunctionDefinition = HttpFunctionDefinition | EventGridFunctionDefinition | TimerFunctionDefinition;
+export type FunctionDefinition =
+  | HttpFunctionDefinition
+  | EventGridFunctionDefinition
+  | TimerFunctionDefinition;
 
 /** Register with the Azure Functions runtime (a no-op test mode outside the host) and return the definition. */
 export function registerFunction<T extends FunctionDefinition>(definition: T): T {

@@ -12,15 +12,8 @@
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import {
-  type EventGridEvent,
-  HttpRequest,
-  HttpResponse,
-  type HttpResponseInit,
-  InvocationContext,
-  type LogLevel,
-  type Timer,
-} from "@azure/functions";
+import type { EventGridEvent, HttpResponseInit, LogLevel, Timer } from "@azure/functions";
+import { HttpRequest, HttpResponse, InvocationContext } from "../hosting/azureFunctionsRuntime.js";
 import type {
   EventGridFunctionDefinition,
   FunctionDefinition,

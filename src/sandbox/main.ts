@@ -5,6 +5,7 @@
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { sandboxReadyLine } from "./readyLine.js";
 import { type SandboxLogEntry, startSandbox } from "./server.js";
 
 function logLine(entry: SandboxLogEntry): void {
@@ -36,9 +37,7 @@ async function main(): Promise<void> {
     ...(values.estate ? { estateFile: resolve(values.estate) } : {}),
     log: logLine,
   });
-  process.stdout.write(
-    `sandbox ready ${JSON.stringify({ port: sandbox.port, caFile: sandbox.caFile, stateUrl: sandbox.stateUrl })}\n`,
-  );
+  process.stdout.write(`${sandboxReadyLine(sandbox)}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {
