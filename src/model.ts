@@ -112,6 +112,12 @@ export interface AuditEvidence {
   to: Date;
   /** Newest audit record of the service's own read of this key: the canary. */
   canarySeenAt?: Date;
+  /**
+   * Oldest audit record of the service's own reads of this key in the window. The service
+   * reads every managed key on every run, so this shows how far back the log pipeline is
+   * proven to have been flowing: an empty result before it proves nothing.
+   */
+  canaryFirstSeenAt?: Date;
   uses: VersionUse[];
 }
 

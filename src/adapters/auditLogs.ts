@@ -98,7 +98,7 @@ export function auditQueryText(
     "| extend HostKey = strcat(tostring(Parts[2]), '/', tostring(Parts[4])), Version = tostring(Parts[5])",
     `| where tostring(Parts[3]) == 'keys' and HostKey in ${kqlList("hostKey", keys.map(hostKeyOf))}`,
     `| where Caller == ${service} or OperationName in ${kqlList("operation", [...USE_OPERATIONS])}`,
-    "| summarize LastUse = max(TimeGenerated), Uses = count() by HostKey, Version, Caller",
+    "| summarize FirstUse = min(TimeGenerated), LastUse = max(TimeGenerated), Uses = count() by HostKey, Version, Caller",
   ].join("\n");
 }
 
@@ -106,6 +106,7 @@ interface SummaryRow {
   hostKey: string;
   version: string;
   caller: string;
+  firstUse: Date;
   lastUse: Date;
   uses: number;
 }
@@ -116,6 +117,7 @@ function summaryRows(table: LogsTableLike): SummaryRow[] {
     hostKey: index("HostKey"),
     version: index("Version"),
     caller: index("Caller"),
+    firstUse: index("FirstUse"),
     lastUse: index("LastUse"),
     uses: index("Uses"),
   };
@@ -125,16 +127,18 @@ function summaryRows(table: LogsTableLike): SummaryRow[] {
     );
   }
   return table.rows.map((row) => {
-    const lastUseRaw = row[columns.lastUse];
-    const lastUse = lastUseRaw instanceof Date ? lastUseRaw : new Date(String(lastUseRaw));
+    const timeOf = (raw: unknown) => (raw instanceof Date ? raw : new Date(String(raw)));
+    const firstUse = timeOf(row[columns.firstUse]);
+    const lastUse = timeOf(row[columns.lastUse]);
     const uses = Number(row[columns.uses]);
-    if (Number.isNaN(lastUse.getTime()) || !Number.isFinite(uses)) {
+    if (Number.isNaN(lastUse.getTime()) || Number.isNaN(firstUse.getTime()) || !Number.isFinite(uses)) {
       throw new Error(`the result has a row with an unreadable time or count: ${JSON.stringify(row)}`);
     }
     return {
       hostKey: String(row[columns.hostKey] ?? ""),
       version: String(row[columns.version] ?? "").toLowerCase(),
       caller: String(row[columns.caller] ?? "").toLowerCase() || "unknown",
+      firstUse,
       lastUse,
       uses,
     };
@@ -145,12 +149,14 @@ function summaryRows(table: LogsTableLike): SummaryRow[] {
 function evidenceFrom(
   rows: readonly SummaryRow[],
   servicePrincipalId: string,
-): { uses: VersionUse[]; canarySeenAt?: Date } {
+): { uses: VersionUse[]; canarySeenAt?: Date; canaryFirstSeenAt?: Date } {
   const byVersion = new Map<string, VersionUse>();
   let canarySeenAt: Date | undefined;
+  let canaryFirstSeenAt: Date | undefined;
   for (const row of rows) {
     if (row.caller === servicePrincipalId) {
       if (!canarySeenAt || row.lastUse > canarySeenAt) canarySeenAt = row.lastUse;
+      if (!canaryFirstSeenAt || row.firstUse < canaryFirstSeenAt) canaryFirstSeenAt = row.firstUse;
       continue;
     }
     // Records without a valid version (e.g. a get of the latest logged without one) name no version.
@@ -172,7 +178,7 @@ function evidenceFrom(
     byVersion.set(row.version, use);
   }
   const uses = [...byVersion.values()].sort((a, b) => a.version.localeCompare(b.version));
-  return canarySeenAt ? { uses, canarySeenAt } : { uses };
+  return canarySeenAt && canaryFirstSeenAt ? { uses, canarySeenAt, canaryFirstSeenAt } : { uses };
 }
 
 export function createAuditLogReader(api: LogsQueryApi): AuditLogReader {

@@ -43,7 +43,8 @@ export function createAzureClientFactory(transport: AzureTransport): AzureClient
       return client;
     },
     kusto: (subscriptionId) => new KustoManagementClient(transport.credential, subscriptionId, armOptions),
-    cosmos: (subscriptionId) => new CosmosDBManagementClient(transport.credential, subscriptionId, armOptions),
+    cosmos: (subscriptionId) =>
+      new CosmosDBManagementClient(transport.credential, subscriptionId, armOptions),
     resourceGraph: () => new ResourceGraphClient(transport.credential, armOptions),
     logs: () =>
       new LogsQueryClient(transport.credential, {
@@ -53,7 +54,9 @@ export function createAzureClientFactory(transport: AzureTransport): AzureClient
       }),
     eventGridPublisher: (endpoint, accessKey) =>
       accessKey
-        ? new EventGridPublisherClient(endpoint, "EventGrid", new AzureKeyCredential(accessKey), { ...common })
+        ? new EventGridPublisherClient(endpoint, "EventGrid", new AzureKeyCredential(accessKey), {
+            ...common,
+          })
         : new EventGridPublisherClient(endpoint, "EventGrid", transport.credential, { ...common }),
   };
 }

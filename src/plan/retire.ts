@@ -122,6 +122,30 @@ const windowCoversQuietPeriod: RetireRule = (input) => {
   };
 };
 
+/**
+ * The service reads every managed key on every run, so its own reads must appear in the logs
+ * from the start of the quiet period on. When they only begin later (a new diagnostic
+ * setting, a workspace that just started receiving, a service that just started), an empty
+ * result for the earlier part of the period proves nothing.
+ */
+const pipelineFlowedThroughQuietPeriod: RetireRule = (input) => {
+  const evidence = input.context.evidence;
+  const canary = evidence?.canarySeenAt;
+  if (!evidence || !canary) return null;
+  const quietStart = canary.getTime() - input.quietPeriodMs;
+  const first = evidence.canaryFirstSeenAt;
+  const latestAcceptableStart = quietStart + input.policy.ingestionMarginMs;
+  if (first && first.getTime() <= latestAcceptableStart) return null;
+  const since = first ? `only since ${first.toISOString()}` : "not at all";
+  return {
+    reason: "pipeline-not-current",
+    message: `The audit logs of ${input.context.id} show the service's own reads ${since}; they must reach back to ${new Date(latestAcceptableStart).toISOString()} (the start of the ${quietPeriodName(input)}, within the ingestion margin of ${formatIsoDuration(input.policy.ingestionMarginMs)}) to prove the logs flowed the whole time, so ${versionName(input)} is held.`,
+    ...(first
+      ? { until: new Date(first.getTime() + input.quietPeriodMs - input.policy.ingestionMarginMs) }
+      : {}),
+  };
+};
+
 const unusedDuringQuietPeriod: RetireRule = (input) => {
   const use = useOf(input.context.evidence, input.version.version);
   const canary = input.context.evidence?.canarySeenAt;
@@ -170,6 +194,7 @@ const RETIRE_RULES: readonly RetireRule[] = [
   evidenceComplete,
   pipelineCurrent,
   windowCoversQuietPeriod,
+  pipelineFlowedThroughQuietPeriod,
   unusedDuringQuietPeriod,
   noBackupRetention,
 ];

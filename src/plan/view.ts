@@ -89,6 +89,8 @@ export interface EvidenceView {
   from: string;
   to: string;
   canarySeenAt: string | null;
+  /** Oldest of the service's own reads in the window: how far back the logs are proven flowing. */
+  canaryFirstSeenAt: string | null;
 }
 
 export interface KeyView {
@@ -302,6 +304,7 @@ function keyView(keySnapshot: KeySnapshot, snapshot: Snapshot, plan: Plan, now: 
           from: evidence.from.toISOString(),
           to: evidence.to.toISOString(),
           canarySeenAt: iso(evidence.canarySeenAt),
+          canaryFirstSeenAt: iso(evidence.canaryFirstSeenAt),
         }
       : null,
     pendingActions: planForKey.actions.length,

@@ -57,7 +57,11 @@ export function readJson(request: SandboxRequest): unknown {
   try {
     return JSON.parse(request.body.toString("utf8"));
   } catch (error) {
-    throw new SandboxHttpError(400, "BadRequest", `The request body is not valid JSON: ${(error as Error).message}`);
+    throw new SandboxHttpError(
+      400,
+      "BadRequest",
+      `The request body is not valid JSON: ${(error as Error).message}`,
+    );
   }
 }
 

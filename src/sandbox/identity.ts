@@ -18,7 +18,10 @@ function base64url(input: string): string {
 }
 
 /** Mint an unsigned token for `oid`, valid for an hour from `nowMs`. */
-export function mintSandboxToken(claims: { oid: string; aud: string; tid: string; appid?: string }, nowMs: number): string {
+export function mintSandboxToken(
+  claims: { oid: string; aud: string; tid: string; appid?: string },
+  nowMs: number,
+): string {
   const iat = Math.floor(nowMs / 1000);
   const body: SandboxTokenClaims = { ...claims, iat, exp: iat + 3600 };
   return `${base64url(JSON.stringify({ alg: "none", typ: "JWT" }))}.${base64url(JSON.stringify(body))}.`;

@@ -122,7 +122,10 @@ export function aUse(
   return { version, lastUse, lastUser, count: 1, byCaller: { [lastUser]: lastUse } };
 }
 
-/** Complete evidence over the last 2 days with a fresh canary (1 minute old) and no use. */
+/**
+ * Complete evidence over the last 2 days with a fresh canary (1 minute old), the service's
+ * own reads visible since the window start, and no use.
+ */
 export function anEvidence(key: KeyRef = aKeyRef(), overrides: Partial<AuditEvidence> = {}): AuditEvidence {
   const now = overrides.to ?? NOW;
   return {
@@ -132,6 +135,7 @@ export function anEvidence(key: KeyRef = aKeyRef(), overrides: Partial<AuditEvid
     from: ago(2 * DAY, now),
     to: now,
     canarySeenAt: ago(MINUTE, now),
+    canaryFirstSeenAt: ago(2 * DAY, now),
     uses: [],
     ...overrides,
   };

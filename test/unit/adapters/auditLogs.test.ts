@@ -16,14 +16,15 @@ const V1 = "a".repeat(32);
 const V2 = "b".repeat(32);
 const KEY = parseKeyId("https://kv1.vault.azure.net/keys/key1").key;
 const HSM_KEY = parseKeyId("https://hsm1.managedhsm.azure.net/keys/hkey").key;
-const COLUMNS = ["HostKey", "Version", "Caller", "LastUse", "Uses"].map((name) => ({ name }));
+const COLUMNS = ["HostKey", "Version", "Caller", "FirstUse", "LastUse", "Uses"].map((name) => ({ name }));
 
 function at(minutes: number): Date {
   return new Date(Date.UTC(2026, 5, 1, 12, minutes));
 }
 
+/** A summary row whose first use is `uses - 1` minutes before its last (one call a minute). */
 function row(hostKey: string, version: string, caller: string, lastUse: Date, uses = 1): unknown[] {
-  return [hostKey, version, caller, lastUse, uses];
+  return [hostKey, version, caller, new Date(lastUse.getTime() - (uses - 1) * 60_000), lastUse, uses];
 }
 
 function fakeLogs(answer: () => ReturnType<LogsQueryApi["queryWorkspace"]>) {
@@ -71,7 +72,12 @@ describe("audit log reader", () => {
     expect(queries).toHaveLength(1);
     expect(queries[0]?.timespan).toEqual({ startTime: at(0), endTime: at(60) });
     const key1 = evidence["kv1/key1"];
-    expect(key1).toMatchObject({ complete: true, canarySeenAt: at(55), workspaceId: WORKSPACE });
+    expect(key1).toMatchObject({
+      complete: true,
+      canarySeenAt: at(55),
+      canaryFirstSeenAt: at(48),
+      workspaceId: WORKSPACE,
+    });
     expect(key1?.uses).toEqual([
       {
         version: V1,

@@ -78,6 +78,8 @@ export const historyArb = fc.record({
     complete: oneIn(6).map((incomplete) => !incomplete),
     canaryAgeMs: fc.option(fc.integer({ min: 0, max: 3 * HOUR }), { freq: 6 }),
     windowMs: fc.integer({ min: HOUR, max: 5 * DAY }),
+    /** How long the service's own reads have been visible in the logs (null: since before the window). */
+    ownReadsForMs: fc.option(fc.integer({ min: 0, max: 3 * DAY }), { freq: 3 }),
     uses: fc.array(useArb, { maxLength: 6 }),
   }),
   policy: fc.record({
@@ -174,6 +176,10 @@ export function snapshotOf(history: History): { snapshot: Snapshot; policy: Poli
             history.evidence.canaryAgeMs === null
               ? undefined
               : new Date(NOW.getTime() - history.evidence.canaryAgeMs),
+          canaryFirstSeenAt:
+            history.evidence.ownReadsForMs === null
+              ? new Date(NOW.getTime() - history.evidence.windowMs)
+              : new Date(NOW.getTime() - Math.min(history.evidence.ownReadsForMs, history.evidence.windowMs)),
           uses: [...uses.values()],
         }),
       }

@@ -111,6 +111,27 @@ describe("planner invariants over generated histories", () => {
     );
   });
 
+  it("never disables a version unless the service's own reads prove the logs flowed through its whole quiet period", () => {
+    fc.assert(
+      fc.property(historyArb, (history) => {
+        const { snapshot, policy, result } = planned(history);
+        const evidence = snapshot.evidence[keyRefId(KEY)];
+        for (const action of disables(result)) {
+          const version = snapshot.keys[0]?.versions.find(
+            (candidate) => candidate.version === action.version,
+          );
+          expect(version).toBeDefined();
+          const quiet = quietPeriodFor(version!, policy);
+          expect(evidence?.canaryFirstSeenAt).toBeDefined();
+          expect(evidence!.canaryFirstSeenAt!.getTime()).toBeLessThanOrEqual(
+            evidence!.canarySeenAt!.getTime() - quiet + policy.ingestionMarginMs,
+          );
+        }
+      }),
+      RUNS,
+    );
+  });
+
   it("never downgrades a consumer and only repoints to an enabled version that passes preflight", () => {
     fc.assert(
       fc.property(historyArb, (history) => {

@@ -349,6 +349,27 @@ describe("plan: retire", () => {
     ]);
   });
 
+  it("holds when the service's own reads appear only for part of the quiet period (logs not proven flowing)", () => {
+    // Quiet period P1D, margin 30 min, canary 1 minute old: own reads must reach back to 23h 31m ago.
+    const recent = anEvidence(key, { canaryFirstSeenAt: ago(20 * HOUR) });
+    const result = plan(snapshotWith({ evidence: { [keyRefId(key)]: recent } }), aPolicy(), NOW);
+    expect(disabled(result)).toEqual([]);
+    const hold = holdOf(result, V1);
+    expect(hold).toMatchObject({ reason: "pipeline-not-current" });
+    expect(hold?.message).toContain("only since");
+    expect(hold?.until?.toISOString()).toBe(
+      new Date(ago(20 * HOUR).getTime() + DAY - 30 * MINUTE).toISOString(),
+    );
+  });
+
+  it("accepts own reads that reach back to the start of the quiet period within the margin", () => {
+    const edge = anEvidence(key, { canaryFirstSeenAt: new Date(ago(MINUTE).getTime() - DAY + 30 * MINUTE) });
+    expect(disabled(plan(snapshotWith({ evidence: { [keyRefId(key)]: edge } }), aPolicy(), NOW))).toEqual([
+      V0,
+      V1,
+    ]);
+  });
+
   it("holds when the query window does not cover the quiet period before the canary", () => {
     const short = anEvidence(key, { from: ago(12 * HOUR) });
     const result = plan(snapshotWith({ evidence: { [keyRefId(key)]: short } }), aPolicy(), NOW);
