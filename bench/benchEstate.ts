@@ -1,0 +1,194 @@
+/**
+ * Estates for the benchmarks, generated in code: one vault and N consumers split evenly
+ * between the consumer kinds asked for (Kusto clusters, Cosmos DB accounts, Cassandra data
+ * centers). Every consumer has exactly one pin that can be repointed (a data center's
+ * backup key follows the newest version), so "N consumers" means N repoints.
+ *
+ * Why two keys: Kusto accepts RSA 2048 only and Cosmos DB needs at least 3072 bits, so no
+ * single key can serve both. Kusto clusters and Cassandra data centers use `bench-key`
+ * (RSA 2048); Cosmos accounts use `bench-key-cosmos` (RSA 3072), present only when asked for.
+ *
+ * The service's own identity, its custom roles, the workspace and the outcome-events topic
+ * are taken from the default estate, so the bench runs with the same least-privilege setup
+ * as `npm start`.
+ */
+import type {
+  Estate,
+  EstateConsumer,
+  EstateKey,
+  EstateKeyVersion,
+  EstateVersionRef,
+} from "../src/sandbox/estate.js";
+import { defaultEstate, validateEstate } from "../src/sandbox/seed.js";
+
+export const BENCH_VAULT = "kv-bench";
+/** RSA 2048: the key of the Kusto clusters and Cassandra data centers. */
+export const BENCH_KEY = "bench-key";
+/** RSA 3072: the key of the Cosmos DB accounts. */
+export const BENCH_COSMOS_KEY = "bench-key-cosmos";
+const DATA_GROUP = "rg-data";
+const KEYS_GROUP = "rg-keys";
+const LOCATION = "westeurope";
+/** Kusto clusters and Cosmos accounts share a user-assigned identity; each Cassandra cluster has its own (system-assigned). */
+const SHARED_CONSUMER_IDENTITY = "uai-bench-consumers";
+const DATA_CENTERS_PER_CLUSTER = 5;
+const CRYPTO_USER_ROLE = "Key Vault Crypto Service Encryption User";
+
+export type BenchConsumerKind = "kusto" | "cosmos" | "cassandra";
+
+export interface BenchEstateOptions {
+  /** How many consumers in all; may be 0. */
+  consumers: number;
+  /** The kinds the consumers are split between (default: all three). */
+  kinds?: readonly BenchConsumerKind[];
+  /** Ages in hours of each key's versions, oldest first. */
+  versionAgesHours: readonly number[];
+  /** Which version every consumer pins (index, 0 = oldest, or "newest"). */
+  pinnedVersion: EstateVersionRef;
+}
+
+/** How N consumers split between the kinds: evenly, the first kinds taking the remainder. */
+export function consumerSplit(
+  total: number,
+  kinds: readonly BenchConsumerKind[],
+): Record<BenchConsumerKind, number> {
+  if (!Number.isInteger(total) || total < 0)
+    throw new Error(`a bench estate needs a whole number of consumers, not ${total}`);
+  if (total > 0 && kinds.length === 0)
+    throw new Error("a bench estate with consumers needs at least one kind");
+  const split: Record<BenchConsumerKind, number> = { kusto: 0, cosmos: 0, cassandra: 0 };
+  kinds.forEach((kind, index) => {
+    split[kind] = Math.floor(total / kinds.length) + (index < total % kinds.length ? 1 : 0);
+  });
+  return split;
+}
+
+function padded(index: number): string {
+  return String(index + 1).padStart(3, "0");
+}
+
+export function benchEstate(options: BenchEstateOptions): Estate {
+  const base = defaultEstate();
+  const rotator = base.identities.find((identity) => identity.name === "rotator");
+  const workspace = base.workspaces[0];
+  const subscription = base.subscriptions[0];
+  if (!rotator || !workspace || !subscription) {
+    throw new Error(
+      "the default estate (src/sandbox/estates/default.json) lost its rotator identity, workspace or subscription; the bench estate is built from them",
+    );
+  }
+  const subscriptionId = subscription.id;
+  const split = consumerSplit(options.consumers, options.kinds ?? ["kusto", "cosmos", "cassandra"]);
+  const keyRef = { vault: BENCH_VAULT, key: BENCH_KEY, version: options.pinnedVersion };
+  const cosmosKeyRef = { vault: BENCH_VAULT, key: BENCH_COSMOS_KEY, version: options.pinnedVersion };
+  const followsNewest = { vault: BENCH_VAULT, key: BENCH_KEY, version: "none" as const };
+  const placement = { subscriptionId, resourceGroup: DATA_GROUP, location: LOCATION };
+
+  const consumers: EstateConsumer[] = [];
+  const cassandraIdentities: string[] = [];
+  // Cassandra clusters first: the sandbox derives a cluster's subnet from its index in this list.
+  const clusters = Math.ceil(split.cassandra / DATA_CENTERS_PER_CLUSTER);
+  for (let cluster = 0; cluster < clusters; cluster++) {
+    const identity = `cassandra-bench-${padded(cluster)}`;
+    cassandraIdentities.push(identity);
+    const first = cluster * DATA_CENTERS_PER_CLUSTER;
+    const count = Math.min(DATA_CENTERS_PER_CLUSTER, split.cassandra - first);
+    consumers.push({
+      kind: "cassandra",
+      name: `cass-bench-${padded(cluster)}`,
+      identity,
+      ...placement,
+      dataCenters: Array.from({ length: count }, (_, dc) => ({
+        name: `dc-${padded(dc)}`,
+        location: LOCATION,
+        managedDiskKey: keyRef,
+        backupStorageKey: followsNewest,
+      })),
+    });
+  }
+  for (let index = 0; index < split.kusto; index++) {
+    consumers.push({
+      kind: "kusto",
+      name: `adxbench${padded(index)}`,
+      identity: SHARED_CONSUMER_IDENTITY,
+      ...placement,
+      key: keyRef,
+    });
+  }
+  for (let index = 0; index < split.cosmos; index++) {
+    consumers.push({
+      kind: "cosmos",
+      name: `cosmos-bench-${padded(index)}`,
+      identity: SHARED_CONSUMER_IDENTITY,
+      ...placement,
+      key: cosmosKeyRef,
+      backupPolicy: { type: "Periodic", intervalInMinutes: 240, retentionInHours: 8 },
+    });
+  }
+
+  const versions: EstateKeyVersion[] = options.versionAgesHours.map((ageHours) => ({ ageHours }));
+  const keys: EstateKey[] = [{ name: BENCH_KEY, kty: "RSA", size: 2048, versions }];
+  if (split.cosmos > 0) keys.push({ name: BENCH_COSMOS_KEY, kty: "RSA", size: 3072, versions });
+  const subscriptionScope = `/subscriptions/${subscriptionId}`;
+  const estate: Estate = {
+    ...(base.tenantId ? { tenantId: base.tenantId } : {}),
+    subscriptions: [{ id: subscriptionId, resourceGroups: [KEYS_GROUP, DATA_GROUP] }],
+    identities: [
+      rotator,
+      {
+        name: SHARED_CONSUMER_IDENTITY,
+        objectId: "66666666-0000-0000-0000-000000000001",
+        userAssigned: { subscriptionId, resourceGroup: DATA_GROUP },
+      },
+      ...cassandraIdentities.map((name, index) => ({
+        name,
+        objectId: `77777777-0000-0000-0000-${String(index + 1).padStart(12, "0")}`,
+      })),
+    ],
+    ...(base.roleDefinitions ? { roleDefinitions: base.roleDefinitions } : {}),
+    roleAssignments: [
+      { principal: "rotator", role: "CMK Rotator Key Operator", scope: `vault:${BENCH_VAULT}` },
+      { principal: "rotator", role: "Reader", scope: subscriptionScope },
+      {
+        principal: "rotator",
+        role: "CMK Rotator Consumer Operator",
+        scope: `${subscriptionScope}/resourceGroups/${DATA_GROUP}`,
+      },
+      {
+        principal: "rotator",
+        role: "Log Analytics Reader",
+        scope: `${subscriptionScope}/resourceGroups/${workspace.resourceGroup}/providers/Microsoft.OperationalInsights/workspaces/${workspace.name}`,
+      },
+      ...keys.map((key) => ({
+        principal: SHARED_CONSUMER_IDENTITY,
+        role: CRYPTO_USER_ROLE,
+        scope: `key:${BENCH_VAULT}/${key.name}`,
+      })),
+      ...cassandraIdentities.map((principal) => ({
+        principal,
+        role: CRYPTO_USER_ROLE,
+        scope: `key:${BENCH_VAULT}/${BENCH_KEY}`,
+      })),
+    ],
+    workspaces: [{ ...workspace, subscriptionId, resourceGroup: KEYS_GROUP }],
+    vaults: [
+      {
+        name: BENCH_VAULT,
+        kind: "vault",
+        subscriptionId,
+        resourceGroup: KEYS_GROUP,
+        location: LOCATION,
+        softDelete: true,
+        purgeProtection: true,
+        softDeleteRetentionInDays: 90,
+        workspace: workspace.name,
+        keys,
+      },
+    ],
+    consumers,
+    ...(base.eventGrid?.customTopics ? { eventGrid: { customTopics: base.eventGrid.customTopics } } : {}),
+    // Consumers unwrap rarely, so their background work does not compete with what is measured.
+    simulation: { unwrapIntervalSeconds: 3600, defaultLagSeconds: 1 },
+  };
+  return validateEstate(estate);
+}

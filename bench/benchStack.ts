@@ -1,0 +1,53 @@
+/**
+ * The stack each benchmark runs on, assembled exactly like `npm start` does it: the
+ * in-process sandbox (Azure on loopback), Azurite for the journal and key leases, and the
+ * service's runtime built from sandbox-sized settings with the sandbox transport. Only
+ * loopback is ever contacted.
+ */
+import { randomUUID } from "node:crypto";
+import { sandboxSettings } from "../src/local/start.js";
+import type { RotatorLog } from "../src/rotation/log.js";
+import { silentLog } from "../src/rotation/log.js";
+import { buildRuntime, type Runtime } from "../src/runtime.js";
+import type { RunningSandbox } from "../src/sandbox/server.js";
+import type { AzuriteTables } from "../src/testing/azurite.js";
+
+export interface BenchRuntimeOptions {
+  /** ROTATOR_* settings that differ from the sandbox defaults. */
+  settings?: Record<string, string>;
+  log?: RotatorLog;
+}
+
+/**
+ * The service's runtime over `sandbox`, with the settings `npm start` uses plus `overrides`,
+ * a fresh journal table, and a quiet period of a day so that nothing is retired during a
+ * bench run.
+ */
+export function benchRuntime(
+  sandbox: RunningSandbox,
+  azurite: AzuriteTables,
+  options: BenchRuntimeOptions = {},
+): Runtime {
+  const env = {
+    ...sandboxSettings(sandbox, azurite.connectionString),
+    ROTATOR_QUIET_PERIOD: "P1D",
+    ROTATOR_JOURNAL_TABLE: `bench${randomUUID().replaceAll("-", "").slice(0, 16)}`,
+    ...options.settings,
+  };
+  return buildRuntime({ transport: sandbox.transport("rotator"), env, log: options.log ?? silentLog });
+}
+
+/** Waits until no consumer has a long-running update in flight (polls the sandbox store). */
+export async function untilNoUpdateInFlight(sandbox: RunningSandbox, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const busy = [...sandbox.store.armResources.values()].filter((resource) => resource.pendingUpdate);
+    if (busy.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${busy.length} consumer update(s) still in flight after ${timeoutMs} ms (first: ${busy[0]?.id}); the sandbox's long-running operations did not finish`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
