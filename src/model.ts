@@ -69,6 +69,18 @@ export interface BackupRetention {
   description: string;
 }
 
+/** Terminal provisioning states; any other state (Updating, Creating, Kusto's Running, ...) is busy. */
+const SETTLED_PROVISIONING_STATES = new Set(["succeeded", "failed", "canceled", "cancelled"]);
+
+/**
+ * Whether a resource is still busy with an earlier change. Unknown states count as busy, so
+ * nothing is planned on a resource whose state the service does not understand.
+ */
+export function isProvisioningBusy(provisioningState: string | undefined): boolean {
+  if (!provisioningState) return false;
+  return !SETTLED_PROVISIONING_STATES.has(provisioningState.toLowerCase());
+}
+
 export interface ConsumerSnapshot {
   /** ARM id of the resource holding the pins (a Cassandra data center for Cassandra). */
   id: string;

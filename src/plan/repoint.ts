@@ -2,14 +2,11 @@
  * Repoint decisions for one key: every pin older than the target moves to the target.
  * A consumer is never moved to a version older than, or unknown relative to, the one it pins.
  */
-import type { Hold, RepointAction } from "../model.js";
+import { type Hold, isProvisioningBusy, type RepointAction } from "../model.js";
 import type { KeyContext, PinOnKey } from "./keyContext.js";
 
-/** Provisioning states in which a consumer is still busy with an earlier change. */
-const BUSY_STATES = new Set(["updating", "creating", "deleting", "moving"]);
-
 export function isBusy(pinOnKey: PinOnKey): boolean {
-  return BUSY_STATES.has((pinOnKey.consumer.provisioningState ?? "").toLowerCase());
+  return isProvisioningBusy(pinOnKey.consumer.provisioningState);
 }
 
 export type PinStatus =

@@ -4,7 +4,7 @@
  * of the three outcomes.
  */
 import { AzureCallError, ValidationError } from "../../errors.js";
-import type { ConsumerSnapshot, PinName, StepOutcome } from "../../model.js";
+import { type ConsumerSnapshot, isProvisioningBusy, type PinName, type StepOutcome } from "../../model.js";
 import { describeAzureFailure, failureText, pendingFromFailure } from "../azureFailure.js";
 import { type ParsedKeyId, parseKeyId } from "../keyRef.js";
 
@@ -89,11 +89,6 @@ export function readError(id: string, operation: string, error: unknown): AzureC
   );
 }
 
-function isBusy(provisioningState: string | undefined): boolean {
-  if (!provisioningState) return false;
-  return !["succeeded", "failed", "canceled", "cancelled"].includes(provisioningState.toLowerCase());
-}
-
 /**
  * Begins a repoint through `start` (which sends the PATCH) and maps the answer: started →
  * done (verified at the next observation); resource busy or 409 → pending; 429/5xx after the
@@ -109,7 +104,7 @@ export async function beginRepointWith(
   if (!consumer.pins.some((candidate) => candidate.pin === pin)) {
     return { status: "failed", reason: "unknown-pin", detail: `${subject}: the consumer has no ${pin} key` };
   }
-  if (isBusy(consumer.provisioningState)) {
+  if (isProvisioningBusy(consumer.provisioningState)) {
     return {
       status: "pending",
       detail: `${subject} waits: the resource is ${consumer.provisioningState}; the next run retries`,

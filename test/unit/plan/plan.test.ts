@@ -124,8 +124,12 @@ describe("plan: target and repoint", () => {
     expect(repoints(result).map((a) => a.from)).toEqual([V0]);
   });
 
-  it("holds a consumer that is still updating instead of repointing it", () => {
-    const busy = aConsumer({ pins: [aPin(key, V0)], provisioningState: "Updating" });
+  it.each([
+    "Updating",
+    "Running", // Kusto's provisioningState while an operation runs
+    "SomethingNew", // an unknown state counts as busy
+  ])("holds a consumer whose provisioning state is %s instead of repointing it", (provisioningState) => {
+    const busy = aConsumer({ pins: [aPin(key, V0)], provisioningState });
     const result = plan(snapshotWith({ consumers: [busy] }), aPolicy(), NOW);
     expect(repoints(result)).toEqual([]);
     expect(result.holds).toContainEqual(
