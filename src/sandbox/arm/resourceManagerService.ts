@@ -366,5 +366,7 @@ async function updateResource(
   const failWith = takeOperationFault(store, request);
   const started = startUpdate(store, { ...kind, update }, resource, target, failWith);
   const statusUrl = `https://${request.host}${started.statusPath}?api-version=${apiVersion}`;
-  return json(update.acceptedStatus, kind.present(store, resource), { "azure-asyncoperation": statusUrl });
+  // Like the real RPs, the accepted answer shows the resource as requested, still updating.
+  const accepted = { ...resource, body: update.withProvisioningPhase(target, "updating") };
+  return json(update.acceptedStatus, kind.present(store, accepted), { "azure-asyncoperation": statusUrl });
 }
