@@ -5,7 +5,7 @@
  * loopback is ever contacted.
  */
 import { randomUUID } from "node:crypto";
-import { sandboxSettings } from "../src/local/start.js";
+import { sandboxSettings } from "../src/local/sandboxEnvironment.js";
 import type { RotatorLog } from "../src/rotation/log.js";
 import { silentLog } from "../src/rotation/log.js";
 import { buildRuntime, type Runtime } from "../src/runtime.js";

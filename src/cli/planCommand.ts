@@ -5,12 +5,12 @@
  * sandbox and says so first.
  */
 import { describeError, SettingsError } from "../errors.js";
+import { startSandboxEnvironment } from "../local/sandboxEnvironment.js";
 import type { KeyView } from "../plan/view.js";
 import { type RotatorLog, structuredLog } from "../rotation/log.js";
 import type { KeysAnswer } from "../rotation/rotationService.js";
 import { buildRuntime } from "../runtime.js";
 import { formatPlan } from "./planTable.js";
-import { startSandboxEnvironment } from "./sandboxEnvironment.js";
 
 export const SANDBOX_NOTICE =
   "cmk-rotator plan: no ROTATOR_* settings found; planning against the built-in sandbox";
@@ -51,7 +51,7 @@ export async function runPlanCommand(options: PlanCommandOptions): Promise<numbe
   if (sandboxed) (options.json ? io.err : io.out)(SANDBOX_NOTICE);
   let environment: Awaited<ReturnType<typeof startSandboxEnvironment>> | undefined;
   try {
-    if (sandboxed) environment = await startSandboxEnvironment(() => undefined);
+    if (sandboxed) environment = await startSandboxEnvironment({ log: () => undefined });
     const runtime = buildRuntime({
       env: environment?.env ?? options.env,
       log,

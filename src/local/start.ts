@@ -12,9 +12,10 @@ import { request as httpsRequest } from "node:https";
 import { allFunctions } from "../../functions/index.js";
 import { installRuntime } from "../runtime.js";
 import { sandboxReadyLine } from "../sandbox/readyLine.js";
-import { type RunningSandbox, startSandbox } from "../sandbox/server.js";
-import { type AzuriteTables, startAzuriteTables } from "../testing/azurite.js";
+import type { RunningSandbox } from "../sandbox/server.js";
+import type { AzuriteTables } from "../testing/azurite.js";
 import { type RunningFunctionsHost, startFunctionsHost } from "./functionsHost.js";
+import { effectiveSettings, startSandboxEnvironment } from "./sandboxEnvironment.js";
 
 export interface StartOptions {
   estateFile?: string;
@@ -53,55 +54,6 @@ export function parseStartArgs(argv: readonly string[]): StartOptions | "help" {
     else throw new Error(`unknown argument "${arg}"\n\n${USAGE}`);
   }
   return options;
-}
-
-/** Settings that make the sandbox estate a complete, sandbox-sized configuration. */
-export function sandboxSettings(
-  sandbox: RunningSandbox,
-  journalConnectionString: string,
-): Record<string, string> {
-  const store = sandbox.store;
-  const vaults = [...store.vaults.values()];
-  const rotator = store.identityByName("rotator");
-  if (!rotator) throw new Error('The estate has no identity named "rotator" (the service\'s own identity)');
-  const topic = store.customTopics[0];
-  if (!topic) throw new Error("The estate has no Event Grid custom topic for the outcome events");
-  return {
-    ROTATOR_MODE: "enforce",
-    ROTATOR_QUIET_PERIOD: "PT5M",
-    ROTATOR_EMERGENCY_QUIET_PERIOD: "PT2M",
-    ROTATOR_INGESTION_MARGIN: "PT2M",
-    ROTATOR_TIMER_SCHEDULE: "*/30 * * * * *",
-    ROTATOR_MANAGED_VAULTS: vaults.map((vault) => vault.uri.replace(/\/$/, "")).join(","),
-    ROTATOR_SUBSCRIPTIONS: store.subscriptions.map((subscription) => subscription.id).join(","),
-    ROTATOR_AUDIT_WORKSPACES: vaults.map((vault) => `${vault.name}=${vault.workspaceId}`).join(","),
-    ROTATOR_AUDIT_TABLE: "AzureDiagnostics",
-    ROTATOR_SERVICE_PRINCIPAL_ID: rotator.objectId,
-    ROTATOR_REPOINT_CONCURRENCY: "4",
-    ROTATOR_JOURNAL_CONNECTION_STRING: journalConnectionString,
-    ROTATOR_JOURNAL_TABLE: "rotatorjournal",
-    ROTATOR_EVENTS_TOPIC_ENDPOINT: `https://${topic.host}/api/events`,
-    ROTATOR_EVENTS_TOPIC_KEY: topic.accessKey,
-  };
-}
-
-/** The sandbox defaults, overridden by any ROTATOR_* variable of `env`. */
-export function effectiveSettings(
-  defaults: Record<string, string>,
-  env: Record<string, string | undefined>,
-): Record<string, string> {
-  const settings = { ...defaults };
-  for (const [name, value] of Object.entries(env)) {
-    if (name.startsWith("ROTATOR_") && value !== undefined) settings[name] = value;
-  }
-  // The journal is configured by exactly one of these: an override of one replaces the other.
-  if (
-    env.ROTATOR_JOURNAL_TABLE_ENDPOINT !== undefined &&
-    env.ROTATOR_JOURNAL_CONNECTION_STRING === undefined
-  ) {
-    delete settings.ROTATOR_JOURNAL_CONNECTION_STRING;
-  }
-  return settings;
 }
 
 /** POST to the sandbox control API (HTTPS, trusting the sandbox CA). */
@@ -164,12 +116,14 @@ export async function startLocalStack(
     for (const part of started.reverse()) await part.stop().catch(() => undefined);
   };
   try {
-    const azurite = await startAzuriteTables();
-    started.push(azurite);
-    const sandbox = await startSandbox({ port: options.sandboxPort, estateFile: options.estateFile });
-    started.push({ stop: () => sandbox.close() });
-    const settings = effectiveSettings(sandboxSettings(sandbox, azurite.connectionString), env);
-    installRuntime({ transport: sandbox.transport("rotator"), env: settings });
+    const environment = await startSandboxEnvironment({
+      port: options.sandboxPort,
+      ...(options.estateFile ? { estateFile: options.estateFile } : {}),
+    });
+    started.push({ stop: () => environment.close() });
+    const { sandbox, azurite } = environment;
+    const settings = effectiveSettings(environment.env, env);
+    installRuntime({ transport: environment.transport, env: settings });
     const host = await startFunctionsHost({ functions: allFunctions, port: options.port, settings });
     started.push({ stop: () => host.close() });
     const endpoint = `${host.url}/runtime/webhooks/eventgrid?functionName=keyVersionCreated`;

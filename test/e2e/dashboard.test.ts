@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allFunctions } from "../../functions/index.js";
-import { type SandboxEnvironment, startSandboxEnvironment } from "../../src/cli/sandboxEnvironment.js";
 import { type RunningFunctionsHost, startFunctionsHost } from "../../src/local/functionsHost.js";
+import { type SandboxEnvironment, startSandboxEnvironment } from "../../src/local/sandboxEnvironment.js";
 import { silentLog } from "../../src/rotation/log.js";
 import { installRuntime, uninstallRuntime } from "../../src/runtime.js";
 
@@ -29,7 +29,7 @@ beforeAll(async () => {
       `${CHROMIUM} is missing: the dashboard browser test needs Debian's chromium package (apt-get install -y chromium; .ci/run installs it)`,
     );
   }
-  environment = await startSandboxEnvironment(() => undefined);
+  environment = await startSandboxEnvironment({ log: () => undefined });
   // Repoints finish in a fraction of a second, so the page shows them within a refresh or two.
   environment.sandbox.store.latency.lroDurationMs = 300;
   installRuntime({ transport: environment.transport, env: environment.env, log: silentLog });

@@ -1,0 +1,102 @@
+/**
+ * The built-in sandbox as an environment the service runs against: the in-process sandbox,
+ * Azurite for the service's table, and the ROTATOR_* settings that point the service at them,
+ * derived from what the sandbox was seeded with. `npm start`, the plan command, the benchmarks
+ * and the end-to-end tests all start it here.
+ */
+import type { AzureTransport } from "../azure/transport.js";
+import { type RunningSandbox, type SandboxLogger, startSandbox } from "../sandbox/server.js";
+import { type AzuriteTables, startAzuriteTables } from "../testing/azurite.js";
+
+export interface SandboxEnvironment {
+  /** Sandbox-sized ROTATOR_* settings for this sandbox and Azurite. */
+  env: Record<string, string>;
+  /** The service's own transport (identity "rotator"). */
+  transport: AzureTransport;
+  sandbox: RunningSandbox;
+  azurite: AzuriteTables;
+  close(): Promise<void>;
+}
+
+export interface SandboxEnvironmentOptions {
+  estateFile?: string;
+  /** Sandbox port; 0 (default) picks a free one. */
+  port?: number;
+  log?: SandboxLogger;
+}
+
+/** Settings that make a sandbox estate a complete, sandbox-sized configuration (quiet period of minutes). */
+export function sandboxSettings(
+  sandbox: RunningSandbox,
+  journalConnectionString: string,
+): Record<string, string> {
+  const store = sandbox.store;
+  const vaults = [...store.vaults.values()];
+  const rotator = store.identityByName("rotator");
+  if (!rotator) throw new Error('The estate has no identity named "rotator" (the service\'s own identity)');
+  const topic = store.customTopics[0];
+  if (!topic) throw new Error("The estate has no Event Grid custom topic for the outcome events");
+  return {
+    ROTATOR_MODE: "enforce",
+    ROTATOR_QUIET_PERIOD: "PT5M",
+    ROTATOR_EMERGENCY_QUIET_PERIOD: "PT2M",
+    ROTATOR_INGESTION_MARGIN: "PT2M",
+    ROTATOR_TIMER_SCHEDULE: "*/30 * * * * *",
+    ROTATOR_MANAGED_VAULTS: vaults.map((vault) => vault.uri.replace(/\/$/, "")).join(","),
+    ROTATOR_SUBSCRIPTIONS: store.subscriptions.map((subscription) => subscription.id).join(","),
+    ROTATOR_AUDIT_WORKSPACES: vaults.map((vault) => `${vault.name}=${vault.workspaceId}`).join(","),
+    ROTATOR_AUDIT_TABLE: "AzureDiagnostics",
+    ROTATOR_SERVICE_PRINCIPAL_ID: rotator.objectId,
+    ROTATOR_REPOINT_CONCURRENCY: "4",
+    ROTATOR_JOURNAL_CONNECTION_STRING: journalConnectionString,
+    ROTATOR_JOURNAL_TABLE: "rotatorjournal",
+    ROTATOR_EVENTS_TOPIC_ENDPOINT: `https://${topic.host}/api/events`,
+    ROTATOR_EVENTS_TOPIC_KEY: topic.accessKey,
+  };
+}
+
+/** The sandbox defaults, overridden by any ROTATOR_* variable of `env`. */
+export function effectiveSettings(
+  defaults: Record<string, string>,
+  env: Record<string, string | undefined>,
+): Record<string, string> {
+  const settings = { ...defaults };
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith("ROTATOR_") && value !== undefined) settings[name] = value;
+  }
+  // The journal is configured by exactly one of these: an override of one replaces the other.
+  if (
+    env.ROTATOR_JOURNAL_TABLE_ENDPOINT !== undefined &&
+    env.ROTATOR_JOURNAL_CONNECTION_STRING === undefined
+  ) {
+    delete settings.ROTATOR_JOURNAL_CONNECTION_STRING;
+  }
+  return settings;
+}
+
+/** Starts Azurite and the sandbox; `close` stops both. */
+export async function startSandboxEnvironment(
+  options: SandboxEnvironmentOptions = {},
+): Promise<SandboxEnvironment> {
+  const azurite = await startAzuriteTables();
+  let sandbox: RunningSandbox;
+  try {
+    sandbox = await startSandbox({
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      ...(options.estateFile ? { estateFile: options.estateFile } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
+  } catch (error) {
+    await azurite.stop();
+    throw error;
+  }
+  return {
+    env: sandboxSettings(sandbox, azurite.connectionString),
+    transport: sandbox.transport("rotator"),
+    sandbox,
+    azurite,
+    close: async () => {
+      await Promise.allSettled([sandbox.close(), azurite.stop()]);
+    },
+  };
+}
