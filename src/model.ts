@@ -151,6 +151,8 @@ export interface Policy {
   mode: RotatorMode;
   /** Minimum RSA size per consumer kind. */
   minRsaBits: Record<ConsumerKind, number>;
+  /** RSA sizes a consumer kind accepts at all, where its service documents a closed list. */
+  acceptedRsaBits: Partial<Record<ConsumerKind, readonly number[]>>;
 }
 
 /** Tag names the service writes on key versions. */
@@ -233,6 +235,7 @@ export type ReasonCode =
   | "preflight-not-yet-valid"
   | "preflight-not-rsa"
   | "preflight-key-too-small"
+  | "preflight-key-size-unsupported"
   | "preflight-missing-key-ops"
   | "preflight-not-purge-protected"
   /** The version carries TAGS.compromised: it is never a target. */

@@ -502,8 +502,16 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
 }
 
 /** The planner's policy from the settings. */
+/**
+ * RSA sizes a consumer kind accepts at all, where its service documents a closed list: Azure
+ * Data Explorer's customer-managed-key documents accept RSA 2048 only. Widen this only when
+ * the documentation does.
+ */
+export const ACCEPTED_RSA_BITS: Policy["acceptedRsaBits"] = { kusto: [2048] };
+
 export function policyFromSettings(settings: Settings): Policy {
   return {
+    acceptedRsaBits: ACCEPTED_RSA_BITS,
     quietPeriodMs: settings.quietPeriodMs,
     emergencyQuietPeriodMs: settings.emergencyQuietPeriodMs,
     ingestionMarginMs: settings.ingestionMarginMs,

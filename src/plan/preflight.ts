@@ -94,6 +94,23 @@ const largeEnough: PreflightCheck = (input) => {
   };
 };
 
+const sizeAccepted: PreflightCheck = (input) => {
+  const size = input.version.keySize;
+  if (size === undefined) return null; // largeEnough already refuses an unknown size
+  const refusing = [...input.consumerKinds].sort().filter((kind) => {
+    const accepted = input.policy.acceptedRsaBits[kind];
+    return accepted !== undefined && !accepted.includes(size);
+  });
+  if (refusing.length === 0) return null;
+  const accepted = refusing
+    .map((kind) => `${kind} accepts RSA ${input.policy.acceptedRsaBits[kind]?.join("/")}`)
+    .join("; ");
+  return {
+    reason: "preflight-key-size-unsupported",
+    message: `${describe(input)} is RSA ${size}, which ${refusing.join(" and ")} cannot use (${accepted}); create a version of an accepted size, or move those consumers to another key.`,
+  };
+};
+
 const wrapsKeys: PreflightCheck = (input) => {
   const ops = new Set(input.version.keyOps.map((op) => op.toLowerCase()));
   const missing = REQUIRED_KEY_OPS.filter((op) => !ops.has(op.toLowerCase()));
@@ -124,6 +141,7 @@ const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
   alreadyValid,
   isRsa,
   largeEnough,
+  sizeAccepted,
   wrapsKeys,
   purgeProtected,
 ];

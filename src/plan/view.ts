@@ -269,6 +269,7 @@ const VIEW_POLICY: Policy = {
   ingestionMarginMs: 0,
   mode: "report",
   minRsaBits: { kusto: 0, cosmos: 0, cassandra: 0 },
+  acceptedRsaBits: {},
 };
 
 function keyView(keySnapshot: KeySnapshot, snapshot: Snapshot, plan: Plan, now: Date): KeyView {

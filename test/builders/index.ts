@@ -164,6 +164,8 @@ export function aPolicy(overrides: Partial<Policy> = {}): Policy {
     ingestionMarginMs: 30 * MINUTE,
     mode: "enforce",
     minRsaBits: { kusto: 2048, cosmos: 3072, cassandra: 2048 },
+    // No closed size lists by default, so one baseline version (RSA 3072) suits every kind.
+    acceptedRsaBits: {},
     ...overrides,
   };
 }

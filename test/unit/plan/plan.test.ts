@@ -208,6 +208,28 @@ describe("plan: preflight blocks", () => {
     expect(result.blocks[0]?.message).toContain("3072");
   });
 
+  it("blocks a size a consumer kind does not accept at all (Kusto: RSA 2048 only)", () => {
+    const kusto = aConsumer({ kind: "kusto", pins: [aPin(key, V1)] });
+    const kustoOnly2048 = aPolicy({ acceptedRsaBits: { kusto: [2048] } });
+    const sized = aKeySnapshot({
+      versions: [
+        aVersion(0, { keySize: 2048 }),
+        aVersion(1, { keySize: 2048 }),
+        aVersion(2, { keySize: 3072 }),
+      ],
+    });
+    const result = plan(snapshotWith({ keys: [sized], consumers: [kusto] }), kustoOnly2048, NOW);
+    expect(result.blocks).toEqual([
+      expect.objectContaining({ version: V2, reason: "preflight-key-size-unsupported" }),
+    ]);
+    expect(result.blocks[0]?.message).toContain("kusto accepts RSA 2048");
+    expect(repoints(result)).toEqual([]);
+
+    const cassandra = aConsumer({ kind: "cassandra", pins: [aPin(key, V1)] });
+    const wider = plan(snapshotWith({ keys: [sized], consumers: [cassandra] }), kustoOnly2048, NOW);
+    expect(wider.blocks).toEqual([]);
+  });
+
   it("keeps a consumer pinned to a blocked newer version where it is", () => {
     const ahead = aConsumer({ pins: [aPin(key, V2)] });
     const result = plan(

@@ -127,6 +127,7 @@ describe("loadSettings", () => {
       ingestionMarginMs: 1_800_000,
       mode: "report",
       minRsaBits: { kusto: 2048, cosmos: 3072, cassandra: 2048 },
+      acceptedRsaBits: { kusto: [2048] },
     });
   });
 
