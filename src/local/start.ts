@@ -8,9 +8,9 @@
  * Sandbox-sized settings (quiet period of minutes, timer every 30 s) apply unless a ROTATOR_*
  * variable in the environment says otherwise. Ctrl-C stops everything and leaves no process.
  */
-import { request as httpsRequest } from "node:https";
 import { allFunctions } from "../../functions/index.js";
 import { installRuntime } from "../runtime.js";
+import { sandboxControl } from "../sandbox/controlClient.js";
 import { sandboxReadyLine } from "../sandbox/readyLine.js";
 import type { RunningSandbox } from "../sandbox/server.js";
 import type { AzuriteTables } from "../testing/azurite.js";
@@ -56,48 +56,6 @@ export function parseStartArgs(argv: readonly string[]): StartOptions | "help" {
   return options;
 }
 
-/** POST to the sandbox control API (HTTPS, trusting the sandbox CA). */
-export function controlRequest(
-  sandbox: RunningSandbox,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<unknown> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const request = httpsRequest(
-      {
-        host: "127.0.0.1",
-        port: sandbox.port,
-        method,
-        path,
-        ca: sandbox.caPem,
-        headers: payload
-          ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
-          : {},
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          if ((response.statusCode ?? 500) >= 300) {
-            reject(new Error(`sandbox control ${method} ${path} answered ${response.statusCode}: ${text}`));
-            return;
-          }
-          try {
-            resolve(text ? JSON.parse(text) : undefined);
-          } catch {
-            resolve(text);
-          }
-        });
-      },
-    );
-    request.on("error", reject);
-    request.end(payload);
-  });
-}
-
 export interface LocalStack {
   sandbox: RunningSandbox;
   azurite: AzuriteTables;
@@ -129,11 +87,15 @@ export async function startLocalStack(
     const endpoint = `${host.url}/runtime/webhooks/eventgrid?functionName=keyVersionCreated`;
     for (const vault of sandbox.store.vaults.values()) {
       if (vault.kind !== "vault") continue; // Managed HSMs emit no events: the timer sees their versions.
-      await controlRequest(sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {
+      const answer = await sandboxControl(sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {
         vault: vault.name,
         endpoint,
         schema: "EventGridSchema",
       });
+      if (answer.status >= 300)
+        throw new Error(
+          `Could not subscribe the local host to the events of vault "${vault.name}": the sandbox control API answered ${answer.status}: ${answer.text}`,
+        );
     }
     return { sandbox, azurite, host, settings, stop: stopAll };
   } catch (error) {

@@ -3,7 +3,6 @@
  * the real SDK clients built by the service's own client factory, and the check that
  * holds the whole recording against the official specs.
  */
-import { request } from "node:https";
 import { expect } from "vitest";
 import { type AzureClientFactory, createAzureClientFactory } from "../../src/azure/clientFactory.js";
 import type { Estate } from "../../src/sandbox/estate.js";
@@ -89,37 +88,4 @@ export function expectRecordingConforms(
   expect.soft(missing, `operations not seen in the recording (seen: ${[...seen].join(", ")})`).toEqual([]);
   expect(describeFailures(verdicts), "exchanges that violate the specification").toBe("");
   return verdicts;
-}
-
-/** One call to the sandbox control API on 127.0.0.1 (trusting the sandbox CA). */
-export function callControlApi(
-  sandbox: RunningSandbox,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const outgoing = request(
-      {
-        host: "127.0.0.1",
-        port: sandbox.port,
-        method,
-        path,
-        ca: sandbox.caPem,
-        headers: payload
-          ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
-          : {},
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () =>
-          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-        );
-      },
-    );
-    outgoing.on("error", reject);
-    outgoing.end(payload);
-  });
 }

@@ -8,10 +8,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { EventGridDeserializer } from "@azure/eventgrid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sandboxControl } from "../../src/sandbox/controlClient.js";
 import { cloudEventProblems, eventGridEventProblems } from "../support/swagger/eventGridEvents.js";
 import {
   type ConformanceSandbox,
-  callControlApi,
   expectRecordingConforms,
   specCatalog,
   startConformanceSandbox,
@@ -84,12 +84,12 @@ describe("Event Grid conformance", () => {
       ["/eventgrid", "EventGridSchema"],
       ["/cloudevents", "CloudEventSchema"],
     ]) {
-      const answer = await callControlApi(run.sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {
+      const answer = await sandboxControl(run.sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {
         vault: "kv-cmk-1",
         endpoint: `${webhook.url}${path}`,
         schema,
       });
-      expect(answer.status, answer.body).toBeLessThan(300);
+      expect(answer.status, answer.text).toBeLessThan(300);
     }
   });
 

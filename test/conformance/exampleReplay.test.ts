@@ -18,8 +18,9 @@
  * hosted); ResourcesNextPageQuery (its $skipToken is opaque to the sandbox; paging is
  * replayed from our own first page in resourceGraph.test.ts).
  */
-import { type Agent, request } from "node:https";
+import type { Agent } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type SandboxAnswer, sendJsonRequest } from "../../src/sandbox/controlClient.js";
 import type { Estate } from "../../src/sandbox/estate.js";
 import type { SandboxExchange } from "../../src/sandbox/http.js";
 import { type RunningSandbox, startSandbox } from "../../src/sandbox/server.js";
@@ -151,18 +152,13 @@ interface ResourceQueryBody {
   options?: Record<string, unknown>;
 }
 
-interface RawAnswer {
-  status: number;
-  body: unknown;
-}
-
 /** Sends one request to a real Azure host name through the sandbox's routing agent, as `REPLAYER`. */
 async function send(
   sandbox: RunningSandbox,
   host: string,
   example: SwaggerExample,
   body: unknown,
-): Promise<RawAnswer> {
+): Promise<SandboxAnswer> {
   const transport = sandbox.transport(REPLAYER);
   const audience = host.endsWith(".vault.azure.net")
     ? "https://vault.azure.net"
@@ -172,41 +168,17 @@ async function send(
   const token = await transport.credential.getToken(`${audience}/.default`);
   const { method, path, query, headers } = exampleRequest(example);
   const search = new URLSearchParams(query).toString();
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const outgoing = request(
-      {
-        host,
-        servername: host,
-        method,
-        path: `${encodeURI(path)}${search ? `?${search}` : ""}`,
-        agent: transport.agent as Agent,
-        headers: {
-          ...headers,
-          authorization: `Bearer ${token?.token}`,
-          ...(payload
-            ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
-            : {}),
-        },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = text;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            // keep the text: the validator reports a non-JSON body
-          }
-          resolve({ status: response.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    outgoing.on("error", reject);
-    outgoing.end(payload);
-  });
+  return sendJsonRequest(
+    {
+      host,
+      servername: host,
+      method,
+      path: `${encodeURI(path)}${search ? `?${search}` : ""}`,
+      agent: transport.agent as Agent,
+      headers: { ...headers, authorization: `Bearer ${token?.token}` },
+    },
+    body,
+  );
 }
 
 /**
@@ -298,7 +270,7 @@ describe("official examples replayed through the sandbox", () => {
     host: string,
     example: SwaggerExample,
     body = exampleRequest(example).body,
-  ): Promise<RawAnswer> {
+  ): Promise<SandboxAnswer> {
     const before = recording.length;
     const answer = await send(sandbox, host, example, body);
     const expected = example.responses.get(answer.status);

@@ -5,16 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AzureClientFactory, createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
+import { sandboxControl } from "../../../../src/sandbox/controlClient.js";
 import type { SandboxConsumer } from "../../../../src/sandbox/model.js";
 import type { RunningSandbox } from "../../../../src/sandbox/server.js";
-import {
-  callControl,
-  pause,
-  SUBSCRIPTION,
-  startFastSandbox,
-  VAULT_URL,
-  waitFor,
-} from "../eventgrid/sandboxHarness.js";
+import { pause, SUBSCRIPTION, startFastSandbox, VAULT_URL, waitFor } from "../eventgrid/sandboxHarness.js";
 
 const DATA = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers`;
 const ADX_PINNED = `${DATA}/Microsoft.Kusto/clusters/adx-pinned`;
@@ -38,7 +32,7 @@ describe("sandbox simulated consumers", () => {
   }
 
   async function setBehaviour(body: Record<string, unknown>) {
-    const answer = await callControl(sandbox, "POST", "/_sandbox/consumers/behaviour", body);
+    const answer = await sandboxControl(sandbox, "POST", "/_sandbox/consumers/behaviour", body);
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
   }
 
@@ -114,7 +108,7 @@ describe("sandbox simulated consumers", () => {
   it("refuse a behaviour for an unknown consumer or with bad types", async () => {
     expect(
       (
-        await callControl(sandbox, "POST", "/_sandbox/consumers/behaviour", {
+        await sandboxControl(sandbox, "POST", "/_sandbox/consumers/behaviour", {
           id: `${ADX_PINNED}x`,
           lagSeconds: 1,
         })
@@ -122,7 +116,7 @@ describe("sandbox simulated consumers", () => {
     ).toBe(404);
     expect(
       (
-        await callControl(sandbox, "POST", "/_sandbox/consumers/behaviour", {
+        await sandboxControl(sandbox, "POST", "/_sandbox/consumers/behaviour", {
           id: ADX_PINNED,
           lagSeconds: "1",
         })

@@ -7,9 +7,9 @@
 import { EventGridDeserializer } from "@azure/eventgrid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AzureClientFactory, createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
+import { sandboxControl } from "../../../../src/sandbox/controlClient.js";
 import type { RunningSandbox } from "../../../../src/sandbox/server.js";
 import {
-  callControl,
   HSM_URL,
   pause,
   startFastSandbox,
@@ -25,7 +25,7 @@ describe("sandbox Event Grid", () => {
   let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
 
   async function subscribe(path: string, schema: "EventGridSchema" | "CloudEventSchema", vault = "kv-cmk-1") {
-    return callControl(sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {
+    return sandboxControl(sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {
       vault,
       endpoint: `${webhook.url}${path}`,
       schema,
@@ -121,7 +121,7 @@ describe("sandbox Event Grid", () => {
   it("duplicates every event when asked to", async () => {
     await subscribeValidated("/duplicates", "EventGridSchema");
     expect(
-      (await callControl(sandbox, "POST", "/_sandbox/eventgrid/delivery", { duplicate: true })).status,
+      (await sandboxControl(sandbox, "POST", "/_sandbox/eventgrid/delivery", { duplicate: true })).status,
     ).toBe(200);
     try {
       const created = await clients.keys(VAULT_URL).rotateKey("cassandra-backup-key");
@@ -131,14 +131,14 @@ describe("sandbox Event Grid", () => {
       expect(ids[0]).toBe(ids[1]);
       expect(webhook.notifications("/duplicates")[0]?.body).toContain(created.properties.version);
     } finally {
-      await callControl(sandbox, "POST", "/_sandbox/eventgrid/delivery", { duplicate: false });
+      await sandboxControl(sandbox, "POST", "/_sandbox/eventgrid/delivery", { duplicate: false });
     }
   });
 
   it("reorders events created together when asked to", async () => {
     await subscribeValidated("/reordered", "EventGridSchema");
     expect(
-      (await callControl(sandbox, "POST", "/_sandbox/eventgrid/delivery", { reorder: true })).status,
+      (await sandboxControl(sandbox, "POST", "/_sandbox/eventgrid/delivery", { reorder: true })).status,
     ).toBe(200);
     try {
       const keys = clients.keys(VAULT_URL);
@@ -156,7 +156,7 @@ describe("sandbox Event Grid", () => {
       expect([...received].sort()).toEqual([...published].sort());
       expect(received).not.toEqual(published);
     } finally {
-      await callControl(sandbox, "POST", "/_sandbox/eventgrid/delivery", { reorder: false });
+      await sandboxControl(sandbox, "POST", "/_sandbox/eventgrid/delivery", { reorder: false });
     }
   });
 
@@ -177,7 +177,7 @@ describe("sandbox Event Grid", () => {
   it("refuses a subscription with a bad endpoint or schema", async () => {
     expect(
       (
-        await callControl(sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {
+        await sandboxControl(sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {
           vault: "kv-cmk-1",
           endpoint: "ftp://x",
           schema: "EventGridSchema",
@@ -186,7 +186,7 @@ describe("sandbox Event Grid", () => {
     ).toBe(400);
     expect(
       (
-        await callControl(sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {
+        await sandboxControl(sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {
           vault: "kv-cmk-1",
           endpoint: `${webhook.url}/x`,
           schema: "Custom",
@@ -195,7 +195,7 @@ describe("sandbox Event Grid", () => {
     ).toBe(400);
     expect(
       (
-        await callControl(sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {
+        await sandboxControl(sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {
           vault: "nope",
           endpoint: `${webhook.url}/x`,
           schema: "EventGridSchema",
@@ -222,7 +222,7 @@ describe("sandbox Event Grid", () => {
         data: { consumer: "adx-latest" },
       },
     ]);
-    const state = await callControl(sandbox, "GET", "/_sandbox/state");
+    const state = await sandboxControl(sandbox, "GET", "/_sandbox/state");
     expect(state.status).toBe(200);
     expect(JSON.stringify(state.body)).toContain("by-key");
     expect(JSON.stringify(state.body)).toContain("by-token");

@@ -1,6 +1,6 @@
 /**
  * What the Event Grid and consumer integration tests share: a sandbox on a fast estate,
- * a control-API caller, a webhook receiver on 127.0.0.1, and a poller.
+ * a webhook receiver on 127.0.0.1, and a poller.
  */
 import {
   createServer,
@@ -9,7 +9,6 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
-import { request as httpsRequest } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Estate } from "../../../../src/sandbox/estate.js";
 import { defaultEstate } from "../../../../src/sandbox/seed.js";
@@ -34,52 +33,6 @@ export function fastEstate(): Estate {
 
 export function startFastSandbox(): Promise<RunningSandbox> {
   return startSandbox({ estate: fastEstate() });
-}
-
-export interface ControlAnswer {
-  status: number;
-  body: unknown;
-}
-
-export function callControl(
-  sandbox: RunningSandbox,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<ControlAnswer> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const outgoing = httpsRequest(
-      {
-        host: "127.0.0.1",
-        servername: "localhost",
-        port: sandbox.port,
-        method,
-        path,
-        ca: sandbox.caPem,
-        headers: {
-          host: `localhost:${sandbox.port}`,
-          ...(payload ? { "content-type": "application/json" } : {}),
-        },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // not JSON: keep the text
-          }
-          resolve({ status: response.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    outgoing.on("error", reject);
-    outgoing.end(payload);
-  });
 }
 
 export interface ReceivedRequest {
