@@ -3,49 +3,40 @@
  * and list by subscription, data centers get, list and a PATCH long-running operation that
  * repoints the backup key; then every exchange against managedCassandra.json 2025-10-15.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  type ConformanceSandbox,
+  DATA_RESOURCE_GROUP,
   expectRecordingConforms,
   FAST_LRO,
   SUBSCRIPTION_ID,
-  startConformanceSandbox,
+  useConformanceSandbox,
   VAULT_URL,
 } from "./conformanceSandbox.js";
 
-const RESOURCE_GROUP = "rg-data";
 const CLUSTER = "cassandra-1";
 
 describe("Managed Cassandra conformance", () => {
-  let run: ConformanceSandbox;
-
-  beforeAll(async () => {
-    run = await startConformanceSandbox();
-  });
-
-  afterAll(async () => {
-    await run?.sandbox.close();
-  });
+  const run = useConformanceSandbox();
 
   it("reads clusters and data centers and repoints a data center's backup key through the real client", async () => {
     const cosmos = run.clients.cosmos(SUBSCRIPTION_ID);
-    const cluster = await cosmos.cassandraClusters.get(RESOURCE_GROUP, CLUSTER);
+    const cluster = await cosmos.cassandraClusters.get(DATA_RESOURCE_GROUP, CLUSTER);
     expect(cluster.identity?.type).toBe("SystemAssigned");
     const clusters: string[] = [];
     for await (const each of cosmos.cassandraClusters.listBySubscription()) clusters.push(each.name ?? "");
     expect(clusters).toContain(CLUSTER);
 
     const dataCenters: string[] = [];
-    for await (const each of cosmos.cassandraDataCenters.list(RESOURCE_GROUP, CLUSTER))
+    for await (const each of cosmos.cassandraDataCenters.list(DATA_RESOURCE_GROUP, CLUSTER))
       dataCenters.push(each.name ?? "");
     expect(dataCenters.sort()).toEqual(["dc-east", "dc-west"]);
-    const east = await cosmos.cassandraDataCenters.get(RESOURCE_GROUP, CLUSTER, "dc-east");
+    const east = await cosmos.cassandraDataCenters.get(DATA_RESOURCE_GROUP, CLUSTER, "dc-east");
     expect(east.properties?.backupStorageCustomerKeyUri).toContain("/keys/cassandra-backup-key/");
 
     const newVersion = await run.clients.keys(VAULT_URL).rotateKey("cassandra-backup-key");
     const newUri = `${VAULT_URL}/keys/cassandra-backup-key/${newVersion.properties.version}`;
     const updated = await cosmos.cassandraDataCenters.beginUpdateAndWait(
-      RESOURCE_GROUP,
+      DATA_RESOURCE_GROUP,
       CLUSTER,
       "dc-east",
       { properties: { backupStorageCustomerKeyUri: newUri } },

@@ -3,7 +3,7 @@
  * the real SDK clients built by the service's own client factory, and the check that
  * holds the whole recording against the official specs.
  */
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { type AzureClientFactory, createAzureClientFactory } from "../../src/azure/clientFactory.js";
 import type { Estate } from "../../src/sandbox/estate.js";
 import type { SandboxExchange } from "../../src/sandbox/http.js";
@@ -23,6 +23,8 @@ export const SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000001";
 export const VAULT_URL = "https://kv-cmk-1.vault.azure.net";
 export const HSM_URL = "https://hsm-cmk-1.managedhsm.azure.net";
 export const WORKSPACE_ID = "a1b2c3d4-0000-4000-8000-000000000001";
+/** The default estate's resource group of the Kusto, Cosmos and Cassandra resources. */
+export const DATA_RESOURCE_GROUP = "rg-data";
 
 /** Poll long-running operations quickly; the sandbox's operations are made short in startConformanceSandbox. */
 export const FAST_LRO = { updateIntervalInMs: 50 };
@@ -66,6 +68,33 @@ export async function startConformanceSandbox(
     sandbox,
     clients: createAzureClientFactory(sandbox.transport(CONFORMANCE_IDENTITY)),
     exchanges: () => recording,
+  };
+}
+
+/**
+ * Starts a conformance sandbox before the suite's tests and closes it after them. The
+ * returned object reads the running sandbox, so use it inside hooks and tests only.
+ */
+export function useConformanceSandbox(): ConformanceSandbox {
+  let started: ConformanceSandbox | undefined;
+  const running = (): ConformanceSandbox => {
+    if (!started) throw new Error("The conformance sandbox is used before its beforeAll hook started it.");
+    return started;
+  };
+  beforeAll(async () => {
+    started = await startConformanceSandbox();
+  });
+  afterAll(async () => {
+    await started?.sandbox.close();
+  });
+  return {
+    get sandbox() {
+      return running().sandbox;
+    },
+    get clients() {
+      return running().clients;
+    },
+    exchanges: () => running().exchanges(),
   };
 }
 

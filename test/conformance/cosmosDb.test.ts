@@ -3,32 +3,22 @@
  * list by resource group, and a PATCH long-running operation that repoints the account's
  * key; then every exchange against cosmos-db.json 2025-10-15.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
-  type ConformanceSandbox,
+  DATA_RESOURCE_GROUP,
   expectRecordingConforms,
   FAST_LRO,
   SUBSCRIPTION_ID,
-  startConformanceSandbox,
+  useConformanceSandbox,
   VAULT_URL,
 } from "./conformanceSandbox.js";
 
-const RESOURCE_GROUP = "rg-data";
-
 describe("Cosmos DB accounts conformance", () => {
-  let run: ConformanceSandbox;
-
-  beforeAll(async () => {
-    run = await startConformanceSandbox();
-  });
-
-  afterAll(async () => {
-    await run?.sandbox.close();
-  });
+  const run = useConformanceSandbox();
 
   it("reads, lists and repoints an account's key through the real client", async () => {
     const cosmos = run.clients.cosmos(SUBSCRIPTION_ID);
-    const pinned = await cosmos.databaseAccounts.get(RESOURCE_GROUP, "cosmos-pinned");
+    const pinned = await cosmos.databaseAccounts.get(DATA_RESOURCE_GROUP, "cosmos-pinned");
     expect(pinned.keyVaultKeyUri).toContain("/keys/cosmos-key/");
     expect(pinned.backupPolicy?.type).toBe("Periodic");
 
@@ -36,13 +26,13 @@ describe("Cosmos DB accounts conformance", () => {
     for await (const account of cosmos.databaseAccounts.list()) all.push(account.name ?? "");
     expect(all).toEqual(expect.arrayContaining(["cosmos-pinned", "cosmos-latest"]));
     const inGroup: string[] = [];
-    for await (const account of cosmos.databaseAccounts.listByResourceGroup(RESOURCE_GROUP))
+    for await (const account of cosmos.databaseAccounts.listByResourceGroup(DATA_RESOURCE_GROUP))
       inGroup.push(account.name ?? "");
     expect(inGroup).toEqual(expect.arrayContaining(["cosmos-pinned", "cosmos-latest"]));
 
     const newVersion = await run.clients.keys(VAULT_URL).rotateKey("cosmos-key");
     const updated = await cosmos.databaseAccounts.beginUpdateAndWait(
-      RESOURCE_GROUP,
+      DATA_RESOURCE_GROUP,
       "cosmos-pinned",
       { keyVaultKeyUri: `${VAULT_URL}/keys/cosmos-key/${newVersion.properties.version}` },
       FAST_LRO,
@@ -52,7 +42,7 @@ describe("Cosmos DB accounts conformance", () => {
 
   it("answers a missing account with the ARM error shape", async () => {
     await expect(
-      run.clients.cosmos(SUBSCRIPTION_ID).databaseAccounts.get(RESOURCE_GROUP, "no-such-account"),
+      run.clients.cosmos(SUBSCRIPTION_ID).databaseAccounts.get(DATA_RESOURCE_GROUP, "no-such-account"),
     ).rejects.toMatchObject({ statusCode: 404 });
   });
 

@@ -11,10 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sandboxControl } from "../../src/sandbox/controlClient.js";
 import { cloudEventProblems, eventGridEventProblems } from "../support/swagger/eventGridEvents.js";
 import {
-  type ConformanceSandbox,
   expectRecordingConforms,
   specCatalog,
-  startConformanceSandbox,
+  useConformanceSandbox,
   VAULT_URL,
 } from "./conformanceSandbox.js";
 
@@ -74,11 +73,10 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
 }
 
 describe("Event Grid conformance", () => {
-  let run: ConformanceSandbox;
+  const run = useConformanceSandbox();
   let webhook: Awaited<ReturnType<typeof startWebhook>>;
 
   beforeAll(async () => {
-    run = await startConformanceSandbox();
     webhook = await startWebhook();
     for (const [path, schema] of [
       ["/eventgrid", "EventGridSchema"],
@@ -94,7 +92,6 @@ describe("Event Grid conformance", () => {
   });
 
   afterAll(async () => {
-    await run?.sandbox.close();
     await new Promise((resolve) => webhook?.server.close(resolve));
   });
 

@@ -5,27 +5,16 @@
  */
 import { randomBytes } from "node:crypto";
 import { CryptographyClient, type KeyClient } from "@azure/keyvault-keys";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { httpClientFor } from "../../src/azure/transport.js";
-import {
-  type ConformanceSandbox,
-  expectRecordingConforms,
-  HSM_URL,
-  startConformanceSandbox,
-  VAULT_URL,
-} from "./conformanceSandbox.js";
+import { expectRecordingConforms, HSM_URL, useConformanceSandbox, VAULT_URL } from "./conformanceSandbox.js";
 
 describe("Key Vault keys conformance", () => {
-  let run: ConformanceSandbox;
+  const run = useConformanceSandbox();
   let keys: KeyClient;
 
-  beforeAll(async () => {
-    run = await startConformanceSandbox();
+  beforeAll(() => {
     keys = run.clients.keys(VAULT_URL);
-  });
-
-  afterAll(async () => {
-    await run?.sandbox.close();
   });
 
   it("drives create, get, versions, update, rotate, rotation policy and wrap/unwrap through the real clients", async () => {

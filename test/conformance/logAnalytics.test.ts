@@ -4,25 +4,19 @@
  * refuse; then every exchange against OperationalInsights.json 2022-10-27.
  */
 import { LogsQueryResultStatus } from "@azure/monitor-query-logs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
-  type ConformanceSandbox,
   expectRecordingConforms,
-  startConformanceSandbox,
+  useConformanceSandbox,
   VAULT_URL,
   WORKSPACE_ID,
 } from "./conformanceSandbox.js";
 
 describe("Log Analytics query conformance", () => {
-  let run: ConformanceSandbox;
+  const run = useConformanceSandbox();
 
   beforeAll(async () => {
-    run = await startConformanceSandbox();
     await run.clients.keys(VAULT_URL).getKey("adx-key");
-  });
-
-  afterAll(async () => {
-    await run?.sandbox.close();
   });
 
   it("answers a workspace query over AzureDiagnostics and AZKVAuditLogs with tables", async () => {

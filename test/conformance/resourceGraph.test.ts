@@ -3,27 +3,14 @@
  * over the sandbox's resources, paged with $skipToken; then every exchange against
  * resourcegraph.json 2024-04-01.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type ConformanceSandbox,
-  expectRecordingConforms,
-  SUBSCRIPTION_ID,
-  startConformanceSandbox,
-} from "./conformanceSandbox.js";
+import { describe, expect, it } from "vitest";
+import { expectRecordingConforms, SUBSCRIPTION_ID, useConformanceSandbox } from "./conformanceSandbox.js";
 
 const CLUSTERS_QUERY =
   "Resources | where type =~ 'microsoft.kusto/clusters' | project id, name, type, properties | order by name asc";
 
 describe("Resource Graph conformance", () => {
-  let run: ConformanceSandbox;
-
-  beforeAll(async () => {
-    run = await startConformanceSandbox();
-  });
-
-  afterAll(async () => {
-    await run?.sandbox.close();
-  });
+  const run = useConformanceSandbox();
 
   it("answers a query in pages linked by $skipToken", async () => {
     const graph = run.clients.resourceGraph();
