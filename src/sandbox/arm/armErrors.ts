@@ -50,6 +50,15 @@ export function resourceNotFound(resourceId: string, resourceGroup: string): Arm
   );
 }
 
+/** ARM's 409 for a write to a tracked resource whose provisioning state is not terminal yet. */
+export function provisioningNotTerminal(resourceId: string): ArmRequestError {
+  return new ArmRequestError(
+    409,
+    "RequestConflict",
+    `Cannot modify resource with id '${resourceId}' because the resource entity provisioning state is not terminal. Please wait for the provisioning state to become terminal and then retry the request.`,
+  );
+}
+
 export function badRequest(message: string, style: ArmErrorStyle, code = "BadRequest"): ArmRequestError {
   return new ArmRequestError(400, code, message, style);
 }

@@ -8,7 +8,7 @@
 import type { SandboxArmResource, SandboxIdentity } from "../model.js";
 import type { SandboxStore } from "../store.js";
 import { documentDbApiVersions } from "./apiVersions.js";
-import { ArmRequestError, badRequest } from "./armErrors.js";
+import { badRequest, provisioningNotTerminal } from "./armErrors.js";
 import type { ArmResourceKind, ProvisioningPhase } from "./armResourceKind.js";
 import { findKey, findVaultByUri, type KeyReference, parseKeyUri } from "./keyReference.js";
 import {
@@ -21,11 +21,10 @@ import {
   isJsonObject,
   type JsonObject,
   mergeFields,
+  mergeTrackedResourcePatch,
   normaliseLocation,
   optionalString,
   requireJsonObject,
-  requireSameLocation,
-  requireStringMap,
 } from "./patchBody.js";
 
 const style = "cosmos" as const;
@@ -207,12 +206,7 @@ function presentCosmosAccount(store: SandboxStore, resource: SandboxArmResource)
 }
 
 function mergeCosmosPatch(store: SandboxStore, current: JsonObject, patch: unknown): JsonObject {
-  const request = requireJsonObject(patch, "body", style);
-  requireSameLocation(current.location, request.location, style);
-  const merged = mergeFields(current, request, topLevelRules, "", style);
-  merged.location = current.location;
-  if (request.tags !== undefined && request.tags !== null)
-    merged.tags = requireStringMap(request.tags, "tags", style);
+  const { request, merged } = mergeTrackedResourcePatch(current, patch, topLevelRules, style);
   if (request.identity !== undefined && request.identity !== null) {
     merged.identity = resolveRequestedIdentity(
       store,
@@ -302,13 +296,7 @@ export const cosmosAccountKind: ArmResourceKind = {
         style,
       );
     },
-    conflictError(resourceId) {
-      return new ArmRequestError(
-        409,
-        "RequestConflict",
-        `Cannot modify resource with id '${resourceId}' because the resource entity provisioning state is not terminal. Please wait for the provisioning state to become terminal and then retry the request.`,
-      );
-    },
+    conflictError: provisioningNotTerminal,
     withProvisioningPhase: withCosmosPhase,
     operationLocation: (_store, resource) => normaliseLocation(String(resource.body.location ?? "global")),
   },

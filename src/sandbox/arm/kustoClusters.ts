@@ -6,7 +6,7 @@
 import type { SandboxArmResource, SandboxIdentity } from "../model.js";
 import type { SandboxStore } from "../store.js";
 import { kustoApiVersions } from "./apiVersions.js";
-import { ArmRequestError } from "./armErrors.js";
+import { ArmRequestError, provisioningNotTerminal } from "./armErrors.js";
 import type { ArmResourceKind, ProvisioningPhase } from "./armResourceKind.js";
 import type { KeyProblem, KeyProblemReason, KeyReference } from "./keyReference.js";
 import {
@@ -19,11 +19,10 @@ import {
   isJsonObject,
   type JsonObject,
   mergeFields,
+  mergeTrackedResourcePatch,
   normaliseLocation,
   optionalString,
   requireJsonObject,
-  requireSameLocation,
-  requireStringMap,
 } from "./patchBody.js";
 
 const style = "cloudError" as const;
@@ -178,12 +177,7 @@ function kustoKeyVaultProperties(body: JsonObject): JsonObject | undefined {
 }
 
 function mergeKustoPatch(store: SandboxStore, current: JsonObject, patch: unknown): JsonObject {
-  const request = requireJsonObject(patch, "body", style);
-  requireSameLocation(current.location, request.location, style);
-  const merged = mergeFields(current, request, topLevelRules, "", style);
-  merged.location = current.location;
-  if (request.tags !== undefined && request.tags !== null)
-    merged.tags = requireStringMap(request.tags, "tags", style);
+  const { request, merged } = mergeTrackedResourcePatch(current, patch, topLevelRules, style);
   if (request.sku !== undefined && request.sku !== null)
     merged.sku = requireJsonObject(request.sku, "sku", style);
   if (request.identity !== undefined && request.identity !== null) {
@@ -297,13 +291,7 @@ export const kustoClusterKind: ArmResourceKind = {
     keyProblemError(problem: KeyProblem) {
       return new ArmRequestError(400, kustoKeyErrorCodes[problem.reason], problem.message);
     },
-    conflictError(resourceId) {
-      return new ArmRequestError(
-        409,
-        "RequestConflict",
-        `Cannot modify resource with id '${resourceId}' because the resource entity provisioning state is not terminal. Please wait for the provisioning state to become terminal and then retry the request.`,
-      );
-    },
+    conflictError: provisioningNotTerminal,
     withProvisioningPhase: withKustoPhase,
     operationLocation: (_store, resource) => normaliseLocation(String(resource.body.location ?? "global")),
   },

@@ -101,3 +101,23 @@ export function requireSameLocation(current: unknown, requested: unknown, style:
     "InvalidResourceLocation",
   );
 }
+
+/**
+ * The part of a PATCH every tracked resource (one with a location and tags) shares: the
+ * body is an object, the location stays, top-level fields follow `rules`, and tags are a
+ * map of strings. Returns the request and the merge; the caller handles its special fields.
+ */
+export function mergeTrackedResourcePatch(
+  current: JsonObject,
+  patch: unknown,
+  rules: FieldRules,
+  style: ArmErrorStyle,
+): { request: JsonObject; merged: JsonObject } {
+  const request = requireJsonObject(patch, "body", style);
+  requireSameLocation(current.location, request.location, style);
+  const merged = mergeFields(current, request, rules, "", style);
+  merged.location = current.location;
+  if (request.tags !== undefined && request.tags !== null)
+    merged.tags = requireStringMap(request.tags, "tags", style);
+  return { request, merged };
+}
