@@ -85,6 +85,23 @@ export function aKeySnapshot(overrides: Partial<KeySnapshot> = {}): KeySnapshot 
   };
 }
 
+/**
+ * The key most planner tests start from: v0 10 days old, v1 3 days old and the newest, v2,
+ * 2 days old (so v1 was superseded 2 days ago).
+ */
+export function aKeyWithThreeVersions(overrides: Partial<KeySnapshot> = {}): KeySnapshot {
+  const key = overrides.key ?? aKeyRef();
+  return aKeySnapshot({
+    key,
+    versions: [
+      aVersion(0, { key, ageMs: 10 * DAY }),
+      aVersion(1, { key, ageMs: 3 * DAY }),
+      aVersion(2, { key, ageMs: 2 * DAY }),
+    ],
+    ...overrides,
+  });
+}
+
 export function aPin(key: KeyRef, version: string | null, pin: PinName = "key"): ConsumerPin {
   return { pin, key, version };
 }
@@ -155,6 +172,34 @@ export function aSnapshot(overrides: Partial<Snapshot> = {}): Snapshot {
     evidence,
     unreadableKeys: overrides.unreadableKeys ?? {},
   };
+}
+
+/** The caller whose recent use of v0 holds it in `aRolloutInProgress`. */
+export const RECENT_CALLER = "55555555-5555-5555-5555-555555555555";
+
+/**
+ * A rollout half done on `aKeyWithThreeVersions`: v0 used by RECENT_CALLER 2 hours ago (so
+ * held), v1 pinned by a lagging Kusto cluster, v2 the target, followed by a versionless
+ * Cosmos account that uses it.
+ */
+export function aRolloutInProgress(overrides: Partial<Snapshot> = {}): {
+  key: KeyRef;
+  snapshot: Snapshot;
+  lagging: ConsumerSnapshot;
+  follower: ConsumerSnapshot;
+} {
+  const key = aKeyRef();
+  const lagging = aConsumer({ kind: "kusto", pins: [aPin(key, versionId(1))] });
+  const follower = aConsumer({ kind: "cosmos", pins: [aPin(key, null)], inUse: { key: versionId(2) } });
+  const snapshot = aSnapshot({
+    keys: [aKeyWithThreeVersions({ key })],
+    consumers: [lagging, follower],
+    evidence: {
+      [keyRefId(key)]: anEvidence(key, { uses: [aUse(versionId(0), ago(2 * HOUR), RECENT_CALLER)] }),
+    },
+    ...overrides,
+  });
+  return { key, snapshot, lagging, follower };
 }
 
 export function aPolicy(overrides: Partial<Policy> = {}): Policy {

@@ -10,45 +10,27 @@ import { keyRefId } from "../../../src/model.js";
 import { plan } from "../../../src/plan/plan.js";
 import { buildKeyViews, type KeyView } from "../../../src/plan/view.js";
 import {
-  aConsumer,
   ago,
   aKeyRef,
   aKeySnapshot,
-  anEvidence,
-  aPin,
   aPolicy,
+  aRolloutInProgress,
   aSnapshot,
-  aUse,
   aVersion,
   DAY,
   HOUR,
   NOW,
+  RECENT_CALLER,
   versionId,
 } from "../../builders/index.js";
 
 const key = aKeyRef({ vaultName: "kv1", keyName: "cmk" });
 const KEY_ID = keyRefId(key);
-const caller = "55555555-5555-5555-5555-555555555555";
+const caller = RECENT_CALLER;
 
 /** Three versions: V0 used 2 h ago (held), V1 pinned by a lagging Kusto cluster, V2 the target. */
 function views(): KeyView[] {
-  const snapshot = aSnapshot({
-    keys: [
-      aKeySnapshot({
-        key,
-        versions: [
-          aVersion(0, { key, ageMs: 10 * DAY }),
-          aVersion(1, { key, ageMs: 3 * DAY }),
-          aVersion(2, { key, ageMs: 2 * DAY }),
-        ],
-      }),
-    ],
-    consumers: [
-      aConsumer({ kind: "kusto", pins: [aPin(key, versionId(1))], inUse: {} }),
-      aConsumer({ kind: "cosmos", pins: [aPin(key, null)], inUse: { key: versionId(2) } }),
-    ],
-    evidence: { [KEY_ID]: anEvidence(key, { uses: [aUse(versionId(0), ago(2 * HOUR), caller)] }) },
-  });
+  const { snapshot } = aRolloutInProgress();
   return buildKeyViews(snapshot, plan(snapshot, aPolicy(), NOW), NOW);
 }
 

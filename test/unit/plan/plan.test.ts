@@ -14,6 +14,7 @@ import {
   ago,
   aKeyRef,
   aKeySnapshot,
+  aKeyWithThreeVersions,
   anEvidence,
   aPin,
   aPolicy,
@@ -38,15 +39,7 @@ const V1 = versionId(1);
 const V2 = versionId(2);
 
 function baselineKey(overrides: Partial<KeySnapshot> = {}): KeySnapshot {
-  return aKeySnapshot({
-    key,
-    versions: [
-      aVersion(0, { ageMs: 10 * DAY }),
-      aVersion(1, { ageMs: 3 * DAY }),
-      aVersion(2, { ageMs: 2 * DAY }),
-    ],
-    ...overrides,
-  });
+  return aKeyWithThreeVersions({ key, ...overrides });
 }
 
 function snapshotWith(overrides: Partial<Snapshot> = {}): Snapshot {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { keyRefId } from "../../../src/model.js";
 import { plan } from "../../../src/plan/plan.js";
 import { buildKeyViews } from "../../../src/plan/view.js";
 import {
@@ -7,15 +6,15 @@ import {
   ago,
   aKeyRef,
   aKeySnapshot,
-  anEvidence,
   aPin,
   aPolicy,
+  aRolloutInProgress,
   aSnapshot,
-  aUse,
   aVersion,
   DAY,
   HOUR,
   NOW,
+  RECENT_CALLER,
   versionId,
 } from "../../builders/index.js";
 
@@ -23,27 +22,13 @@ const key = aKeyRef();
 const V0 = versionId(0);
 const V1 = versionId(1);
 const V2 = versionId(2);
-const caller = "55555555-5555-5555-5555-555555555555";
+const caller = RECENT_CALLER;
 
 function scenario() {
-  const keySnapshot = aKeySnapshot({
-    key,
-    versions: [
-      aVersion(0, { ageMs: 10 * DAY }),
-      aVersion(1, { ageMs: 3 * DAY }),
-      aVersion(2, { ageMs: 2 * DAY }),
-    ],
-  });
-  const lagging = aConsumer({ kind: "kusto", pins: [aPin(key, V1)] });
-  const follower = aConsumer({ kind: "cosmos", pins: [aPin(key, null)], inUse: { key: V2 } });
-  const evidence = anEvidence(key, { uses: [aUse(V0, ago(2 * HOUR), caller)] });
-  const snapshot = aSnapshot({
-    keys: [keySnapshot],
-    consumers: [lagging, follower],
-    evidence: { [keyRefId(key)]: evidence },
+  const rollout = aRolloutInProgress({
     unreadableKeys: { "kv9/broken": "403 Forbidden: the service lacks keys/list on kv9" },
   });
-  return { snapshot, lagging, follower, result: plan(snapshot, aPolicy(), NOW) };
+  return { ...rollout, result: plan(rollout.snapshot, aPolicy(), NOW) };
 }
 
 describe("buildKeyViews", () => {
