@@ -10,6 +10,7 @@
 import { json, type SandboxRequest, type SandboxResponse, type SandboxService } from "../http.js";
 import { bearerToken, parseSandboxToken } from "../identity.js";
 import type { SandboxKey, SandboxKeyVersion, SandboxVault } from "../model.js";
+import type { KeyOperationPermission } from "../rbac.js";
 import type { SandboxStore } from "../store.js";
 import { isWrapAlgorithm, publicJwk, rsaUnwrap, rsaWrap } from "./keyMaterial.js";
 import {
@@ -357,13 +358,25 @@ function versionedOrLatest(key: SandboxKey, version: string): SandboxKeyVersion 
   return requireVersion(key, version === "" ? undefined : version);
 }
 
+/**
+ * The key a route works on. The caller's right to `permission` is checked before the key is
+ * looked up, so a caller without it gets 403 whether or not the key exists.
+ */
+function authorizedKey(
+  context: CallContext,
+  keyName: string,
+  permission: KeyOperationPermission,
+): SandboxKey {
+  authorizeKeyOperation(context.store, context.caller, context.vault, keyName, permission);
+  return requireKey(context.vault, keyName);
+}
+
 function keyGet(keyName: string, version: string): Route {
   return {
     operationName: "KeyGet",
     handle(context) {
-      const { store, vault, caller } = context;
-      authorizeKeyOperation(store, caller, vault, keyName, "read");
-      const key = requireKey(vault, keyName);
+      const { store, vault } = context;
+      const key = authorizedKey(context, keyName, "read");
       const found = versionedOrLatest(key, version);
       context.auditId = keyIdentifier(vault, key.name, found.version);
       requireUsable(found, "get", store.now());
@@ -401,9 +414,8 @@ function keyListVersions(keyName: string): Route {
   return {
     operationName: "KeyListVersions",
     handle(context) {
-      const { store, vault, caller, request, apiVersion } = context;
-      authorizeKeyOperation(store, caller, vault, keyName, "read");
-      const key = requireKey(vault, keyName);
+      const { vault, request, apiVersion } = context;
+      const key = authorizedKey(context, keyName, "read");
       const items = key.versions.map((version) => ({
         kid: keyIdentifier(vault, key.name, version.version),
         attributes: attributesOf(vault, version),
@@ -471,9 +483,8 @@ function keyRotate(keyName: string): Route {
   return {
     operationName: "KeyRotate",
     handle(context) {
-      const { store, vault, caller } = context;
-      authorizeKeyOperation(store, caller, vault, keyName, "rotate");
-      const key = requireKey(vault, keyName);
+      const { store, vault } = context;
+      const key = authorizedKey(context, keyName, "rotate");
       const current = key.versions.at(-1);
       const expiryTime = key.rotationPolicy?.attributes as { expiryTime?: unknown } | undefined;
       const expiresIn =
@@ -493,9 +504,8 @@ function keyUpdate(keyName: string, version: string): Route {
   return {
     operationName: "KeyUpdate",
     handle(context) {
-      const { store, vault, caller, request } = context;
-      authorizeKeyOperation(store, caller, vault, keyName, "update");
-      const key = requireKey(vault, keyName);
+      const { store, vault, request } = context;
+      const key = authorizedKey(context, keyName, "update");
       const found = versionedOrLatest(key, version);
       context.auditId = keyIdentifier(vault, key.name, found.version);
       const fields = bodyObject(request, false);
@@ -517,9 +527,8 @@ function rotationPolicyGet(keyName: string): Route {
   return {
     operationName: "KeyRotationPolicyGet",
     handle(context) {
-      const { store, vault, caller } = context;
-      authorizeKeyOperation(store, caller, vault, keyName, "rotationPolicyRead");
-      const key = requireKey(vault, keyName);
+      const { vault } = context;
+      const key = authorizedKey(context, keyName, "rotationPolicyRead");
       context.auditId = `${keyIdentifier(vault, key.name)}/rotationpolicy`;
       return json(200, rotationPolicyBody(vault, key));
     },
@@ -530,9 +539,8 @@ function rotationPolicySet(keyName: string): Route {
   return {
     operationName: "KeyRotationPolicySet",
     handle(context) {
-      const { store, vault, caller, request } = context;
-      authorizeKeyOperation(store, caller, vault, keyName, "rotationPolicyWrite");
-      const key = requireKey(vault, keyName);
+      const { store, vault, request } = context;
+      const key = authorizedKey(context, keyName, "rotationPolicyWrite");
       context.auditId = `${keyIdentifier(vault, key.name)}/rotationpolicy`;
       const policy = validRotationPolicy(bodyObject(request, true));
       const now = seconds(store.now());
@@ -554,9 +562,8 @@ function keyCrypto(keyName: string, version: string, direction: "wrap" | "unwrap
   return {
     operationName: direction === "wrap" ? "KeyWrap" : "KeyUnwrap",
     handle(context) {
-      const { store, vault, caller, request } = context;
-      authorizeKeyOperation(store, caller, vault, keyName, direction);
-      const key = requireKey(vault, keyName);
+      const { store, vault, request } = context;
+      const key = authorizedKey(context, keyName, direction);
       const found = versionedOrLatest(key, version);
       context.auditId = keyIdentifier(vault, key.name, found.version);
       requireUsable(found, direction === "wrap" ? "wrapKey" : "unwrapKey", store.now());
