@@ -1,11 +1,9 @@
 /** Builders for Resource Manager integration tests: a sandbox on the default estate plus small store tweaks. */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { SandboxKey, SandboxKeyVersion, SandboxVault } from "../../../../src/sandbox/model.js";
-import { type RunningSandbox, startSandbox } from "../../../../src/sandbox/server.js";
+import type { RunningSandbox } from "../../../../src/sandbox/server.js";
 import type { SandboxStore } from "../../../../src/sandbox/store.js";
+import { startQuietSandbox } from "../quietSandbox.js";
 
 export const subscriptionId = "00000000-0000-0000-0000-000000000001";
 export const dataGroup = "rg-data";
@@ -19,11 +17,7 @@ let clockOffsetMs = 0;
  * `finishOperations`: the clock runs with real time plus an offset the test moves forward.
  */
 export async function startArmSandbox(): Promise<RunningSandbox> {
-  const sandbox = await startSandbox({
-    backgroundLoops: false,
-    clock: { now: () => Date.now() + clockOffsetMs },
-    stateDir: mkdtempSync(join(tmpdir(), "sandbox-arm-")),
-  });
+  const sandbox = await startQuietSandbox({ clock: { now: () => Date.now() + clockOffsetMs } });
   sandbox.store.latency = { armWriteMs: 0, lroDurationMs };
   return sandbox;
 }

@@ -1,7 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { CryptographyClient, type KeyClient } from "@azure/keyvault-keys";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
@@ -9,7 +6,8 @@ import { httpClientFor } from "../../../../src/azure/transport.js";
 import type { Estate } from "../../../../src/sandbox/estate.js";
 import type { SandboxAuditRecord } from "../../../../src/sandbox/model.js";
 import { defaultEstate } from "../../../../src/sandbox/seed.js";
-import { type RunningSandbox, startSandbox } from "../../../../src/sandbox/server.js";
+import type { RunningSandbox } from "../../../../src/sandbox/server.js";
+import { startQuietSandbox } from "../quietSandbox.js";
 import { rawRequest } from "./sandboxHttp.js";
 
 const VAULT_URL = "https://kv-cmk-1.vault.azure.net";
@@ -38,11 +36,7 @@ function auditSince(count: number): SandboxAuditRecord[] {
 }
 
 beforeAll(async () => {
-  sandbox = await startSandbox({
-    backgroundLoops: false,
-    estate: estateWithKeyOfficer(),
-    stateDir: mkdtempSync(join(tmpdir(), "sandbox-kv-")),
-  });
+  sandbox = await startQuietSandbox({ estate: estateWithKeyOfficer() });
   keys = keysAs("rotator");
 });
 afterAll(async () => {

@@ -1,17 +1,12 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningSandbox, startSandbox } from "../../../../src/sandbox/server.js";
+import type { RunningSandbox } from "../../../../src/sandbox/server.js";
+import { startQuietSandbox } from "../quietSandbox.js";
 import { rawRequest } from "./sandboxHttp.js";
 
 let sandbox: RunningSandbox;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({
-    backgroundLoops: false,
-    stateDir: mkdtempSync(join(tmpdir(), "sandbox-ca-")),
-  });
+  sandbox = await startQuietSandbox();
 });
 afterAll(async () => {
   await sandbox?.close();

@@ -1,14 +1,12 @@
 /**
  * The sandbox's Log Analytics API through the real LogsQueryClient, as the service uses it.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { LogsQueryResultStatus } from "@azure/monitor-query-logs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { auditQueryText } from "../../../../src/adapters/auditLogs.js";
 import { createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
-import { type RunningSandbox, startSandbox } from "../../../../src/sandbox/server.js";
+import type { RunningSandbox } from "../../../../src/sandbox/server.js";
+import { startQuietSandbox } from "../quietSandbox.js";
 import { auditRecord, CONSUMER_OID, KEY_ID, ROTATOR_OID, WORKSPACE_ID } from "./auditRecords.js";
 
 let sandbox: RunningSandbox;
@@ -16,10 +14,7 @@ let sandbox: RunningSandbox;
 let seededAt: number;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({
-    backgroundLoops: false,
-    stateDir: mkdtempSync(join(tmpdir(), "sandbox-ca-")),
-  });
+  sandbox = await startQuietSandbox();
 });
 
 afterAll(async () => {
