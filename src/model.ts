@@ -226,6 +226,7 @@ export type ReasonCode =
   | "superseded-recently"
   | "used-recently"
   | "pipeline-not-current"
+  | "pipeline-history-too-short"
   | "evidence-incomplete"
   | "backup-retention"
   | "repoint-in-progress"

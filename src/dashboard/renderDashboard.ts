@@ -299,12 +299,15 @@ function renderConsumers(key: KeyView): SafeHtml {
 // ---- audit evidence -----------------------------------------------------------------------
 
 /** Proven current = complete evidence with a canary and no version held for a stale pipeline. */
-export function pipelineState(key: KeyView): "proven-current" | "not-proven" | "incomplete" | "no-evidence" {
+export function pipelineState(
+  key: KeyView,
+): "proven-current" | "not-proven" | "history-too-short" | "incomplete" | "no-evidence" {
   const evidence = key.evidence;
   if (!evidence) return "no-evidence";
   if (!evidence.complete) return "incomplete";
-  const stale = key.versions.some((version) => version.hold?.reason === "pipeline-not-current");
-  return evidence.canarySeenAt && !stale ? "proven-current" : "not-proven";
+  const held = (reason: string) => key.versions.some((version) => version.hold?.reason === reason);
+  if (!evidence.canarySeenAt || held("pipeline-not-current")) return "not-proven";
+  return held("pipeline-history-too-short") ? "history-too-short" : "proven-current";
 }
 
 function renderEvidence(key: KeyView, now: Date): SafeHtml {
@@ -314,11 +317,13 @@ function renderEvidence(key: KeyView, now: Date): SafeHtml {
   }
   const state = pipelineState(key);
   const canary = parseTime(evidence.canarySeenAt);
+  const firstCanary = parseTime(evidence.canaryFirstSeenAt);
   const from = parseTime(evidence.from);
   const to = parseTime(evidence.to);
   const label = {
     "proven-current": html`<span class="badge ok">proven current</span> the service's own read of the key arrived in the logs`,
     "not-proven": html`<span class="badge warn">not proven current</span> the service's recent read has not arrived in the logs yet, so "no use" proves nothing`,
+    "history-too-short": html`<span class="badge warn">current, history too short</span> the service's reads are in the logs only since ${evidence.canaryFirstSeenAt ? formatUtc(parseTime(evidence.canaryFirstSeenAt) ?? now) : "recently"}, not for a whole quiet period, so "no use" before that proves nothing`,
     incomplete: html`<span class="badge bad">incomplete</span> ${evidence.problem ?? "the query failed or returned a partial result"}`,
     "no-evidence": html``,
   }[state];
@@ -326,6 +331,7 @@ function renderEvidence(key: KeyView, now: Date): SafeHtml {
 <dl class="facts" data-testid="evidence" data-pipeline="${state}">
   <dt>Log pipeline</dt><dd>${label}</dd>
   <dt>Canary seen</dt><dd>${canary ? html`<time datetime="${evidence.canarySeenAt}">${formatRelative(canary, now)}</time> (${formatUtc(canary)})` : "not seen in the window"}</dd>
+  <dt>Own reads since</dt><dd>${firstCanary ? html`<time datetime="${evidence.canaryFirstSeenAt}">${formatRelative(firstCanary, now)}</time> (${formatUtc(firstCanary)})` : "none in the window"}</dd>
   <dt>Window</dt><dd>${from && to ? html`${formatUtc(from)} – ${formatUtc(to)} (${formatSpan(to.getTime() - from.getTime())})` : "—"}</dd>
   <dt>Workspace</dt><dd class="mono">${evidence.workspaceId}</dd>
 </dl>`;

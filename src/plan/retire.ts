@@ -138,7 +138,7 @@ const pipelineFlowedThroughQuietPeriod: RetireRule = (input) => {
   if (first && first.getTime() <= latestAcceptableStart) return null;
   const since = first ? `only since ${first.toISOString()}` : "not at all";
   return {
-    reason: "pipeline-not-current",
+    reason: "pipeline-history-too-short",
     message: `The audit logs of ${input.context.id} show the service's own reads ${since}; they must reach back to ${new Date(latestAcceptableStart).toISOString()} (the start of the ${quietPeriodName(input)}, within the ingestion margin of ${formatIsoDuration(input.policy.ingestionMarginMs)}) to prove the logs flowed the whole time, so ${versionName(input)} is held.`,
     ...(first
       ? { until: new Date(first.getTime() + input.quietPeriodMs - input.policy.ingestionMarginMs) }

@@ -171,6 +171,27 @@ describe("renderDashboard", () => {
     expect(pipelineState({ ...view, evidence: null })).toBe("no-evidence");
   });
 
+  it("says when the logs are current but do not yet cover a whole quiet period", () => {
+    const [view] = views();
+    if (!view?.evidence) throw new Error("no evidence");
+    const young: KeyView = {
+      ...view,
+      evidence: { ...view.evidence, canaryFirstSeenAt: new Date().toISOString() },
+      versions: view.versions.map((version, index) =>
+        index === view.versions.length - 1
+          ? {
+              ...version,
+              hold: { reason: "pipeline-history-too-short", message: "held", until: null, concerns: null },
+            }
+          : version,
+      ),
+    };
+    expect(pipelineState(young)).toBe("history-too-short");
+    const page = render([young]);
+    expect(page).toContain('data-pipeline="history-too-short"');
+    expect(page).toContain("Own reads since");
+  });
+
   it("renders the same page for the same input", () => {
     const keys = views();
     expect(render(keys)).toBe(render(keys));

@@ -374,7 +374,7 @@ describe("plan: retire", () => {
     const result = plan(snapshotWith({ evidence: { [keyRefId(key)]: recent } }), aPolicy(), NOW);
     expect(disabled(result)).toEqual([]);
     const hold = holdOf(result, V1);
-    expect(hold).toMatchObject({ reason: "pipeline-not-current" });
+    expect(hold).toMatchObject({ reason: "pipeline-history-too-short" });
     expect(hold?.message).toContain("only since");
     expect(hold?.until?.toISOString()).toBe(
       new Date(ago(20 * HOUR).getTime() + DAY - 30 * MINUTE).toISOString(),
