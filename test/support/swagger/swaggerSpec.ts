@@ -186,14 +186,15 @@ export class SwaggerSpec {
     };
   }
 
+  /** The node `raw` refers to (with the file it is in) when it is a $ref, else `raw` itself. */
+  private followRef(raw: unknown): { file: string; node: unknown } {
+    if (isJsonObject(raw) && typeof raw.$ref === "string")
+      return this.documents.resolveRef(raw.$ref, this.file);
+    return { file: this.file, node: raw };
+  }
+
   private resolveParameter(raw: unknown): SwaggerParameter {
-    let file = this.file;
-    let node = raw;
-    if (isJsonObject(raw) && typeof raw.$ref === "string") {
-      const resolved = this.documents.resolveRef(raw.$ref, this.file);
-      file = resolved.file;
-      node = resolved.node;
-    }
+    const { file, node } = this.followRef(raw);
     if (!isJsonObject(node) || typeof node.name !== "string" || typeof node.in !== "string") {
       throw new Error(`Malformed parameter in ${this.file}: ${JSON.stringify(raw)}`);
     }
@@ -208,13 +209,7 @@ export class SwaggerSpec {
   }
 
   private resolveResponse(raw: unknown): SwaggerResponse {
-    let file = this.file;
-    let node = raw;
-    if (isJsonObject(raw) && typeof raw.$ref === "string") {
-      const resolved = this.documents.resolveRef(raw.$ref, this.file);
-      file = resolved.file;
-      node = resolved.node;
-    }
+    const { file, node } = this.followRef(raw);
     const response = isJsonObject(node) ? node : {};
     const headers: Record<string, JsonObject> = {};
     for (const [name, header] of Object.entries(isJsonObject(response.headers) ? response.headers : {})) {
