@@ -88,6 +88,11 @@ export interface ConsumerSnapshot {
   subscriptionId: string;
   /** Object id or ARM id of the identity the consumer unwraps with, when known. */
   identity?: string;
+  /**
+   * Object id (principal id) of that identity, as audit records name their caller; resolved
+   * from the resource's identity block when `identity` is a user-assigned identity's ARM id.
+   */
+  identityPrincipalId?: string;
   pins: ConsumerPin[];
   /** Version really in use per pin, where the service reports it (Cosmos keyVaultKeyUriVersion). */
   inUse: Partial<Record<PinName, string>>;

@@ -165,7 +165,8 @@ const noBackupRetention: RetireRule = (input) => {
   let longest: HoldVerdict | undefined;
   for (const entry of input.context.pins) {
     const retention = entry.consumer.backupRetention;
-    const identity = entry.consumer.identity?.toLowerCase();
+    // Audit records name callers by object id; a user-assigned identity's ARM id never matches.
+    const identity = (entry.consumer.identityPrincipalId ?? entry.consumer.identity)?.toLowerCase();
     if (!retention || !identity || !use) continue;
     const lastUse = Object.entries(use.byCaller).find(([caller]) => caller.toLowerCase() === identity)?.[1];
     if (!lastUse) continue;

@@ -44,6 +44,30 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** An optional string field; anything else than a string or absence is an odd payload. */
+/**
+ * The principal (object) id of the identity a resource unwraps with, as audit records name
+ * their caller. `unwrappingIdentity` is a user-assigned identity's ARM id (looked up,
+ * case-insensitively, in the resource's `identity.userAssignedIdentities`) or, when absent,
+ * the system-assigned identity (`identity.principalId`) is meant.
+ */
+export function principalIdOfIdentity(
+  identityBlock: unknown,
+  unwrappingIdentity: string | undefined,
+): string | undefined {
+  if (!isRecord(identityBlock)) return undefined;
+  if (unwrappingIdentity?.startsWith("/")) {
+    const assigned = isRecord(identityBlock.userAssignedIdentities)
+      ? identityBlock.userAssignedIdentities
+      : {};
+    const wanted = unwrappingIdentity.toLowerCase();
+    const entry = Object.entries(assigned).find(([id]) => id.toLowerCase() === wanted)?.[1];
+    const principalId = isRecord(entry) ? entry.principalId : undefined;
+    return typeof principalId === "string" && principalId ? principalId.toLowerCase() : undefined;
+  }
+  const principalId = identityBlock.principalId;
+  return typeof principalId === "string" && principalId ? principalId.toLowerCase() : undefined;
+}
+
 export function optionalString(
   record: Record<string, unknown>,
   field: string,

@@ -122,7 +122,7 @@ export function createCassandraAdapter(apiFor: (subscriptionId: string) => Cassa
         subscriptionId: arm.subscriptionId,
         pins,
         inUse: {},
-        ...(principalId ? { identity: principalId } : {}),
+        ...(principalId ? { identity: principalId, identityPrincipalId: principalId.toLowerCase() } : {}),
         ...(provisioningState ? { provisioningState } : {}),
       };
       return snapshot;

@@ -15,6 +15,7 @@ import {
   optionalKeyUri,
   optionalString,
   parseArmId,
+  principalIdOfIdentity,
   readError,
 } from "./armResource.js";
 import type { ConsumerAdapter } from "./consumerAdapter.js";
@@ -117,6 +118,11 @@ export function createCosmosAdapter(
       const parsed = optionalKeyUri(account, "keyVaultKeyUri", subject);
       const inUseVersion = optionalString(account, "keyVaultKeyUriVersion", subject)?.trim();
       const identity = identityOf(account, subject);
+      const identityPrincipalId = identity?.startsWith("/")
+        ? principalIdOfIdentity(account.identity, identity)
+        : identity && /^[0-9a-f-]{36}$/i.test(identity)
+          ? identity.toLowerCase()
+          : undefined;
       const provisioningState = optionalString(account, "provisioningState", subject);
       const keyStatus = optionalString(account, "customerManagedKeyStatus", subject);
       const backupRetention = backupRetentionOf(account.backupPolicy, subject);
@@ -127,6 +133,7 @@ export function createCosmosAdapter(
         pins: parsed ? [{ pin: "key", key: parsed.key, version: parsed.version }] : [],
         inUse: inUseVersion ? { key: validateVersion(inUseVersion, `${subject} keyVaultKeyUriVersion`) } : {},
         ...(identity ? { identity } : {}),
+        ...(identityPrincipalId ? { identityPrincipalId } : {}),
         ...(provisioningState ? { provisioningState } : {}),
         ...(keyStatus ? { keyStatus } : {}),
         ...(backupRetention ? { backupRetention } : {}),

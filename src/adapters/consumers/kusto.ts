@@ -9,7 +9,14 @@ import { ValidationError } from "../../errors.js";
 import type { ConsumerPin, ConsumerSnapshot } from "../../model.js";
 import { describeAzureFailure } from "../azureFailure.js";
 import { keyRefFromParts, validateVersion } from "../keyRef.js";
-import { beginRepointWith, isRecord, optionalString, parseArmId, readError } from "./armResource.js";
+import {
+  beginRepointWith,
+  isRecord,
+  optionalString,
+  parseArmId,
+  principalIdOfIdentity,
+  readError,
+} from "./armResource.js";
 import type { ConsumerAdapter } from "./consumerAdapter.js";
 
 const TYPE_PATH = ["Microsoft.Kusto", "clusters"] as const;
@@ -96,6 +103,7 @@ export function createKustoAdapter(
       if (!isRecord(cluster)) throw new ValidationError(subject, `${subject}: the GET returned no object`);
       const settings = keySettingsOf(cluster.keyVaultProperties, subject);
       const identity = settings?.userIdentity ?? principalIdOf(cluster.identity);
+      const identityPrincipalId = principalIdOfIdentity(cluster.identity, settings?.userIdentity);
       const provisioningState = optionalString(cluster, "provisioningState", subject);
       const snapshot: ConsumerSnapshot = {
         id,
@@ -104,6 +112,7 @@ export function createKustoAdapter(
         pins: settings ? [settings.pin] : [],
         inUse: {},
         ...(identity ? { identity } : {}),
+        ...(identityPrincipalId ? { identityPrincipalId } : {}),
         ...(provisioningState ? { provisioningState } : {}),
       };
       return snapshot;

@@ -1,7 +1,8 @@
 /**
  * Scenarios 8, 7, 6: retirement on evidence only. A version unused for the quiet period is
  * disabled with evidence tags; a partial audit query or a paused log pipeline holds it,
- * and once the evidence is sound again it retires.
+ * and once the evidence is sound again it retires. Cosmos DB backups keep the version their
+ * account used until their retention ends.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TAGS } from "../../../src/model.js";
@@ -95,6 +96,39 @@ describe("engine scenarios on the sandbox: retirement", () => {
 
     world.sandbox.store.ingestion.paused = false;
     await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 30_000);
+    expectNoPinnedVersionDisabled(world);
+  });
+
+  it("holds a version Cosmos DB backups still need, for as long as the account's backup retention", async () => {
+    const old = world.newestVersion("kv-cmk-1", "cosmos-key");
+    const next = await world.newVersion("kv-cmk-1", "cosmos-key");
+    await world.deliver(world.newVersionEvent("kv-cmk-1", "cosmos-key", next));
+    await waitUntil(
+      () =>
+        versionInUse(world, CONSUMERS.cosmosPinned) === next &&
+        versionInUse(world, CONSUMERS.cosmosLatest) === next,
+      20_000,
+      "both Cosmos DB accounts using the new version",
+    );
+    // Past the quiet period: only the backups (periodic 8 h, continuous 7 days) still need the old version.
+    await sleep(QUIET_MS + 1_000);
+
+    // A few timer runs: the first may still be waiting for its canary to be fresh.
+    const backupHold = async () =>
+      (await world.journal("kv-cmk-1/cosmos-key")).find(
+        (entry) => entry.action === "hold" && entry.version === old && entry.reason === "backup-retention",
+      );
+    let hold = await backupHold();
+    for (let run = 0; run < 5 && !hold; run++) {
+      await world.timer();
+      expect(world.version("kv-cmk-1", "cosmos-key", old).enabled).toBe(true);
+      hold = await backupHold();
+    }
+    expect(world.version("kv-cmk-1", "cosmos-key", old).enabled).toBe(true);
+    expect(hold?.reason).toBe("backup-retention");
+    // The longest retention wins: cosmos-latest keeps continuous backups for 7 days.
+    expect(hold?.message).toContain("cosmos-latest");
+    expect(hold?.message).toContain("P7D");
     expectNoPinnedVersionDisabled(world);
   });
 });

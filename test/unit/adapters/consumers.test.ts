@@ -33,6 +33,8 @@ interface Harness {
   id: string;
   pin: PinName;
   expectedIdentity: string;
+  /** The identity's object id, as audit records name the caller. */
+  expectedPrincipalId: string;
   patches: unknown[];
   state: { provisioningState: string; failPatchWith?: Error; oddPayload?: boolean };
   /** The pinned version as the fake resource holds it now. */
@@ -47,7 +49,10 @@ function kustoHarness(): Harness {
     async get() {
       return {
         provisioningState: state.provisioningState,
-        identity: { type: "UserAssigned", userAssignedIdentities: { [UAI]: {} } },
+        identity: {
+          type: "UserAssigned",
+          userAssignedIdentities: { [UAI]: { principalId: "44444444-4444-4444-4444-44444444444A" } },
+        },
         keyVaultProperties: state.oddPayload
           ? "not-an-object"
           : { keyVaultUri: VAULT, keyName: "key1", keyVersion, userIdentity: UAI },
@@ -65,6 +70,7 @@ function kustoHarness(): Harness {
     id: `${RG}/Microsoft.Kusto/clusters/adx1`,
     pin: "key",
     expectedIdentity: UAI,
+    expectedPrincipalId: "44444444-4444-4444-4444-44444444444a",
     patches,
     state,
     pinnedVersion: () => keyVersion,
@@ -82,6 +88,13 @@ function cosmosHarness(): Harness {
         keyVaultKeyUri: state.oddPayload ? 42 : uri,
         keyVaultKeyUriVersion: uri.split("/").at(-1),
         defaultIdentity: `UserAssignedIdentity=${UAI}`,
+        // ARM ids are case-insensitive: the identity block may spell the id differently.
+        identity: {
+          type: "UserAssigned",
+          userAssignedIdentities: {
+            [UAI.toUpperCase()]: { principalId: "55555555-5555-5555-5555-555555555555" },
+          },
+        },
         customerManagedKeyStatus: "Access to the configured customer managed key confirmed.",
         backupPolicy: { type: "Continuous", continuousModeProperties: { tier: "Continuous7Days" } },
       };
@@ -97,6 +110,7 @@ function cosmosHarness(): Harness {
     id: `${RG}/Microsoft.DocumentDB/databaseAccounts/cosmos1`,
     pin: "key",
     expectedIdentity: UAI,
+    expectedPrincipalId: "55555555-5555-5555-5555-555555555555",
     patches,
     state,
     pinnedVersion: () => uri.split("/").at(-1),
@@ -134,6 +148,7 @@ function cassandraHarness(): Harness {
     id,
     pin: "managedDisk",
     expectedIdentity: "33333333-3333-3333-3333-333333333333",
+    expectedPrincipalId: "33333333-3333-3333-3333-333333333333",
     patches,
     state,
     pinnedVersion: () => properties.managedDiskCustomerKeyUri?.split("/").at(-1),
@@ -151,6 +166,7 @@ describe.each([
     expect(snapshot.kind).toBe(kind);
     expect(snapshot.subscriptionId).toBe(SUB);
     expect(snapshot.identity).toBe(h.expectedIdentity);
+    expect(snapshot.identityPrincipalId).toBe(h.expectedPrincipalId);
     expect(snapshot.provisioningState).toBe("Succeeded");
     const pin = snapshot.pins.find((candidate) => candidate.pin === h.pin);
     expect(pin?.version).toBe(V1);

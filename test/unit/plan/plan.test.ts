@@ -453,6 +453,30 @@ describe("plan: retire", () => {
     });
   });
 
+  it("matches a user-assigned identity to the audit caller by its principal id", () => {
+    const principalId = "66666666-6666-6666-6666-666666666666";
+    const cosmos: ConsumerSnapshot = aConsumer({
+      kind: "cosmos",
+      pins: [aPin(key, V2)],
+      identity:
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai",
+      identityPrincipalId: principalId,
+      backupRetention: { retentionMs: 7 * DAY, description: "Continuous7Days" },
+    });
+    const lastUse = ago(2 * DAY);
+    const evidence = anEvidence(key, {
+      from: ago(10 * DAY),
+      uses: [{ version: V1, lastUse, lastUser: principalId, count: 3, byCaller: { [principalId]: lastUse } }],
+    });
+    const result = plan(
+      snapshotWith({ consumers: [cosmos], evidence: { [keyRefId(key)]: evidence } }),
+      aPolicy(),
+      NOW,
+    );
+    expect(disabled(result)).not.toContain(V1);
+    expect(holdOf(result, V1)).toMatchObject({ reason: "backup-retention", concerns: cosmos.id });
+  });
+
   it("sorts actions by key, consumer, pin and version", () => {
     const other = aKeyRef({ vaultName: "kv0", keyName: "zeta" });
     const otherKey = aKeySnapshot({
