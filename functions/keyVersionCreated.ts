@@ -13,7 +13,7 @@ import { getRuntime } from "../src/runtime.js";
 export async function keyVersionCreated(event: EventGridEvent, context: InvocationContext): Promise<void> {
   const log = logFromContext(context);
   const { service } = getRuntime();
-  const reading = readKeyVaultEvent(event, service.managedVaultNames());
+  const reading = readKeyVaultEvent(event, service.managedVaultUrls());
   if (reading.kind === "ignored") {
     log.info("event ignored", {
       eventId: reading.eventId,

@@ -52,10 +52,20 @@ function parseData(raw: unknown): Record<string, unknown> | undefined {
   return isRecord(raw) ? raw : undefined;
 }
 
+/** "https://kv1.vault.azure.net" for any spelling of a vault URL. */
+function vaultOrigin(url: string): string {
+  try {
+    return new URL(url).origin.toLowerCase();
+  } catch {
+    return url.toLowerCase();
+  }
+}
+
 /**
- * @param managedVaultNames lower-case names of the vaults and HSMs the service manages
+ * @param managedVaultUrls the vault and HSM URLs the service manages, as in
+ *   ROTATOR_MANAGED_VAULTS (compared by scheme and host, so a name on another host is not managed)
  */
-export function readKeyVaultEvent(raw: unknown, managedVaultNames: readonly string[]): KeyVaultEventReading {
+export function readKeyVaultEvent(raw: unknown, managedVaultUrls: readonly string[]): KeyVaultEventReading {
   const event = typeof raw === "string" ? parseData(raw) : isRecord(raw) ? raw : undefined;
   if (!event) return { kind: "ignored", reason: "malformed", detail: "the event is not a JSON object" };
   const schema: EventSchemaName = text(event, "specversion") ? "CloudEventSchema" : "EventGridSchema";
@@ -109,11 +119,12 @@ export function readKeyVaultEvent(raw: unknown, managedVaultNames: readonly stri
       ...base,
     };
   }
-  if (!managedVaultNames.includes(parsed.key.vaultName)) {
+  const managedHosts = managedVaultUrls.map(vaultOrigin);
+  if (!managedHosts.includes(vaultOrigin(parsed.key.vaultUrl))) {
     return {
       kind: "ignored",
       reason: "unmanaged-vault",
-      detail: `vault ${parsed.key.vaultName} is not in ROTATOR_MANAGED_VAULTS`,
+      detail: `vault ${parsed.key.vaultUrl} is not in ROTATOR_MANAGED_VAULTS`,
       ...base,
     };
   }

@@ -153,8 +153,9 @@ export class RotationService {
   }
 
   /** Names of the vaults and HSMs the service manages (lower case). */
-  managedVaultNames(): string[] {
-    return this.deps.managedVaults.map((vault) => vault.vaultName);
+  /** The managed vault and HSM URLs (ROTATOR_MANAGED_VAULTS). */
+  managedVaultUrls(): string[] {
+    return this.deps.managedVaults.map((vault) => vault.vaultUrl);
   }
 
   /** The managed key named by vault and key name; NotFoundError for an unmanaged vault, ValidationError for a bad name. */

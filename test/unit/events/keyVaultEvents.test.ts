@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { readKeyVaultEvent } from "../../../src/keyVaultEvents.js";
 
 const VERSION = "0123456789abcdef0123456789abcdef";
-const MANAGED = ["kv-cmk-1", "hsm-cmk-1"];
+const MANAGED = ["https://kv-cmk-1.vault.azure.net/", "https://hsm-cmk-1.managedhsm.azure.net"];
 
 function eventGridEvent(data: unknown, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -113,6 +113,11 @@ describe("readKeyVaultEvent", () => {
       eventGridEvent(
         keyData({ Id: `https://kv-other.vault.azure.net/keys/k/${VERSION}`, VaultName: "kv-other" }),
       ),
+      "unmanaged-vault",
+    ],
+    [
+      "a managed vault's name on another host (a Managed HSM of the same name)",
+      eventGridEvent(keyData({ Id: `https://kv-cmk-1.managedhsm.azure.net/keys/k/${VERSION}` })),
       "unmanaged-vault",
     ],
     ["a missing Id", eventGridEvent(keyData({ Id: undefined })), "malformed"],
