@@ -31,7 +31,7 @@ export const SETTINGS_SCHEMA: readonly SettingSpec[] = [
     name: "ROTATOR_INGESTION_MARGIN",
     required: true,
     description:
-      "ISO 8601 duration. How old the service's newest own read of a key (the canary) may be in the audit logs for the log pipeline to count as current. Resource logs usually arrive in 3-10 minutes, up to about 20.",
+      "ISO 8601 duration. How old the service's newest own read of a key (the canary) may be in the audit logs for the log pipeline to count as current. Resource logs usually arrive in 3-10 minutes, up to about 20. Longer than the timer interval plus the log delay; shorter than both quiet periods; at most PT6H.",
     example: "PT30M",
   },
   {
@@ -403,6 +403,9 @@ function parseMinRsaBits(value: string): Record<ConsumerKind, number> {
   return result;
 }
 
+/** The longest ingestion margin accepted: beyond it a canary proves nothing about "now". */
+export const MAX_INGESTION_MARGIN_MS = 6 * 3600 * 1000;
+
 /**
  * Validates the settings in `env` (usually `process.env`). Throws one `SettingsError`
  * naming the bad setting and its expected shape; when several are bad, the message lists
@@ -429,6 +432,28 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
   const eventsTopicEndpoint = reader.parse("ROTATOR_EVENTS_TOPIC_ENDPOINT", parseEventsEndpoint);
   const eventsTopicKey = reader.raw("ROTATOR_EVENTS_TOPIC_KEY");
   const minRsaBits = reader.parse("ROTATOR_MIN_RSA_BITS", parseMinRsaBits);
+
+  // The margin is how stale "current" may be. At or beyond the quiet period, "the logs flowed
+  // through the whole quiet period" would hold for any history, and a canary hours old proves
+  // nothing about now.
+  if (
+    quietPeriodMs !== undefined &&
+    emergencyQuietPeriodMs !== undefined &&
+    ingestionMarginMs !== undefined
+  ) {
+    const shortestQuiet = Math.min(quietPeriodMs, emergencyQuietPeriodMs);
+    if (ingestionMarginMs >= shortestQuiet) {
+      reader.fail(
+        "ROTATOR_INGESTION_MARGIN",
+        `ROTATOR_INGESTION_MARGIN (${formatIsoDuration(ingestionMarginMs)}) must be shorter than ROTATOR_QUIET_PERIOD and ROTATOR_EMERGENCY_QUIET_PERIOD (the shorter is ${formatIsoDuration(shortestQuiet)}); otherwise the audit logs could never prove a version unused`,
+      );
+    } else if (ingestionMarginMs > MAX_INGESTION_MARGIN_MS) {
+      reader.fail(
+        "ROTATOR_INGESTION_MARGIN",
+        `ROTATOR_INGESTION_MARGIN (${formatIsoDuration(ingestionMarginMs)}) must be at most ${formatIsoDuration(MAX_INGESTION_MARGIN_MS)}: a canary older than that does not prove the log pipeline current (resource logs arrive within about 20 minutes; PT30M is typical)`,
+      );
+    }
+  }
 
   const bothJournals =
     env.ROTATOR_JOURNAL_TABLE_ENDPOINT?.trim() && env.ROTATOR_JOURNAL_CONNECTION_STRING?.trim();

@@ -106,7 +106,7 @@ describe("npm start, end to end", () => {
         ...process.env,
         ROTATOR_QUIET_PERIOD: "PT20S",
         ROTATOR_EMERGENCY_QUIET_PERIOD: "PT15S",
-        ROTATOR_INGESTION_MARGIN: "PT15S",
+        ROTATOR_INGESTION_MARGIN: "PT10S",
         ROTATOR_TIMER_SCHEDULE: "*/5 * * * * *",
       },
     });

@@ -59,8 +59,8 @@ function runtimeOptions(
     transport: sandbox.transport("rotator"),
     log: silentLog,
     env: {
-      ROTATOR_QUIET_PERIOD: options.quietPeriod ?? "PT4S",
-      ROTATOR_EMERGENCY_QUIET_PERIOD: options.emergencyQuietPeriod ?? "PT2S",
+      ROTATOR_QUIET_PERIOD: options.quietPeriod ?? "PT6S",
+      ROTATOR_EMERGENCY_QUIET_PERIOD: options.emergencyQuietPeriod ?? "PT6S",
       ROTATOR_INGESTION_MARGIN: options.ingestionMargin ?? "PT5S",
       ROTATOR_MODE: options.mode ?? "enforce",
       ROTATOR_TIMER_SCHEDULE: "*/5 * * * * *",

@@ -236,7 +236,7 @@ describe("engine scenario 10: emergency rotation", () => {
   beforeAll(async () => {
     await waitUntil(settled, 10_000, "consumer updates finished");
     // The normal quiet period is an hour here: only the emergency quiet period can retire the compromised version.
-    world.reconfigure({ quietPeriod: "PT1H", emergencyQuietPeriod: "PT3S", ingestionMargin: "PT5S" });
+    world.reconfigure({ quietPeriod: "PT1H", emergencyQuietPeriod: "PT6S", ingestionMargin: "PT5S" });
   });
 
   it("creates a version, repoints at once, replays idempotently and retires the compromised version on evidence", async () => {
@@ -311,7 +311,12 @@ describe("engine scenario 10: emergency rotation", () => {
 describe("engine scenario 11: report mode", () => {
   beforeAll(async () => {
     await waitUntil(settled, 10_000, "consumer updates finished");
-    world.reconfigure({ mode: "report", quietPeriod: "PT2S", ingestionMargin: "PT5S" });
+    world.reconfigure({
+      mode: "report",
+      quietPeriod: "PT6S",
+      emergencyQuietPeriod: "PT6S",
+      ingestionMargin: "PT5S",
+    });
   });
 
   it("journals what it would do and changes nothing", async () => {

@@ -15,11 +15,11 @@ import {
   waitUntil,
 } from "./engineWorld.js";
 
-const QUIET_MS = 4_000;
+const QUIET_MS = 6_000;
 let world: EngineWorld;
 
 beforeAll(async () => {
-  world = await EngineWorld.start({ quietPeriod: "PT4S", ingestionMargin: "PT5S" });
+  world = await EngineWorld.start({ quietPeriod: "PT6S", ingestionMargin: "PT5S" });
 });
 
 afterAll(async () => {

@@ -17,7 +17,7 @@ const ADX_IDENTITY = "22222222-0000-0000-0000-000000000001";
 let world: EngineWorld;
 
 beforeAll(async () => {
-  world = await EngineWorld.start({ quietPeriod: "PT4S", ingestionMargin: "PT5S" });
+  world = await EngineWorld.start({ quietPeriod: "PT6S", ingestionMargin: "PT5S" });
 });
 
 afterAll(async () => {

@@ -131,6 +131,41 @@ describe("loadSettings", () => {
     });
   });
 
+  it.each([
+    [
+      "as long as the quiet period",
+      { ROTATOR_QUIET_PERIOD: "PT30M", ROTATOR_INGESTION_MARGIN: "PT30M" },
+      /shorter than/,
+    ],
+    [
+      "as long as the emergency quiet period",
+      { ROTATOR_EMERGENCY_QUIET_PERIOD: "PT20M", ROTATOR_INGESTION_MARGIN: "PT20M" },
+      /shorter than/,
+    ],
+    [
+      "of a year",
+      {
+        ROTATOR_QUIET_PERIOD: "P400D",
+        ROTATOR_EMERGENCY_QUIET_PERIOD: "P400D",
+        ROTATOR_INGESTION_MARGIN: "P365D",
+      },
+      /shorter than|at most PT6H/,
+    ],
+    [
+      "over six hours",
+      {
+        ROTATOR_QUIET_PERIOD: "P7D",
+        ROTATOR_EMERGENCY_QUIET_PERIOD: "P1D",
+        ROTATOR_INGESTION_MARGIN: "PT7H",
+      },
+      /at most PT6H/,
+    ],
+  ])("refuses an ingestion margin %s", (_name, env, message) => {
+    const error = settingsError(aSettingsEnv(env));
+    expect(error.setting).toBe("ROTATOR_INGESTION_MARGIN");
+    expect(error.message).toMatch(message);
+  });
+
   it("names the setting and the expected shape for a bad duration", () => {
     const error = settingsError(aSettingsEnv({ ROTATOR_QUIET_PERIOD: "1 day" }));
     expect(error.setting).toBe("ROTATOR_QUIET_PERIOD");
