@@ -5,8 +5,7 @@
  */
 import type { SendEventGridEventInput } from "@azure/eventgrid";
 
-export const OUTCOME_EVENT_PREFIX = "CmkRotator.";
-
+/** The event types, exactly as subscribers filter on them. */
 export type OutcomeEventName = "ConsumerRepointed" | "RepointFailed" | "VersionDisabled" | "RotationBlocked";
 
 export interface OutcomeEventData {
@@ -44,7 +43,7 @@ export interface OutcomePublisher {
 
 export function toEventGridInput(event: OutcomeEvent): SendEventGridEventInput<OutcomeEventData> {
   return {
-    eventType: `${OUTCOME_EVENT_PREFIX}${event.name}`,
+    eventType: event.name,
     subject: event.subject,
     eventTime: event.at,
     dataVersion: "1.0",

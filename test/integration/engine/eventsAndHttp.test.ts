@@ -78,7 +78,7 @@ describe("engine scenarios on the sandbox: events", () => {
       ),
     ).toEqual([expect.objectContaining({ version: adx })]);
     await waitUntil(
-      () => world.publishedEventTypes().filter((type) => type === "CmkRotator.ConsumerRepointed").length >= 4,
+      () => world.publishedEventTypes().filter((type) => type === "ConsumerRepointed").length >= 4,
       10_000,
       "ConsumerRepointed events on the custom topic",
     );
@@ -211,7 +211,7 @@ describe("engine scenarios on the sandbox: timer and preflight", () => {
       }),
     );
     await waitUntil(
-      () => world.publishedEventTypes().includes("CmkRotator.RotationBlocked"),
+      () => world.publishedEventTypes().includes("RotationBlocked"),
       10_000,
       "RotationBlocked on the custom topic",
     );
@@ -220,12 +220,10 @@ describe("engine scenarios on the sandbox: timer and preflight", () => {
     expect(JSON.stringify(view.body)).toContain("preflight-not-yet-valid");
 
     // The timer reports the same block again without a second event.
-    const blockedEvents = world
-      .publishedEventTypes()
-      .filter((type) => type === "CmkRotator.RotationBlocked").length;
+    const blockedEvents = world.publishedEventTypes().filter((type) => type === "RotationBlocked").length;
     await world.timer();
     expect(world.pinnedVersions(CONSUMERS.adxPinned)).toEqual(pinnedBefore);
-    expect(world.publishedEventTypes().filter((type) => type === "CmkRotator.RotationBlocked")).toHaveLength(
+    expect(world.publishedEventTypes().filter((type) => type === "RotationBlocked")).toHaveLength(
       blockedEvents,
     );
     expectNoPinnedVersionDisabled(world);

@@ -60,7 +60,7 @@ describe("engine scenarios on the sandbox: retirement", () => {
     expect(tags[TAGS.evidence]).toContain("canary");
     expect(tags[TAGS.lastUse]).toBeDefined();
     await waitUntil(
-      () => world.publishedEventTypes().includes("CmkRotator.VersionDisabled"),
+      () => world.publishedEventTypes().includes("VersionDisabled"),
       10_000,
       "VersionDisabled event",
     );
