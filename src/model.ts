@@ -50,6 +50,11 @@ export interface KeySnapshot {
   key: KeyRef;
   /** Oldest first by `created`. */
   versions: KeyVersionFacts[];
+  /**
+   * The key's current version, as a versionless GET returns it: the newest, even among
+   * versions created in the same second (Key Vault's `created` has whole seconds).
+   */
+  currentVersion?: string;
 }
 
 /** Which key reference on a consumer: Kusto and Cosmos have one, a Cassandra data center two. */

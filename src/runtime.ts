@@ -81,6 +81,7 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
   const rotationKeyVault: RotationKeyVault = {
     listKeyNames: (vault) => listKeyNames(factory, vault),
     listVersions: (key) => keyVault.listVersions(key),
+    readCurrentVersion: async (key) => (await keyVault.readKey(key)).version,
     createVersion: (key) => keyVault.createVersion(key),
     tagVersion: (key, version, tags) => keyVault.tagVersion(key, version, tags),
   };

@@ -7,6 +7,7 @@
  * outcome events are published; in report mode nothing changes and the journal says what
  * would have been done. Nothing is ever deleted or purged.
  */
+
 import { keyIdOf, sameKey } from "../adapters/keyRef.js";
 import { formatIsoDuration } from "../duration.js";
 import { describeError } from "../errors.js";
@@ -29,6 +30,7 @@ import {
   TAGS,
 } from "../model.js";
 import type { OutcomeEvent, OutcomePublisher } from "../outcomes/outcomeEvents.js";
+import { orderVersions } from "../plan/versionOrder.js";
 import type { RotatorLog } from "../rotation/log.js";
 import { mapWithConcurrency } from "./concurrency.js";
 
@@ -41,6 +43,8 @@ export interface ApplyConsumerAdapter {
 /** The Key Vault calls apply needs. */
 export interface ApplyKeyVault {
   listVersions(key: KeyRef): Promise<KeyVersionFacts[]>;
+  /** The key's current version (a versionless GET): the newest, whatever the created times say. */
+  readKey(key: KeyRef): Promise<KeyVersionFacts>;
   disableVersion(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
 }
 
@@ -332,8 +336,10 @@ export class PlanApplier {
   /** DESIGN.md: "re-checked live at decision time". Any doubt withholds the disable. */
   private async recheckBeforeDisable(action: DisableAction, snapshot: Snapshot): Promise<Recheck> {
     let versions: KeyVersionFacts[];
+    let current: KeyVersionFacts;
     try {
-      versions = await this.deps.keyVault.listVersions(action.key);
+      current = await this.deps.keyVault.readKey(action.key);
+      versions = orderVersions(await this.deps.keyVault.listVersions(action.key), current.version);
     } catch (error) {
       return {
         ok: false,
@@ -353,7 +359,7 @@ export class PlanApplier {
         detail: "the version is already disabled",
       };
     const newestEnabled = versions.filter((v) => v.enabled).at(-1);
-    if (newestEnabled?.version === action.version) {
+    if (newestEnabled?.version === action.version || current.version === action.version) {
       return {
         ok: false,
         status: "skipped",

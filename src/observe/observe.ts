@@ -95,13 +95,15 @@ export async function observe(deps: ObserveDeps, scope: ObserveScope, now: Date)
     const keyId = keyRefId(key);
     try {
       const versions = await deps.keyVault.listVersions(key);
-      await deps.keyVault.readKey(key);
+      // The canary read also names the key's current version, which orders versions created
+      // in the same second.
+      const current = await deps.keyVault.readKey(key);
       log.info("observed key versions", {
         key: keyId,
         versions: versions.length,
-        newest: versions.at(-1)?.version,
+        current: current.version,
       });
-      return { key, versions };
+      return { key, versions, currentVersion: current.version };
     } catch (error) {
       unreadableKeys[keyId] = describeError(error);
       log.warn("key could not be read", { key: keyId, problem: describeError(error) });

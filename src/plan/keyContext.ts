@@ -16,6 +16,7 @@ import type {
 } from "../model.js";
 import { keyRefId } from "../model.js";
 import { isCompromised, preflight, type Verdict } from "./preflight.js";
+import { orderVersions } from "./versionOrder.js";
 
 export interface PinOnKey {
   consumer: ConsumerSnapshot;
@@ -27,8 +28,10 @@ export interface PinOnKey {
 export interface KeyContext {
   key: KeyRef;
   id: string;
-  /** Oldest first by created time (ties by version id), whatever order the snapshot had. */
+  /** Oldest first by created time (the current version last of its second), whatever order the snapshot had. */
   versions: KeyVersionFacts[];
+  /** The key's current version (a versionless GET), when observed. */
+  currentVersion: string | undefined;
   /** Position of each version (lower case) in `versions`. */
   position: ReadonlyMap<string, number>;
   newest: KeyVersionFacts | undefined;
@@ -55,14 +58,6 @@ export function pinsKey(pin: ConsumerPin, key: KeyRef): boolean {
   );
 }
 
-function sortVersions(versions: readonly KeyVersionFacts[]): KeyVersionFacts[] {
-  return [...versions].sort(
-    (a, b) =>
-      a.created.getTime() - b.created.getTime() ||
-      compareText(a.version.toLowerCase(), b.version.toLowerCase()),
-  );
-}
-
 export function gatherKeyContext(
   keySnapshot: KeySnapshot,
   snapshot: Snapshot,
@@ -70,7 +65,7 @@ export function gatherKeyContext(
   now: Date,
 ): KeyContext {
   const key = keySnapshot.key;
-  const versions = sortVersions(keySnapshot.versions);
+  const versions = orderVersions(keySnapshot.versions, keySnapshot.currentVersion);
   const position = new Map(versions.map((version, index) => [version.version.toLowerCase(), index]));
 
   const pins: PinOnKey[] = snapshot.consumers
@@ -96,6 +91,7 @@ export function gatherKeyContext(
     key,
     id: keyRefId(key),
     versions,
+    currentVersion: keySnapshot.currentVersion?.toLowerCase(),
     position,
     newest: versions.at(-1),
     newestEnabled: [...versions].reverse().find((version) => version.enabled),

@@ -4,6 +4,7 @@
  */
 import { type Hold, isProvisioningBusy, type RepointAction } from "../model.js";
 import type { KeyContext, PinOnKey } from "./keyContext.js";
+import { orderUnknown } from "./versionOrder.js";
 
 export function isBusy(pinOnKey: PinOnKey): boolean {
   return isProvisioningBusy(pinOnKey.consumer.provisioningState);
@@ -27,6 +28,11 @@ export function pinStatus(context: KeyContext, pinOnKey: PinOnKey): PinStatus {
   if (pinOnKey.version === to) return { status: "on-target" };
   const pinned = context.position.get(pinOnKey.version);
   if (pinned === undefined) return { status: "unknown-version" };
+  // Created in the same second as the target, and neither is the current version: which is
+  // newer cannot be known, so moving the consumer could be a downgrade.
+  const pinnedFacts = context.versions[pinned];
+  if (pinnedFacts && orderUnknown(pinnedFacts, target, context.currentVersion))
+    return { status: "unknown-version" };
   const targetPosition = context.position.get(to) ?? -1;
   if (pinned > targetPosition) return { status: "ahead-of-target" };
   if (isBusy(pinOnKey)) return { status: "busy" };

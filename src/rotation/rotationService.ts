@@ -11,6 +11,7 @@
  * A key whose lease another run holds is "pending": the caller returns without error and
  * the timer comes back.
  */
+
 import { randomUUID } from "node:crypto";
 import { sameKey, validateName } from "../adapters/keyRef.js";
 import type { ApplyReport, PlanApplier } from "../apply/applyPlan.js";
@@ -29,6 +30,7 @@ import {
   type StepOutcome,
   TAGS,
 } from "../model.js";
+import { orderVersions } from "../plan/versionOrder.js";
 import type { RotatorLog } from "./log.js";
 
 /** A vault or Managed HSM the service manages. */
@@ -41,6 +43,8 @@ export interface ManagedVaultRef {
 export interface RotationKeyVault {
   listKeyNames(vault: ManagedVaultRef): Promise<string[]>;
   listVersions(key: KeyRef): Promise<KeyVersionFacts[]>;
+  /** The key's current version (a versionless GET): the newest, even within one second. */
+  readCurrentVersion(key: KeyRef): Promise<string>;
   createVersion(key: KeyRef): Promise<KeyVersionFacts>;
   tagVersion(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
 }
@@ -294,7 +298,10 @@ export class RotationService {
       );
     }
     return this.underLeases([lease], async () => {
-      const versions = await this.requireKeyExists(key);
+      const versions = orderVersions(
+        await this.requireKeyExists(key),
+        await this.deps.keyVault.readCurrentVersion(key),
+      );
       const previous = versions.filter((v) => v.enabled).at(-1) ?? versions.at(-1);
       const runId = randomUUID();
       const changeNothing = dryRun || this.deps.mode === "report";

@@ -82,6 +82,7 @@ export function aKeySnapshot(overrides: Partial<KeySnapshot> = {}): KeySnapshot 
   return {
     key,
     versions: overrides.versions ?? [aVersion(0, { key }), aVersion(1, { key })],
+    ...(overrides.currentVersion ? { currentVersion: overrides.currentVersion } : {}),
   };
 }
 

@@ -123,6 +123,35 @@ describe("engine scenarios on the sandbox: events", () => {
     expectNoPinnedVersionDisabled(world);
   });
 
+  it("2b: two versions created within one second: the key's current version is the target, nobody is downgraded", async () => {
+    // Key Vault reports creation times in whole seconds; make two versions share one, with
+    // ids that sort the wrong way round, so only the key's current version tells them apart.
+    let pair: [string, string] | undefined;
+    for (let attempt = 0; attempt < 12 && !pair; attempt++) {
+      const first = await world.newVersion("kv-cmk-1", "cosmos-key");
+      const second = await world.newVersion("kv-cmk-1", "cosmos-key");
+      const seconds = (version: string) =>
+        Math.floor(world.version("kv-cmk-1", "cosmos-key", version).created / 1000);
+      if (seconds(first) === seconds(second) && first > second) pair = [first, second];
+    }
+    if (!pair) throw new Error("could not create two versions within one second with ids in reverse order");
+    const [older, newer] = pair;
+
+    await world.deliver(world.newVersionEvent("kv-cmk-1", "cosmos-key", newer));
+    await world.deliver(world.newVersionEvent("kv-cmk-1", "cosmos-key", older));
+    await waitUntil(settled, 10_000, "consumer updates finished");
+    await world.timer();
+    await waitUntil(settled, 10_000, "consumer updates finished");
+
+    expect(world.pinnedVersions(CONSUMERS.cosmosPinned)).toEqual([newer]);
+    const repointedTo = (await world.journal("kv-cmk-1/cosmos-key"))
+      .filter((entry) => entry.action === "repoint" && entry.outcome === "done")
+      .map((entry) => entry.version);
+    expect(repointedTo).not.toContain(older);
+    expect(world.version("kv-cmk-1", "cosmos-key", newer).enabled).toBe(true);
+    expectNoPinnedVersionDisabled(world);
+  });
+
   it("3: an event for a secret, another vault, or a malformed one changes nothing", async () => {
     const before = JSON.stringify({
       arm: [...world.sandbox.store.armResources.values()].map((resource) => resource.body),

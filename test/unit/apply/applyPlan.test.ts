@@ -45,6 +45,14 @@ class FakeKeyVault implements ApplyKeyVault {
     if (this.listFails) throw new Error("vault unreachable");
     return this.current;
   }
+  /** Key Vault's current version: by default the newest by created time. */
+  currentVersion: string | undefined;
+  async readKey(): Promise<KeyVersionFacts> {
+    if (this.listFails) throw new Error("vault unreachable");
+    const newest = this.current.find((v) => v.version === this.currentVersion) ?? this.current.at(-1);
+    if (!newest) throw new Error("no versions");
+    return newest;
+  }
   async disableVersion(_key: unknown, version: string, tags: Record<string, string>): Promise<StepOutcome> {
     this.disabled.push({ version, tags });
     return { status: "done" };
@@ -311,6 +319,14 @@ describe("PlanApplier disables", () => {
     second.keyVault.current = [aVersion(0, { key }), aVersion(1, { key, enabled: false })];
     const report = await second.applier.apply(aPlan({ actions: [disable()] }), aSnapshot(), run());
     expect(second.keyVault.disabled).toEqual([]);
+    expect(report.steps[0]).toMatchObject({ reason: "newest-version" });
+  });
+  it("withholds the disable of the key's current version, whatever the created times say", async () => {
+    const { keyVault, applier } = setup();
+    // Key Vault names version 0 as current (e.g. created in the same second as a later id).
+    keyVault.currentVersion = versionId(0);
+    const report = await applier.apply(aPlan({ actions: [disable()] }), aSnapshot(), run());
+    expect(keyVault.disabled).toEqual([]);
     expect(report.steps[0]).toMatchObject({ reason: "newest-version" });
   });
 });

@@ -111,6 +111,40 @@ describe("plan: target and repoint", () => {
     expect(result.holds.filter((h) => h.concerns === current.id)).toEqual([]);
   });
 
+  it("orders versions created in the same second by the key's current version, never downgrading", () => {
+    const second = ago(DAY);
+    const [v0, v1, v2] = [aVersion(0), aVersion(1, { created: second }), aVersion(2, { created: second })];
+    // V1 sorts before V2 by id, but Key Vault says V1 is the current (newest) version.
+    const sameSecond = aKeySnapshot({ versions: [v0, v1, v2], currentVersion: V1 });
+    const onV2 = aConsumer({ pins: [aPin(key, V2)] });
+    const result = plan(snapshotWith({ keys: [sameSecond], consumers: [onV2] }), aPolicy(), NOW);
+    expect(result.targets[keyRefId(key)]).toBe(V1);
+    expect(repoints(result).map((a) => [a.from, a.to])).toEqual([[V2, V1]]);
+    expect(disabled(result)).not.toContain(V1);
+  });
+
+  it("holds a pin whose order against the target cannot be known (same second, neither current)", () => {
+    const second = ago(DAY);
+    const versions = [
+      aVersion(0),
+      aVersion(1, { created: second }),
+      aVersion(2, { created: second }),
+      aVersion(3, { keyType: "EC" }), // the current version, blocked: the target falls back into the tie
+    ];
+    const onV1 = aConsumer({ pins: [aPin(key, V1)] });
+    const result = plan(
+      snapshotWith({
+        keys: [aKeySnapshot({ versions, currentVersion: versions[3]!.version })],
+        consumers: [onV1],
+      }),
+      aPolicy(),
+      NOW,
+    );
+    expect(result.targets[keyRefId(key)]).toBe(V2);
+    expect(repoints(result)).toEqual([]);
+    expect(result.holds).toContainEqual(expect.objectContaining({ version: V1, concerns: onV1.id }));
+  });
+
   it("matches pins case-insensitively on key name and version", () => {
     const shouty = aConsumer({ pins: [aPin(aKeyRef({ keyName: "CMK" }), V0.toUpperCase())] });
     const result = plan(snapshotWith({ consumers: [shouty] }), aPolicy(), NOW);

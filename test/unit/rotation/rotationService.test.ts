@@ -44,6 +44,11 @@ class FakeKeyVault implements RotationKeyVault {
     }
     return this.versions;
   }
+  async readCurrentVersion(): Promise<string> {
+    const newest = this.versions.at(-1);
+    if (!newest) throw new Error("no versions");
+    return newest.version;
+  }
   async createVersion(): Promise<KeyVersionFacts> {
     this.created++;
     const version = aVersion(10 + this.created, { key, ageMs: 0 });
