@@ -7,7 +7,9 @@
  */
 import { DefaultAzureCredential } from "@azure/identity";
 import { createConsumerAdapters } from "./adapters/consumers/registry.js";
+import { sameKey } from "./adapters/keyRef.js";
 import { keyVaultAdapterFromFactory } from "./adapters/keyVault.js";
+import { consumerDiscoveryFromFactory } from "./adapters/resourceGraph.js";
 import { PlanApplier } from "./apply/applyPlan.js";
 import { type AzureClientFactory, createAzureClientFactory } from "./azure/clientFactory.js";
 import type { AzureTransport } from "./azure/transport.js";
@@ -69,9 +71,19 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
   const publisher = new EventGridOutcomePublisher(
     factory.eventGridPublisher(settings.eventsTopicEndpoint, settings.eventsTopicKey),
   );
+  const discovery = consumerDiscoveryFromFactory(factory, consumers);
   const applier = new PlanApplier({
     keyVault,
     consumerAdapter: (kind) => consumers[kind],
+    discoverConsumersOf: async (key) => {
+      const found = await discovery.discover(settings.subscriptions);
+      if (found.problems.length > 0) {
+        throw new Error(
+          `consumer discovery was incomplete: ${found.problems.map((problem) => problem.message).join("; ")}`,
+        );
+      }
+      return found.consumers.filter((consumer) => consumer.keys.some((seen) => sameKey(seen.key, key)));
+    },
     journal,
     publisher,
     log,

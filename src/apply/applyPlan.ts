@@ -55,6 +55,12 @@ export interface ApplyDeps {
   publisher: OutcomePublisher;
   log: RotatorLog;
   repointConcurrency: number;
+  /**
+   * A fresh discovery of the consumers whose key references name this key, so the check just
+   * before a disable also sees consumers the observation did not (pointed at the key since).
+   * A failure withholds the disable.
+   */
+  discoverConsumersOf?: (key: KeyRef) => Promise<{ id: string; kind: ConsumerKind }[]>;
   /** The longest Retry-After waited for inside one invocation (default 5 s); longer ones are left to the next run. */
   maxInlineRetryAfterMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -367,10 +373,25 @@ export class PlanApplier {
         detail: "it is the newest enabled version now",
       };
     }
-    const consumersOfKey = snapshot.consumers.filter((c) =>
-      c.pins.some((pin) => sameKey(pin.key, action.key)),
-    );
-    for (const observed of consumersOfKey) {
+    const consumersOfKey = new Map<string, { id: string; kind: ConsumerKind }>();
+    for (const consumer of snapshot.consumers) {
+      if (consumer.pins.some((pin) => sameKey(pin.key, action.key)))
+        consumersOfKey.set(consumer.id.toLowerCase(), consumer);
+    }
+    if (this.deps.discoverConsumersOf) {
+      try {
+        for (const found of await this.deps.discoverConsumersOf(action.key))
+          consumersOfKey.set(found.id.toLowerCase(), found);
+      } catch (error) {
+        return {
+          ok: false,
+          status: "pending",
+          reason: "recheck-failed",
+          detail: `discovering the consumers of the key again failed: ${describeError(error)}`,
+        };
+      }
+    }
+    for (const observed of consumersOfKey.values()) {
       let fresh: ConsumerSnapshot;
       try {
         fresh = await this.deps.consumerAdapter(observed.kind).read(observed.id);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   type ApplyConsumerAdapter,
+  type ApplyDeps,
   type ApplyKeyVault,
   type ApplyRun,
   PlanApplier,
@@ -121,7 +122,10 @@ function run(overrides: Partial<ApplyRun> = {}): ApplyRun {
   return { runId: "run-1", trigger: "timer", mode: "enforce", now: NOW, ...overrides };
 }
 
-function setup(publisher: OutcomePublisher = new MemoryOutcomePublisher()) {
+function setup(
+  publisher: OutcomePublisher = new MemoryOutcomePublisher(),
+  discoverConsumersOf?: ApplyDeps["discoverConsumersOf"],
+) {
   const keyVault = new FakeKeyVault();
   const consumers = new FakeConsumers();
   const journal = new MemoryJournal();
@@ -133,6 +137,7 @@ function setup(publisher: OutcomePublisher = new MemoryOutcomePublisher()) {
     log: silentLog,
     repointConcurrency: 2,
     sleep: async () => undefined,
+    ...(discoverConsumersOf ? { discoverConsumersOf } : {}),
   });
   return { keyVault, consumers, journal, applier, publisher };
 }
@@ -321,6 +326,24 @@ describe("PlanApplier disables", () => {
     expect(second.keyVault.disabled).toEqual([]);
     expect(report.steps[0]).toMatchObject({ reason: "newest-version" });
   });
+  it("re-discovers consumers before a disable: one pointed at the version since the observation withholds it", async () => {
+    const newcomer = aConsumer({ pins: [aPin(key, versionId(0))] });
+    const { keyVault, consumers, applier } = setup(undefined, async () => [
+      { id: newcomer.id, kind: newcomer.kind },
+    ]);
+    consumers.fresh.set(newcomer.id, newcomer);
+    const report = await applier.apply(aPlan({ actions: [disable()] }), aSnapshot(), run());
+    expect(keyVault.disabled).toEqual([]);
+    expect(report.steps[0]).toMatchObject({ reason: "pinned-by-consumer" });
+
+    const failing = setup(undefined, async () => {
+      throw new Error("Resource Graph unreachable");
+    });
+    const pending = await failing.applier.apply(aPlan({ actions: [disable()] }), aSnapshot(), run());
+    expect(failing.keyVault.disabled).toEqual([]);
+    expect(pending.steps[0]).toMatchObject({ status: "pending", reason: "recheck-failed" });
+  });
+
   it("withholds the disable of the key's current version, whatever the created times say", async () => {
     const { keyVault, applier } = setup();
     // Key Vault names version 0 as current (e.g. created in the same second as a later id).
