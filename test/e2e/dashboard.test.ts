@@ -55,8 +55,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await host?.close();
+  // Each part is closed even when closing another one fails.
+  await browser?.close().catch(() => undefined);
+  await host?.close().catch(() => undefined);
   uninstallRuntime();
   await environment?.close();
 });
@@ -104,9 +105,19 @@ describe("dashboard in headless Chromium", () => {
         await consumerRow(page, "adx-latest").locator('[data-testid="pinned-version"]').textContent(),
       ).toBe("follows newest");
       const oldVersion = await versionRows.nth(1).getAttribute("data-version");
-      await expect(
-        section.locator(`[data-testid="hold"][data-version="${oldVersion}"]`).count(),
-      ).resolves.toBe(1);
+      const hold = section.locator(`[data-testid="hold"][data-version="${oldVersion}"]`);
+      await expect(hold.count()).resolves.toBe(1);
+      // A person sees why it is held: the reason code and its sentence.
+      const reason = await hold.getAttribute("data-reason");
+      expect(reason).toMatch(/^[a-z-]+$/);
+      expect(await hold.textContent()).toContain(reason ?? "?");
+      expect(((await hold.locator("div").textContent()) ?? "").length).toBeGreaterThan(20);
+      // And the audit evidence of the key, with the pipeline state in words.
+      const evidence = section.locator('[data-testid="evidence"]');
+      expect(await evidence.getAttribute("data-pipeline")).toMatch(
+        /^(proven-current|not-proven|history-too-short)$/,
+      );
+      expect(await evidence.textContent()).toContain("Canary seen");
       await expect(section.locator('[data-testid="no-journal"]').count()).resolves.toBe(1);
 
       // Rotate over HTTP with the function key, as an operator would.
