@@ -3,7 +3,8 @@
  * the same `FunctionDefinition`s that `registerFunction` hands to Azure, at the host's URLs:
  *
  *   /api/<route>                                          HTTP triggers (function keys)
- *   POST /runtime/webhooks/eventgrid?functionName=<name>   Event Grid triggers (both schemas)
+ *   POST /runtime/webhooks/eventgrid?functionName=<name>&code=<eventgrid_extension key>
+ *                                                          Event Grid triggers (both schemas)
  *   POST /admin/functions/<name>                           run a non-HTTP function now (master key)
  *   timers                                                 on their 6-field NCRONTAB schedule
  *
@@ -35,6 +36,8 @@ export interface FunctionsHostOptions {
   functionKey?: string;
   /** Master key for admin calls (generated when absent). */
   masterKey?: string;
+  /** The `eventgrid_extension` system key the Event Grid webhook requires (generated when absent). */
+  eventGridKey?: string;
   /** Where log lines go; default stdout. */
   writeLine?: (line: string) => void;
   /** Start timers (default true). */
@@ -46,6 +49,9 @@ export interface RunningFunctionsHost {
   port: number;
   functionKey: string;
   masterKey: string;
+  eventGridKey: string;
+  /** The webhook URL Event Grid delivers to for an Event Grid function, with its system key. */
+  eventGridWebhook(functionName: string): string;
   /** Invoke a function by name as the admin endpoint does (tests, CLI). */
   runNow(name: string, input?: string): Promise<void>;
   close(): Promise<void>;
@@ -62,6 +68,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
   const writeLine = options.writeLine ?? ((line: string) => process.stdout.write(`${line}\n`));
   const functionKey = options.functionKey ?? randomBytes(24).toString("base64url");
   const masterKey = options.masterKey ?? randomBytes(24).toString("base64url");
+  const eventGridKey = options.eventGridKey ?? randomBytes(24).toString("base64url");
   const settings = options.settings ?? process.env;
   const byName = new Map<string, FunctionDefinition>();
   for (const definition of options.functions) {
@@ -181,6 +188,14 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
     body: Buffer,
     response: ServerResponse,
   ) => {
+    // As the Functions host: the webhook needs the eventgrid_extension system key (or the master key).
+    const key = url.searchParams.get("code") ?? headerValue(request, "x-functions-key");
+    if (!keyMatches(key ?? undefined, eventGridKey) && !keyMatches(key ?? undefined, masterKey)) {
+      sendJson(response, 401, {
+        error: "Unauthorized: Event Grid deliveries need ?code=<eventgrid_extension key>",
+      });
+      return;
+    }
     const name = url.searchParams.get("functionName") ?? "";
     const definition = byName.get(name.toLowerCase());
     if (definition?.kind !== "eventGrid") {
@@ -311,11 +326,19 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
           await handleEventGridWebhook(request, url, body, response);
         } else if (url.pathname.startsWith("/admin/functions/")) {
           await handleAdmin(request, url, body, response);
-        } else if (url.pathname === "/" || url.pathname === "/admin/host/status") {
-          sendJson(response, 200, {
-            state: "Running",
-            functions: options.functions.map((definition) => definition.name),
-          });
+        } else if (url.pathname === "/admin/host/status") {
+          if (!keyMatches(presentedKey(request, url), masterKey)) {
+            sendJson(response, 401, {
+              error: "Admin calls need the master key in the x-functions-key header",
+            });
+          } else {
+            sendJson(response, 200, {
+              state: "Running",
+              functions: options.functions.map((definition) => definition.name),
+            });
+          }
+        } else if (url.pathname === "/") {
+          sendJson(response, 200, { state: "Running" });
         } else {
           sendJson(response, 404, { error: `Nothing is served at ${url.pathname}` });
         }
@@ -378,6 +401,9 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
     port,
     functionKey,
     masterKey,
+    eventGridKey,
+    eventGridWebhook: (functionName) =>
+      `http://localhost:${port}/runtime/webhooks/eventgrid?functionName=${encodeURIComponent(functionName)}&code=${encodeURIComponent(eventGridKey)}`,
     runNow,
     close: async () => {
       closed = true;

@@ -84,7 +84,7 @@ export async function startLocalStack(
     installRuntime({ transport: environment.transport, env: settings });
     const host = await startFunctionsHost({ functions: allFunctions, port: options.port, settings });
     started.push({ stop: () => host.close() });
-    const endpoint = `${host.url}/runtime/webhooks/eventgrid?functionName=keyVersionCreated`;
+    const endpoint = host.eventGridWebhook("keyVersionCreated");
     for (const vault of sandbox.store.vaults.values()) {
       if (vault.kind !== "vault") continue; // Managed HSMs emit no events: the timer sees their versions.
       const answer = await sandboxControl(sandbox, "POST", "/_sandbox/eventgrid/subscriptions", {

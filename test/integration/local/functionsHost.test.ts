@@ -78,7 +78,12 @@ describe("local Functions host", () => {
     const { host } = await start([
       { kind: "eventGrid", name: "onKey", handler: async (event) => void received.push(event) },
     ]);
-    const webhook = `${host.url}/runtime/webhooks/eventgrid?functionName=onKey`;
+    const webhook = host.eventGridWebhook("onKey");
+    const withoutKey = await fetch(`${host.url}/runtime/webhooks/eventgrid?functionName=onKey`, {
+      method: "POST",
+      body: "[]",
+    });
+    expect(withoutKey.status).toBe(401);
 
     const validation = await fetch(webhook, {
       method: "POST",
@@ -123,7 +128,7 @@ describe("local Functions host", () => {
 
     expect(
       (
-        await fetch(`${host.url}/runtime/webhooks/eventgrid?functionName=missing`, {
+        await fetch(`${host.url}/runtime/webhooks/eventgrid?functionName=missing&code=${host.eventGridKey}`, {
           method: "POST",
           body: "[]",
         })
@@ -142,7 +147,7 @@ describe("local Functions host", () => {
         },
       },
     ]);
-    const response = await fetch(`${host.url}/runtime/webhooks/eventgrid?functionName=failing`, {
+    const response = await fetch(host.eventGridWebhook("failing"), {
       method: "POST",
       body: JSON.stringify([{ id: "a", eventType: "x", data: {} }]),
     });
@@ -168,6 +173,11 @@ describe("local Functions host", () => {
       body: "{}",
     });
     expect(accepted.status).toBe(202);
+    expect((await fetch(`${host.url}/admin/host/status`)).status).toBe(401);
+    const status = await fetch(`${host.url}/admin/host/status`, {
+      headers: { "x-functions-key": host.masterKey },
+    });
+    expect(await status.json()).toEqual({ state: "Running", functions: ["tick"] });
     const until = Date.now() + 3000;
     while (runs === before && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(runs).toBeGreaterThan(before);
