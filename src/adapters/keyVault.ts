@@ -84,10 +84,10 @@ function versionFactsFromProperties(key: KeyRef, properties: KeyProperties): Key
       `Key Vault returned version ${version} of ${keyRefId(key)} without "enabled"`,
     );
   }
-  if (!(properties.createdOn instanceof Date)) {
+  if (!(properties.createdOn instanceof Date) || Number.isNaN(properties.createdOn.getTime())) {
     throw new ValidationError(
       subject,
-      `Key Vault returned version ${version} of ${keyRefId(key)} without "created"`,
+      `Key Vault returned version ${version} of ${keyRefId(key)} without a valid "created" time`,
     );
   }
   return {

@@ -71,13 +71,19 @@ function number(
   fields: Fields,
   name: string,
   path: string,
-  range: { min?: number; optional?: boolean } = {},
+  range: { min?: number; max?: number; optional?: boolean } = {},
 ): void {
   const value = fields[name];
   if (value === undefined && range.optional) return;
   if (typeof value !== "number" || !Number.isFinite(value)) fail(`${path}.${name}`, "must be a number");
   if (range.min !== undefined && value < range.min) fail(`${path}.${name}`, `must be at least ${range.min}`);
+  if (range.max !== undefined && value > range.max) fail(`${path}.${name}`, `must be at most ${range.max}`);
 }
+
+/** Ten years, in hours: the furthest an estate's times may lie from its start. */
+const MAX_HOURS = 10 * 366 * 24;
+/** ARM resource names as the three resource providers accept them (no slashes, no spaces). */
+const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{1,62}$/;
 
 function boolean(fields: Fields, name: string, path: string): void {
   const value = fields[name];
@@ -197,11 +203,11 @@ export function validateEstate(input: unknown): Estate {
       versions.forEach((versionItem, v) => {
         const versionPath = `${keyPath}.versions[${v}]`;
         const version = object(versionItem, versionPath);
-        number(version, "ageHours", versionPath, { min: 0 });
+        number(version, "ageHours", versionPath, { min: 0, max: MAX_HOURS });
         boolean(version, "enabled", versionPath);
         stringMap(version, "tags", versionPath);
-        number(version, "expiresInHours", versionPath, { optional: true });
-        number(version, "notBeforeInHours", versionPath, { optional: true });
+        number(version, "expiresInHours", versionPath, { optional: true, min: -MAX_HOURS, max: MAX_HOURS });
+        number(version, "notBeforeInHours", versionPath, { optional: true, min: -MAX_HOURS, max: MAX_HOURS });
       });
       keys.set(keyName.toLowerCase(), versions.length);
     });
@@ -263,7 +269,7 @@ export function validateEstate(input: unknown): Estate {
   const consumerNames = array(estate.consumers, "consumers").map((item, i) => {
     const path = `consumers[${i}]`;
     const fields = object(item, path);
-    const name = requiredText(fields, "name", path);
+    const name = requiredText(fields, "name", path, RESOURCE_NAME);
     requireGroup(fields, path);
     requiredText(fields, "location", path);
     const identity = requiredText(fields, "identity", path);
@@ -292,7 +298,7 @@ export function validateEstate(input: unknown): Estate {
         array(fields.dataCenters, `${path}.dataCenters`, { nonEmpty: true }).forEach((dcItem, d) => {
           const dcPath = `${path}.dataCenters[${d}]`;
           const dc = object(dcItem, dcPath);
-          requiredText(dc, "name", dcPath);
+          requiredText(dc, "name", dcPath, RESOURCE_NAME);
           requiredText(dc, "location", dcPath);
           checkKeyRef(dc.managedDiskKey, `${dcPath}.managedDiskKey`);
           checkKeyRef(dc.backupStorageKey, `${dcPath}.backupStorageKey`);

@@ -132,6 +132,16 @@ describe("estate validation", () => {
       (e) => Object.assign(e.vaults[0] ?? {}, { resourceGroup: "rg-other" }),
       /vaults\[0\]\.resourceGroup \("rg-other"\) is not a resource group/,
     ],
+    [
+      "a version created before any clock could tell",
+      (e) => Object.assign(e.vaults[0]?.keys[0]?.versions[0] ?? {}, { ageHours: 1e12 }),
+      /vaults\[0\]\.keys\[0\]\.versions\[0\]\.ageHours must be at most/,
+    ],
+    [
+      "a consumer name ARM would refuse",
+      (e) => Object.assign(e.consumers[0] ?? {}, { name: "x/y" }),
+      /consumers\[0\]\.name/,
+    ],
   ];
   it.each(cases)("rejects %s with the field named", (_name, change, message) => {
     expect(() => validateEstate(estateWith(change))).toThrow(EstateValidationError);
