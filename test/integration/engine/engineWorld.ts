@@ -165,6 +165,22 @@ export class EngineWorld {
   // ---- Key Vault, as an operator or Key Vault's own auto-rotation would change it ----
 
   /** Creates a new version outside the rotator's reconcile path (like Key Vault auto-rotation). */
+  /**
+   * A new version of a vault key, delivered as its event and taken up by `consumers` (ids):
+   * returns [previous newest, new version].
+   */
+  async supersede(vault: string, key: string, consumers: readonly string[]): Promise<[string, string]> {
+    const old = this.newestVersion(vault, key);
+    const next = await this.newVersion(vault, key);
+    await this.deliver(this.newVersionEvent(vault, key, next));
+    await waitUntil(
+      () => consumers.every((consumer) => versionInUse(this, consumer) === next),
+      20_000,
+      `${consumers.join(", ")} using the new version of ${vault}/${key}`,
+    );
+    return [old, next];
+  }
+
   async newVersion(vault: string, key: string, host = "vault.azure.net"): Promise<string> {
     const client = createAzureClientFactory(this.sandbox.transport("rotator")).keys(
       `https://${vault}.${host}/`,

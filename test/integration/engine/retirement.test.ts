@@ -6,14 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TAGS } from "../../../src/model.js";
-import {
-  CONSUMERS,
-  EngineWorld,
-  expectNoPinnedVersionDisabled,
-  sleep,
-  versionInUse,
-  waitUntil,
-} from "./engineWorld.js";
+import { CONSUMERS, EngineWorld, expectNoPinnedVersionDisabled, sleep, waitUntil } from "./engineWorld.js";
 
 const QUIET_MS = 6_000;
 let world: EngineWorld;
@@ -27,16 +20,8 @@ afterAll(async () => {
 });
 
 /** A new adx-key version, delivered and taken up by adx-pinned; returns [old, new]. */
-async function supersedeAdxKey(): Promise<[string, string]> {
-  const old = world.newestVersion("kv-cmk-1", "adx-key");
-  const next = await world.newVersion("kv-cmk-1", "adx-key");
-  await world.deliver(world.newVersionEvent("kv-cmk-1", "adx-key", next));
-  await waitUntil(
-    () => versionInUse(world, CONSUMERS.adxPinned) === next,
-    15_000,
-    "adx-pinned using the new version",
-  );
-  return [old, next];
+function supersedeAdxKey(): Promise<[string, string]> {
+  return world.supersede("kv-cmk-1", "adx-key", [CONSUMERS.adxPinned]);
 }
 
 async function holdsFor(version: string): Promise<string[]> {
@@ -100,16 +85,10 @@ describe("engine scenarios on the sandbox: retirement", () => {
   });
 
   it("holds a version Cosmos DB backups still need, for as long as the account's backup retention", async () => {
-    const old = world.newestVersion("kv-cmk-1", "cosmos-key");
-    const next = await world.newVersion("kv-cmk-1", "cosmos-key");
-    await world.deliver(world.newVersionEvent("kv-cmk-1", "cosmos-key", next));
-    await waitUntil(
-      () =>
-        versionInUse(world, CONSUMERS.cosmosPinned) === next &&
-        versionInUse(world, CONSUMERS.cosmosLatest) === next,
-      20_000,
-      "both Cosmos DB accounts using the new version",
-    );
+    const [old] = await world.supersede("kv-cmk-1", "cosmos-key", [
+      CONSUMERS.cosmosPinned,
+      CONSUMERS.cosmosLatest,
+    ]);
     // Past the quiet period: only the backups (periodic 8 h, continuous 7 days) still need the old version.
     await sleep(QUIET_MS + 1_000);
 

@@ -139,14 +139,7 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
   });
 
   it("9d: a failing audit query (500s beyond the SDK's retries) holds old versions", async () => {
-    const old = world.newestVersion("kv-cmk-1", "adx-key");
-    const next = await world.newVersion("kv-cmk-1", "adx-key");
-    await world.deliver(world.newVersionEvent("kv-cmk-1", "adx-key", next));
-    await waitUntil(
-      () => versionInUse(world, CONSUMERS.adxPinned) === next,
-      15_000,
-      "adx-pinned using the new version",
-    );
+    const [old] = await world.supersede("kv-cmk-1", "adx-key", [CONSUMERS.adxPinned]);
     await sleep(5_000);
     world.addFaults({
       method: "POST",
