@@ -336,7 +336,14 @@ describe("engine scenario 10: emergency rotation", () => {
 });
 
 describe("engine scenario 11: report mode", () => {
+  /** A version every consumer has left (in enforce mode): report mode must only say it would disable it. */
+  let left: string;
+  let leftAt: number;
   beforeAll(async () => {
+    await waitUntil(settled, 10_000, "consumer updates finished");
+    world.reconfigure({ quietPeriod: "PT6S", emergencyQuietPeriod: "PT6S", ingestionMargin: "PT5S" });
+    [left] = await world.supersede("kv-cmk-1", "adx-key", [CONSUMERS.adxPinned, CONSUMERS.adxLatest]);
+    leftAt = Date.now();
     await waitUntil(settled, 10_000, "consumer updates finished");
     world.reconfigure({
       mode: "report",
@@ -347,28 +354,42 @@ describe("engine scenario 11: report mode", () => {
   });
 
   it("journals what it would do and changes nothing", async () => {
+    const reportFrom = Date.now();
     const next = await world.newVersion("kv-cmk-1", "adx-key");
     await sleep(500);
     const before = estateState();
     const eventsBefore = world.sandbox.store.publishedEvents.length;
 
     await world.deliver(world.newVersionEvent("kv-cmk-1", "adx-key", next));
-    await sleep(3_000);
-    await world.timer();
+    // Past the quiet period of the version the consumers left, then timer runs until one plans its disable.
+    await sleep(Math.max(0, leftAt + 7_000 - Date.now()));
+    const reportEntries = async () =>
+      (await world.journal("kv-cmk-1/adx-key")).filter((entry) => new Date(entry.at).getTime() >= reportFrom);
+    for (let run = 0; run < 6; run++) {
+      await world.timer();
+      const entries = await reportEntries();
+      if (entries.some((entry) => entry.action === "disable" && entry.version === left)) break;
+      await sleep(500);
+    }
     const rotate = await world.rotate("kv-cmk-1", "adx-key", { reason: "drill in report mode" });
 
     expect(rotate.status).toBe(200);
     expect(rotate.body).toMatchObject({ mode: "report", newVersion: null });
     expect(estateState()).toBe(before);
     expect(world.pinnedVersions(CONSUMERS.adxPinned)).not.toContain(next);
-    const journal = await world.journal("kv-cmk-1/adx-key");
+    expect(world.version("kv-cmk-1", "adx-key", left).enabled).toBe(true);
+    const journal = await reportEntries();
     const wouldRepoint = journal.filter((entry) => entry.action === "repoint");
     expect(wouldRepoint.length).toBeGreaterThan(0);
     expect(wouldRepoint.every((entry) => entry.outcome === "skipped" && entry.reason === "report-mode")).toBe(
       true,
     );
     expect(wouldRepoint[0]?.message).toMatch(/^would repoint kusto .*adx-pinned/);
-    expect(journal.some((entry) => entry.action === "disable" && entry.outcome === "skipped")).toBe(true);
+    const wouldDisable = journal.filter((entry) => entry.action === "disable" && entry.version === left);
+    expect(wouldDisable.length).toBeGreaterThan(0);
+    expect(wouldDisable.every((entry) => entry.outcome === "skipped" && entry.reason === "report-mode")).toBe(
+      true,
+    );
     await sleep(500);
     expect(world.sandbox.store.publishedEvents).toHaveLength(eventsBefore);
   });
