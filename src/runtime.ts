@@ -89,7 +89,7 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     log,
     repointConcurrency: settings.repointConcurrency,
   });
-  const observation = createObservation({ settings, factory, keyVault, consumers, log });
+  const observation = createObservation({ settings, factory, keyVault, consumers, log, clock });
   const rotationKeyVault: RotationKeyVault = {
     listKeyNames: (vault) => listKeyNames(factory, vault),
     listVersions: (key) => keyVault.listVersions(key),

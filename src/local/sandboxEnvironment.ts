@@ -40,7 +40,7 @@ export function sandboxSettings(
     ROTATOR_MODE: "enforce",
     ROTATOR_QUIET_PERIOD: "PT5M",
     ROTATOR_EMERGENCY_QUIET_PERIOD: "PT2M",
-    ROTATOR_INGESTION_MARGIN: "PT1M",
+    ROTATOR_INGESTION_MARGIN: "PT20S",
     ROTATOR_TIMER_SCHEDULE: "*/30 * * * * *",
     ROTATOR_MANAGED_VAULTS: vaults.map((vault) => vault.uri.replace(/\/$/, "")).join(","),
     ROTATOR_SUBSCRIPTIONS: store.subscriptions.map((subscription) => subscription.id).join(","),

@@ -49,6 +49,12 @@ export interface ObserveDeps {
   log: RotatorLog;
   /** Parallel key and consumer reads (default 8). */
   concurrency?: number;
+  /**
+   * Read after the canary reads, so the audit query's window reaches past them: where logs
+   * arrive at once (the sandbox), this run's own read proves the pipeline current. Without it
+   * the window ends at `now`.
+   */
+  clock?: { now(): Date };
 }
 
 /** The keys to observe (the caller chose them: every managed key, or one). */
@@ -183,7 +189,8 @@ export async function observe(deps: ObserveDeps, scope: ObserveScope, now: Date)
     group.keys.push(key);
     groups.set(groupId, group);
   }
-  const to = now;
+  const afterReads = deps.clock?.now();
+  const to = afterReads && afterReads.getTime() > now.getTime() ? afterReads : now;
   const from = new Date(now.getTime() - evidenceWindowMs(config, consumers));
   for (const group of groups.values()) {
     const found = await deps.audit.readEvidence({
@@ -241,6 +248,7 @@ export interface ObservationOptions {
   keyVault: KeyVaultAdapter;
   consumers: ConsumerAdapters;
   log: RotatorLog;
+  clock?: { now(): Date };
 }
 
 /** Observation over the real SDK clients: `observe(keys, now)` for the rotation service. */
@@ -254,6 +262,7 @@ export function createObservation(options: ObservationOptions): {
     audit: auditLogReaderFromFactory(options.factory),
     config: options.settings,
     log: options.log,
+    ...(options.clock ? { clock: options.clock } : {}),
   };
   return { observe: (keys, now) => observe(deps, { keys }, now) };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { effectiveSettings } from "../../../src/local/sandboxEnvironment.js";
+import { effectiveSettings, startSandboxEnvironment } from "../../../src/local/sandboxEnvironment.js";
 import { parseStartArgs, startLocalStack } from "../../../src/local/start.js";
+import { loadSettings } from "../../../src/settings.js";
 
 describe("npm start's stack", () => {
   it("refuses bad settings with a message naming the setting", async () => {
@@ -19,6 +20,18 @@ describe("npm start's stack", () => {
     expect(
       effectiveSettings(defaults, { ROTATOR_JOURNAL_TABLE_ENDPOINT: "https://a.table.core.windows.net" }),
     ).not.toHaveProperty("ROTATOR_JOURNAL_CONNECTION_STRING");
+  });
+
+  it("accepts the README's short cycle, ROTATOR_QUIET_PERIOD=PT30S, on top of the sandbox defaults", async () => {
+    const environment = await startSandboxEnvironment({ log: () => undefined });
+    try {
+      const settings = loadSettings(effectiveSettings(environment.env, { ROTATOR_QUIET_PERIOD: "PT30S" }));
+      expect(settings.quietPeriodMs).toBe(30_000);
+      expect(settings.ingestionMarginMs).toBeLessThan(30_000);
+      expect(loadSettings(environment.env).mode).toBe("enforce");
+    } finally {
+      await environment.close();
+    }
   });
 
   it("parses its command line", () => {
