@@ -185,6 +185,21 @@ describe("observe", () => {
     expect(calls.audit[0]?.from).toEqual(new Date(NOW.getTime() - 30 * 24 * HOUR - HOUR));
   });
 
+  it("ends the evidence window after this run's own canary reads when given a clock", async () => {
+    const { deps, calls } = depsFor({ consumers: [] });
+    const afterReads = new Date(NOW.getTime() + 1_500);
+    await observe({ ...deps, clock: { now: () => afterReads } }, { keys: [KEY_A] }, NOW);
+    expect(calls.audit[0]?.to).toEqual(afterReads);
+    // A clock behind `now` never shortens the window.
+    const earlier = depsFor({ consumers: [] });
+    await observe(
+      { ...earlier.deps, clock: { now: () => new Date(NOW.getTime() - 5_000) } },
+      { keys: [KEY_A] },
+      NOW,
+    );
+    expect(earlier.calls.audit[0]?.to).toEqual(NOW);
+  });
+
   it("records an unreadable key and carries on with the others", async () => {
     const { deps } = depsFor({ unreadableKeys: ["key-a"] });
     const snapshot = await observe(deps, { keys: [KEY_A, KEY_B] }, NOW);
