@@ -7,7 +7,6 @@
  */
 import { DefaultAzureCredential } from "@azure/identity";
 import { createConsumerAdapters } from "./adapters/consumers/registry.js";
-import { sameKey } from "./adapters/keyRef.js";
 import { keyVaultAdapterFromFactory } from "./adapters/keyVault.js";
 import { consumerDiscoveryFromFactory } from "./adapters/resourceGraph.js";
 import { PlanApplier } from "./apply/applyPlan.js";
@@ -75,14 +74,17 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
   const applier = new PlanApplier({
     keyVault,
     consumerAdapter: (kind) => consumers[kind],
-    discoverConsumersOf: async (key) => {
+    discoverConsumers: async () => {
       const found = await discovery.discover(settings.subscriptions);
       if (found.problems.length > 0) {
         throw new Error(
           `consumer discovery was incomplete: ${found.problems.map((problem) => problem.message).join("; ")}`,
         );
       }
-      return found.consumers.filter((consumer) => consumer.keys.some((seen) => sameKey(seen.key, key)));
+      return found.consumers.map((consumer) => ({
+        ...consumer,
+        keys: consumer.keys.map((seen) => seen.key),
+      }));
     },
     journal,
     publisher,

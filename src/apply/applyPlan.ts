@@ -56,11 +56,11 @@ export interface ApplyDeps {
   log: RotatorLog;
   repointConcurrency: number;
   /**
-   * A fresh discovery of the consumers whose key references name this key, so the check just
-   * before a disable also sees consumers the observation did not (pointed at the key since).
-   * A failure withholds the disable.
+   * A fresh discovery of the consumers and the keys they reference, so the check just before a
+   * disable also sees consumers the observation did not (pointed at the key since). Run once
+   * per apply, at the first disable; a failure withholds the disables.
    */
-  discoverConsumersOf?: (key: KeyRef) => Promise<{ id: string; kind: ConsumerKind }[]>;
+  discoverConsumers?: () => Promise<{ id: string; kind: ConsumerKind; keys: KeyRef[] }[]>;
   /** The longest Retry-After waited for inside one invocation (default 5 s); longer ones are left to the next run. */
   maxInlineRetryAfterMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -155,7 +155,15 @@ export class PlanApplier {
     );
     for (const steps of groups) report.steps.push(...steps);
 
-    for (const action of disables) report.steps.push(await this.disable(action, snapshot, run, events));
+    let discovery: ReturnType<NonNullable<ApplyDeps["discoverConsumers"]>> | undefined;
+    const discovered = this.deps.discoverConsumers
+      ? () => {
+          discovery ??= this.deps.discoverConsumers!();
+          return discovery;
+        }
+      : undefined;
+    for (const action of disables)
+      report.steps.push(await this.disable(action, snapshot, run, events, discovered));
 
     if (run.mode === "enforce") await this.publish(events, run, report);
     return report;
@@ -264,6 +272,7 @@ export class PlanApplier {
     snapshot: Snapshot,
     run: ApplyRun,
     events: OutcomeEvent[],
+    discovered: ApplyDeps["discoverConsumers"],
   ): Promise<StepReport> {
     const keyId = keyRefId(action.key);
     const what = `disable ${keyId} version ${action.version}`;
@@ -279,7 +288,7 @@ export class PlanApplier {
       await this.journal(run, keyId, "disable", "skipped", "report-mode", step.detail, action);
       return step;
     }
-    const recheck = await this.recheckBeforeDisable(action, snapshot);
+    const recheck = await this.recheckBeforeDisable(action, snapshot, discovered);
     if (!recheck.ok) {
       step.status = recheck.status;
       step.reason = recheck.reason;
@@ -340,7 +349,11 @@ export class PlanApplier {
   }
 
   /** DESIGN.md: "re-checked live at decision time". Any doubt withholds the disable. */
-  private async recheckBeforeDisable(action: DisableAction, snapshot: Snapshot): Promise<Recheck> {
+  private async recheckBeforeDisable(
+    action: DisableAction,
+    snapshot: Snapshot,
+    discovered: ApplyDeps["discoverConsumers"],
+  ): Promise<Recheck> {
     let versions: KeyVersionFacts[];
     let current: KeyVersionFacts;
     try {
@@ -378,10 +391,12 @@ export class PlanApplier {
       if (consumer.pins.some((pin) => sameKey(pin.key, action.key)))
         consumersOfKey.set(consumer.id.toLowerCase(), consumer);
     }
-    if (this.deps.discoverConsumersOf) {
+    if (discovered) {
       try {
-        for (const found of await this.deps.discoverConsumersOf(action.key))
-          consumersOfKey.set(found.id.toLowerCase(), found);
+        for (const found of await discovered()) {
+          if (found.keys.some((key) => sameKey(key, action.key)))
+            consumersOfKey.set(found.id.toLowerCase(), found);
+        }
       } catch (error) {
         return {
           ok: false,

@@ -11,8 +11,11 @@ interface OrderedVersion {
   created: Date;
 }
 
-function sameVersion(a: string, b: string | undefined): boolean {
-  return b !== undefined && a.toLowerCase() === b.toLowerCase();
+/** Whether two version ids name the same version (ids compare case-insensitively). */
+export function sameVersion(a: string | null | undefined, b: string | null | undefined): boolean {
+  return (
+    a !== null && a !== undefined && b !== null && b !== undefined && a.toLowerCase() === b.toLowerCase()
+  );
 }
 
 /** Oldest first; the current version last among the versions created in its second. */

@@ -20,6 +20,7 @@ import { keyRefId } from "../model.js";
 import { compareText, gatherKeyContext, type KeyContext, supersededAt } from "./keyContext.js";
 import { isCompromised } from "./preflight.js";
 import { pinStatus } from "./repoint.js";
+import { sameVersion } from "./versionOrder.js";
 
 export interface NextActionView {
   type: "repoint" | "disable" | "hold" | "block" | "none";
@@ -114,12 +115,6 @@ export interface KeyView {
 
 function iso(date: Date | undefined): string | null {
   return date ? date.toISOString() : null;
-}
-
-function sameVersion(a: string | null | undefined, b: string | null | undefined): boolean {
-  return (
-    a !== null && a !== undefined && b !== null && b !== undefined && a.toLowerCase() === b.toLowerCase()
-  );
 }
 
 function nextActionOf(

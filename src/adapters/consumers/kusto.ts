@@ -61,12 +61,6 @@ function keySettingsOf(keyVaultProperties: unknown, subject: string): KustoKeySe
   };
 }
 
-function principalIdOf(identity: unknown): string | undefined {
-  if (!isRecord(identity)) return undefined;
-  const principalId = identity.principalId;
-  return typeof principalId === "string" && principalId ? principalId : undefined;
-}
-
 export function createKustoAdapter(
   clustersFor: (subscriptionId: string) => KustoClustersApi,
 ): ConsumerAdapter {
@@ -102,7 +96,7 @@ export function createKustoAdapter(
       const subject = `Kusto cluster ${id}`;
       if (!isRecord(cluster)) throw new ValidationError(subject, `${subject}: the GET returned no object`);
       const settings = keySettingsOf(cluster.keyVaultProperties, subject);
-      const identity = settings?.userIdentity ?? principalIdOf(cluster.identity);
+      const identity = settings?.userIdentity ?? principalIdOfIdentity(cluster.identity, undefined);
       const identityPrincipalId = principalIdOfIdentity(cluster.identity, settings?.userIdentity);
       const provisioningState = optionalString(cluster, "provisioningState", subject);
       const snapshot: ConsumerSnapshot = {

@@ -12,6 +12,7 @@ import { retireOldVersions } from "../../../functions/retireOldVersions.js";
 import { rotateKey } from "../../../functions/rotateKey.js";
 import { createAzureClientFactory } from "../../../src/azure/clientFactory.js";
 import type { JournalEntry } from "../../../src/journal/journal.js";
+import { sandboxSettings } from "../../../src/local/sandboxEnvironment.js";
 import { silentLog } from "../../../src/rotation/log.js";
 import { installRuntime, type Runtime, type RuntimeOptions, uninstallRuntime } from "../../../src/runtime.js";
 import type { Estate } from "../../../src/sandbox/estate.js";
@@ -54,25 +55,18 @@ function runtimeOptions(
   azurite: AzuriteTables,
   options: WorldOptions,
 ): RuntimeOptions {
-  const topic = sandbox.store.customTopics[0];
   return {
     transport: sandbox.transport("rotator"),
     log: silentLog,
+    // The same sandbox-derived settings as npm start, with test-sized timings and a fresh table.
     env: {
+      ...sandboxSettings(sandbox, azurite.connectionString),
       ROTATOR_QUIET_PERIOD: options.quietPeriod ?? "PT6S",
       ROTATOR_EMERGENCY_QUIET_PERIOD: options.emergencyQuietPeriod ?? "PT6S",
       ROTATOR_INGESTION_MARGIN: options.ingestionMargin ?? "PT5S",
       ROTATOR_MODE: options.mode ?? "enforce",
       ROTATOR_TIMER_SCHEDULE: "*/5 * * * * *",
-      ROTATOR_MANAGED_VAULTS: "https://kv-cmk-1.vault.azure.net,https://hsm-cmk-1.managedhsm.azure.net",
-      ROTATOR_SUBSCRIPTIONS: SUBSCRIPTION,
-      ROTATOR_AUDIT_WORKSPACES: `kv-cmk-1=${WORKSPACE},hsm-cmk-1=${WORKSPACE}`,
-      ROTATOR_SERVICE_PRINCIPAL_ID: ROTATOR_OID,
-      ROTATOR_REPOINT_CONCURRENCY: "4",
-      ROTATOR_JOURNAL_CONNECTION_STRING: azurite.connectionString,
       ROTATOR_JOURNAL_TABLE: `journal${randomUUID().replaceAll("-", "").slice(0, 12)}`,
-      ROTATOR_EVENTS_TOPIC_ENDPOINT: `https://${topic?.host ?? "rotator-events.westeurope-1.eventgrid.azure.net"}/api/events`,
-      ROTATOR_EVENTS_TOPIC_KEY: topic?.accessKey,
     },
   };
 }

@@ -124,7 +124,7 @@ function run(overrides: Partial<ApplyRun> = {}): ApplyRun {
 
 function setup(
   publisher: OutcomePublisher = new MemoryOutcomePublisher(),
-  discoverConsumersOf?: ApplyDeps["discoverConsumersOf"],
+  discoverConsumers?: ApplyDeps["discoverConsumers"],
 ) {
   const keyVault = new FakeKeyVault();
   const consumers = new FakeConsumers();
@@ -137,7 +137,7 @@ function setup(
     log: silentLog,
     repointConcurrency: 2,
     sleep: async () => undefined,
-    ...(discoverConsumersOf ? { discoverConsumersOf } : {}),
+    ...(discoverConsumers ? { discoverConsumers } : {}),
   });
   return { keyVault, consumers, journal, applier, publisher };
 }
@@ -329,7 +329,7 @@ describe("PlanApplier disables", () => {
   it("re-discovers consumers before a disable: one pointed at the version since the observation withholds it", async () => {
     const newcomer = aConsumer({ pins: [aPin(key, versionId(0))] });
     const { keyVault, consumers, applier } = setup(undefined, async () => [
-      { id: newcomer.id, kind: newcomer.kind },
+      { id: newcomer.id, kind: newcomer.kind, keys: [key] },
     ]);
     consumers.fresh.set(newcomer.id, newcomer);
     const report = await applier.apply(aPlan({ actions: [disable()] }), aSnapshot(), run());
@@ -342,6 +342,22 @@ describe("PlanApplier disables", () => {
     const pending = await failing.applier.apply(aPlan({ actions: [disable()] }), aSnapshot(), run());
     expect(failing.keyVault.disabled).toEqual([]);
     expect(pending.steps[0]).toMatchObject({ status: "pending", reason: "recheck-failed" });
+  });
+
+  it("discovers consumers once per run, however many versions it disables", async () => {
+    let discoveries = 0;
+    const { keyVault, applier } = setup(undefined, async () => {
+      discoveries++;
+      return [];
+    });
+    keyVault.currentVersion = versionId(2);
+    await applier.apply(
+      aPlan({ actions: [disable(versionId(0)), disable(versionId(1))] }),
+      aSnapshot(),
+      run(),
+    );
+    expect(keyVault.disabled.map((entry) => entry.version)).toEqual([versionId(0), versionId(1)]);
+    expect(discoveries).toBe(1);
   });
 
   it("withholds the disable of the key's current version, whatever the created times say", async () => {
