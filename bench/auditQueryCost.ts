@@ -5,13 +5,14 @@
  * go through the same LogsQueryClient to the sandbox's Log Analytics API, over the same
  * audit records, and must count the same uses per version (or the bench fails).
  */
+
+import { recordAudit } from "../sandbox/audit.js";
+import type { AzuriteTables } from "../sandbox/azurite.js";
+import { startSandbox } from "../sandbox/server.js";
+import type { SandboxStore } from "../sandbox/store.js";
 import { auditQueryText, createAuditLogReader, type LogsQueryApi } from "../src/adapters/auditLogs.js";
 import { kqlLiteral } from "../src/adapters/kqlLiteral.js";
 import { type KeyRef, keyRefId } from "../src/model.js";
-import { recordAudit } from "../src/sandbox/audit.js";
-import { startSandbox } from "../src/sandbox/server.js";
-import type { SandboxStore } from "../src/sandbox/store.js";
-import type { AzuriteTables } from "../src/testing/azurite.js";
 import { BENCH_KEY, BENCH_VAULT, benchEstate } from "./benchEstate.js";
 import { benchRuntime } from "./benchStack.js";
 import { formatTable, median, milliseconds, ratio, timed } from "./benchTable.js";

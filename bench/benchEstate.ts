@@ -18,8 +18,8 @@ import type {
   EstateKey,
   EstateKeyVersion,
   EstateVersionRef,
-} from "../src/sandbox/estate.js";
-import { defaultEstate, validateEstate } from "../src/sandbox/seed.js";
+} from "../sandbox/estate.js";
+import { defaultEstate, validateEstate } from "../sandbox/seed.js";
 
 export const BENCH_VAULT = "kv-bench";
 /** RSA 2048: the key of the Kusto clusters and Cassandra data centers. */
@@ -74,7 +74,7 @@ export function benchEstate(options: BenchEstateOptions): Estate {
   const subscription = base.subscriptions[0];
   if (!rotator || !workspace || !subscription) {
     throw new Error(
-      "the default estate (src/sandbox/estates/default.json) lost its rotator identity, workspace or subscription; the bench estate is built from them",
+      "the default estate (sandbox/estates/default.json) lost its rotator identity, workspace or subscription; the bench estate is built from them",
     );
   }
   const subscriptionId = subscription.id;

@@ -5,12 +5,12 @@
  * loopback is ever contacted.
  */
 import { randomUUID } from "node:crypto";
-import { sandboxSettings } from "../src/local/sandboxEnvironment.js";
+import type { AzuriteTables } from "../sandbox/azurite.js";
+import { sandboxSettings } from "../sandbox/local/sandboxEnvironment.js";
+import type { RunningSandbox } from "../sandbox/server.js";
 import type { RotatorLog } from "../src/rotation/log.js";
 import { silentLog } from "../src/rotation/log.js";
 import { buildRuntime, type Runtime } from "../src/runtime.js";
-import type { RunningSandbox } from "../src/sandbox/server.js";
-import type { AzuriteTables } from "../src/testing/azurite.js";
 
 export interface BenchRuntimeOptions {
   /** ROTATOR_* settings that differ from the sandbox defaults. */

@@ -11,9 +11,10 @@
  * consumer; one warm-up, one run that counts the requests the sandbox received by API, then
  * the timed repetitions (median reported).
  */
-import type { SandboxExchange } from "../src/sandbox/http.js";
-import { startSandbox } from "../src/sandbox/server.js";
-import type { AzuriteTables } from "../src/testing/azurite.js";
+
+import type { AzuriteTables } from "../sandbox/azurite.js";
+import type { SandboxExchange } from "../sandbox/http.js";
+import { startSandbox } from "../sandbox/server.js";
 import { benchEstate } from "./benchEstate.js";
 import { benchRuntime } from "./benchStack.js";
 import { formatTable, median, milliseconds, ratio, timed } from "./benchTable.js";

@@ -10,10 +10,10 @@
  * repoint phase. Each round must begin a repoint of every consumer, or the bench fails.
  */
 import { performance } from "node:perf_hooks";
+import type { AzuriteTables } from "../sandbox/azurite.js";
+import { startSandbox } from "../sandbox/server.js";
 import { keyRefId } from "../src/model.js";
 import { jsonLine, type LogFields, type RotatorLog } from "../src/rotation/log.js";
-import { startSandbox } from "../src/sandbox/server.js";
-import type { AzuriteTables } from "../src/testing/azurite.js";
 import { BENCH_KEY, BENCH_VAULT, benchEstate } from "./benchEstate.js";
 import { benchRuntime, untilNoUpdateInFlight } from "./benchStack.js";
 import { formatTable, milliseconds, ratio, timed } from "./benchTable.js";

@@ -9,7 +9,7 @@
  *   3. audit query cost    one batched Log Analytics query vs one query per version
  */
 import { cpus, platform, release, totalmem } from "node:os";
-import { startAzuriteTables } from "../src/testing/azurite.js";
+import { startAzuriteTables } from "../sandbox/azurite.js";
 import { auditTable, measureAuditQueryCost } from "./auditQueryCost.js";
 import { milliseconds, timed } from "./benchTable.js";
 import { measureObservationScale, observationTable } from "./observationScale.js";

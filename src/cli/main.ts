@@ -1,14 +1,18 @@
 /** Entry point of the `cmk-rotator` command (bin/cmk-rotator.js runs the built copy). */
-import { realpathSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { parseCliArgs, USAGE, UsageError } from "./args.js";
-import { type CliOutput, EXIT, runPlanCommand } from "./planCommand.js";
+import { type CliOutput, EXIT, type FallbackEnvironmentStarter, runPlanCommand } from "./planCommand.js";
+
+export interface CliOptions {
+  /** The built-in sandbox, when installed (the package bin finds it in dist/sandbox/). */
+  sandbox?: FallbackEnvironmentStarter;
+}
 
 /** Runs the command line `argv` (without node and the script) and returns the exit code. */
 export async function main(
   argv: readonly string[],
   env: Record<string, string | undefined>,
   io: CliOutput,
+  options: CliOptions = {},
 ): Promise<number> {
   let command: ReturnType<typeof parseCliArgs>;
   try {
@@ -22,26 +26,19 @@ export async function main(
     io.out(USAGE);
     return EXIT.ok;
   }
-  return runPlanCommand({ json: command.json, env, io });
+  return runPlanCommand({
+    json: command.json,
+    env,
+    io,
+    ...(options.sandbox ? { sandbox: options.sandbox } : {}),
+  });
 }
 
 /** Runs with the process's arguments, environment and streams, and sets its exit code. */
-export async function runFromProcess(): Promise<void> {
+export async function runFromProcess(options: CliOptions = {}): Promise<void> {
   const io: CliOutput = {
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),
   };
-  process.exitCode = await main(process.argv.slice(2), process.env, io);
+  process.exitCode = await main(process.argv.slice(2), process.env, io, options);
 }
-
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) await runFromProcess();

@@ -2,10 +2,12 @@
  * `cmk-rotator plan`: observe and plan through the same rotation service the functions use,
  * and print the views. It never applies anything. Configured by the ROTATOR_* environment
  * (DefaultAzureCredential reaches Azure); with none set, it plans against the built-in
- * sandbox and says so first.
+ * sandbox and says so first. The sandbox is not part of the service: the caller (the package
+ * bin, tests) hands it in as `sandbox`, and a production install without it says so.
  */
+
+import type { AzureTransport } from "../azure/transport.js";
 import { describeError, SettingsError } from "../errors.js";
-import { startSandboxEnvironment } from "../local/sandboxEnvironment.js";
 import type { KeyView } from "../plan/view.js";
 import { type RotatorLog, structuredLog } from "../rotation/log.js";
 import type { KeysAnswer } from "../rotation/rotationService.js";
@@ -22,11 +24,27 @@ export interface CliOutput {
   err(text: string): void;
 }
 
+/** An environment the service can run against without any ROTATOR_* setting: the built-in sandbox. */
+export interface FallbackEnvironment {
+  /** Complete ROTATOR_* settings for it. */
+  env: Record<string, string>;
+  transport: AzureTransport;
+  close(): Promise<void>;
+}
+
+/** Starts the built-in sandbox (sandbox/local/sandboxEnvironment.ts), when it is installed. */
+export type FallbackEnvironmentStarter = () => Promise<FallbackEnvironment>;
+
 export interface PlanCommandOptions {
   json: boolean;
   env: Record<string, string | undefined>;
   io: CliOutput;
+  /** The built-in sandbox, for a run without ROTATOR_* settings; absent in a production install. */
+  sandbox?: FallbackEnvironmentStarter;
 }
+
+export const NO_SANDBOX_MESSAGE =
+  "cmk-rotator plan: no ROTATOR_* settings found, and this install has no built-in sandbox; set the ROTATOR_* settings of the function app (see the README)";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -48,10 +66,14 @@ export async function runPlanCommand(options: PlanCommandOptions): Promise<numbe
   // Logs go to stderr so stdout stays the table or a clean JSON document.
   const log: RotatorLog = structuredLog({ info: () => undefined, warn: io.err, error: io.err });
   const sandboxed = !hasRotatorSettings(options.env);
+  if (sandboxed && !options.sandbox) {
+    io.err(NO_SANDBOX_MESSAGE);
+    return EXIT.failed;
+  }
   if (sandboxed) (options.json ? io.err : io.out)(SANDBOX_NOTICE);
-  let environment: Awaited<ReturnType<typeof startSandboxEnvironment>> | undefined;
+  let environment: FallbackEnvironment | undefined;
   try {
-    if (sandboxed) environment = await startSandboxEnvironment({ log: () => undefined });
+    if (sandboxed && options.sandbox) environment = await options.sandbox();
     const runtime = buildRuntime({
       env: environment?.env ?? options.env,
       log,

@@ -1,6 +1,6 @@
 /**
  * Every function is defined once, as data. `registerFunction` hands the definition to the
- * Azure Functions runtime (`@azure/functions` v4); the local host (`src/local/`) reads the
+ * Azure Functions runtime (`@azure/functions` v4); the local host (`sandbox/local/`) reads the
  * same definitions from `functions/index.ts`, so there is no second route table.
  */
 import type { EventGridEvent, HttpHandler, HttpMethod, InvocationContext, Timer } from "@azure/functions";

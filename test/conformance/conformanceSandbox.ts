@@ -4,11 +4,11 @@
  * holds the whole recording against the official specs.
  */
 import { afterAll, beforeAll, expect } from "vitest";
+import type { Estate } from "../../sandbox/estate.js";
+import type { SandboxExchange } from "../../sandbox/http.js";
+import { defaultEstate } from "../../sandbox/seed.js";
+import { type RunningSandbox, startSandbox } from "../../sandbox/server.js";
 import { type AzureClientFactory, createAzureClientFactory } from "../../src/azure/clientFactory.js";
-import type { Estate } from "../../src/sandbox/estate.js";
-import type { SandboxExchange } from "../../src/sandbox/http.js";
-import { defaultEstate } from "../../src/sandbox/seed.js";
-import { type RunningSandbox, startSandbox } from "../../src/sandbox/server.js";
 import {
   AzureSpecCatalog,
   checkExchanges,

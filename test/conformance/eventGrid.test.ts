@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { EventGridDeserializer } from "@azure/eventgrid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sandboxControl } from "../../src/sandbox/controlClient.js";
+import { sandboxControl } from "../../sandbox/controlClient.js";
 import { cloudEventProblems, eventGridEventProblems } from "../support/swagger/eventGridEvents.js";
 import {
   expectRecordingConforms,

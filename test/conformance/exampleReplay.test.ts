@@ -20,10 +20,10 @@
  */
 import type { Agent } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SandboxAnswer, sendJsonRequest } from "../../src/sandbox/controlClient.js";
-import type { Estate } from "../../src/sandbox/estate.js";
-import type { SandboxExchange } from "../../src/sandbox/http.js";
-import { type RunningSandbox, startSandbox } from "../../src/sandbox/server.js";
+import { type SandboxAnswer, sendJsonRequest } from "../../sandbox/controlClient.js";
+import type { Estate } from "../../sandbox/estate.js";
+import type { SandboxExchange } from "../../sandbox/http.js";
+import { type RunningSandbox, startSandbox } from "../../sandbox/server.js";
 import { checkExchanges, describeFailures } from "../support/swagger/azureSpecCatalog.js";
 import {
   exampleRequest,

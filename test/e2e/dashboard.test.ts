@@ -1,20 +1,20 @@
 /**
  * The dashboard in a real browser: the stack in process (sandbox, Azurite, the runtime and
- * the local Functions host on a free port), the page opened in headless Chromium (Debian's
- * `chromium`, installed by .ci/run), a key rotated over HTTP with the function key, and the
+ * the local Functions host on a free port), the page opened in headless Chromium (the
+ * `@sparticuz/chromium` devDependency, see test/support/browser.ts), a key rotated over HTTP with the function key, and the
  * page checked before and after it refreshes itself. Keeps test-artifacts/dashboard.png.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allFunctions } from "../../functions/index.js";
-import { type RunningFunctionsHost, startFunctionsHost } from "../../src/local/functionsHost.js";
-import { type SandboxEnvironment, startSandboxEnvironment } from "../../src/local/sandboxEnvironment.js";
+import { type RunningFunctionsHost, startFunctionsHost } from "../../sandbox/local/functionsHost.js";
+import { type SandboxEnvironment, startSandboxEnvironment } from "../../sandbox/local/sandboxEnvironment.js";
 import { silentLog } from "../../src/rotation/log.js";
 import { installRuntime, uninstallRuntime } from "../../src/runtime.js";
+import { launchChromium } from "../support/browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = fileURLToPath(new URL("../../test-artifacts/", import.meta.url));
 const KEY_ID = "kv-cmk-1/adx-key";
 const PINNED = "adx-pinned";
@@ -24,11 +24,6 @@ let host: RunningFunctionsHost | undefined;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: the dashboard browser test needs Debian's chromium package (apt-get install -y chromium; .ci/run installs it)`,
-    );
-  }
   environment = await startSandboxEnvironment({ log: () => undefined });
   // Repoints finish in a fraction of a second, so the page shows them within a refresh or two.
   environment.sandbox.store.latency.lroDurationMs = 300;
@@ -39,19 +34,7 @@ beforeAll(async () => {
     timers: false,
     writeLine: () => undefined,
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

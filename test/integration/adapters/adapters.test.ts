@@ -4,6 +4,7 @@
  * audit evidence query on both tables.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningSandbox, startSandbox } from "../../../sandbox/server.js";
 import { createAuditLogReader } from "../../../src/adapters/auditLogs.js";
 import type { ConsumerAdapter } from "../../../src/adapters/consumers/consumerAdapter.js";
 import { type ConsumerAdapters, createConsumerAdapters } from "../../../src/adapters/consumers/registry.js";
@@ -14,7 +15,6 @@ import { type AzureClientFactory, createAzureClientFactory } from "../../../src/
 import type { ConsumerKind, ConsumerSnapshot, KeyRef, PinName } from "../../../src/model.js";
 import { observe } from "../../../src/observe/observe.js";
 import { silentLog } from "../../../src/rotation/log.js";
-import { type RunningSandbox, startSandbox } from "../../../src/sandbox/server.js";
 
 const SUBSCRIPTION = "00000000-0000-0000-0000-000000000001";
 const WORKSPACE = "a1b2c3d4-0000-4000-8000-000000000001";

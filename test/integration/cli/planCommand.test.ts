@@ -7,8 +7,11 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { startSandboxEnvironment } from "../../../sandbox/local/sandboxEnvironment.js";
 import { main } from "../../../src/cli/main.js";
-import { type PlanDocument, SANDBOX_NOTICE } from "../../../src/cli/planCommand.js";
+import { NO_SANDBOX_MESSAGE, type PlanDocument, SANDBOX_NOTICE } from "../../../src/cli/planCommand.js";
+
+const sandbox = () => startSandboxEnvironment({ log: () => undefined });
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const bin = `${root}bin/cmk-rotator.js`;
@@ -22,7 +25,7 @@ describe("cmk-rotator plan against the built-in sandbox", () => {
   it("says first that it uses the sandbox, then prints every seeded key as a table", async () => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await main(["plan"], {}, { out: (t) => out.push(t), err: (t) => err.push(t) });
+    const code = await main(["plan"], {}, { out: (t) => out.push(t), err: (t) => err.push(t) }, { sandbox });
     expect(code, err.join("\n")).toBe(0);
     expect(out[0]).toBe(SANDBOX_NOTICE);
     const table = out.slice(1).join("\n");
@@ -68,5 +71,16 @@ describe("cmk-rotator plan against the built-in sandbox", () => {
     const adx = document.keys.find((key) => key.id === "kv-cmk-1/adx-key");
     expect(adx?.versions).toHaveLength(2);
     expect(adx?.versions.every((version) => version.state === "enabled")).toBe(true);
+  });
+});
+
+describe("cmk-rotator plan in a production install", () => {
+  it("without ROTATOR_* settings and without the sandbox, says what to set and plans nothing", async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(["plan"], {}, { out: (t) => out.push(t), err: (t) => err.push(t) });
+    expect(code).toBe(1);
+    expect(out).toEqual([]);
+    expect(err).toEqual([NO_SANDBOX_MESSAGE]);
   });
 });

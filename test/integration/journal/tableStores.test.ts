@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AzuriteTables, startAzuriteTables } from "../../../sandbox/azurite.js";
 import { TableIdempotencyStore } from "../../../src/idempotency/idempotencyStore.js";
 import { type JournalEntry, TableJournal } from "../../../src/journal/journal.js";
 import { openRotatorTable, type RotatorTable } from "../../../src/journal/rotatorTable.js";
 import { type Clock, TableKeyLock, withKeyLease } from "../../../src/lock/keyLease.js";
-import { type AzuriteTables, startAzuriteTables } from "../../../src/testing/azurite.js";
 
 let azurite: AzuriteTables;
 

@@ -1,7 +1,7 @@
 import type { EventGridEvent, HttpRequest, InvocationContext } from "@azure/functions";
 import { afterEach, describe, expect, it } from "vitest";
+import { type RunningFunctionsHost, startFunctionsHost } from "../../../sandbox/local/functionsHost.js";
 import type { FunctionDefinition } from "../../../src/hosting/functionDefinition.js";
-import { type RunningFunctionsHost, startFunctionsHost } from "../../../src/local/functionsHost.js";
 
 const hosts: RunningFunctionsHost[] = [];
 afterEach(async () => {

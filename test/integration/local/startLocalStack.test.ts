@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { effectiveSettings, startSandboxEnvironment } from "../../../src/local/sandboxEnvironment.js";
-import { parseStartArgs, startLocalStack } from "../../../src/local/start.js";
+import { effectiveSettings, startSandboxEnvironment } from "../../../sandbox/local/sandboxEnvironment.js";
+import { parseStartArgs, startLocalStack } from "../../../sandbox/local/start.js";
 import { loadSettings } from "../../../src/settings.js";
 
 describe("npm start's stack", () => {

@@ -2,7 +2,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RunningSandbox, type StartSandboxOptions, startSandbox } from "../../../src/sandbox/server.js";
+import { type RunningSandbox, type StartSandboxOptions, startSandbox } from "../../../sandbox/server.js";
 
 /** A sandbox without background loops, its CA kept in a fresh temporary folder. */
 export function startQuietSandbox(

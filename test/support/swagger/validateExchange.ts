@@ -12,7 +12,7 @@ import {
   type SwaggerResponse,
 } from "./swaggerSpec.js";
 
-/** The parts of a recorded exchange (src/sandbox/http.ts `SandboxExchange`) that validation reads. */
+/** The parts of a recorded exchange (sandbox/http.ts `SandboxExchange`) that validation reads. */
 export interface ExchangeToValidate {
   method: string;
   host: string;

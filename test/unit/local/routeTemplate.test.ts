@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { matchRoute, parseRouteTemplate } from "../../../src/local/routeTemplate.js";
+import { matchRoute, parseRouteTemplate } from "../../../sandbox/local/routeTemplate.js";
 
 describe("route templates", () => {
   it("matches literal segments case-insensitively and captures parameters", () => {

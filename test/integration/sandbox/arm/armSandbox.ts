@@ -1,8 +1,8 @@
 /** Builders for Resource Manager integration tests: a sandbox on the default estate plus small store tweaks. */
 import { randomBytes } from "node:crypto";
-import type { SandboxKey, SandboxKeyVersion, SandboxVault } from "../../../../src/sandbox/model.js";
-import type { RunningSandbox } from "../../../../src/sandbox/server.js";
-import type { SandboxStore } from "../../../../src/sandbox/store.js";
+import type { SandboxKey, SandboxKeyVersion, SandboxVault } from "../../../../sandbox/model.js";
+import type { RunningSandbox } from "../../../../sandbox/server.js";
+import type { SandboxStore } from "../../../../sandbox/store.js";
 import { startQuietSandbox } from "../quietSandbox.js";
 
 export const subscriptionId = "00000000-0000-0000-0000-000000000001";

@@ -1,7 +1,7 @@
 import type { CosmosDBManagementClient } from "@azure/arm-cosmosdb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningSandbox } from "../../../../sandbox/server.js";
 import { createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
-import type { RunningSandbox } from "../../../../src/sandbox/server.js";
 import { rawRequest } from "../core/sandboxHttp.js";
 import {
   addKeyVersion,

@@ -1,7 +1,7 @@
 import type { KustoManagementClient } from "@azure/arm-kusto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningSandbox } from "../../../../sandbox/server.js";
 import { createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
-import type { RunningSandbox } from "../../../../src/sandbox/server.js";
 import { rawRequest } from "../core/sandboxHttp.js";
 import {
   addKeyVersion,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningSandbox } from "../../../../sandbox/server.js";
 import { createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
-import type { RunningSandbox } from "../../../../src/sandbox/server.js";
 import { rawRequest } from "../core/sandboxHttp.js";
 import { dataGroup, startArmSandbox, subscriptionId } from "./armSandbox.js";
 

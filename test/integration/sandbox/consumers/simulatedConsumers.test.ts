@@ -4,10 +4,10 @@
  * versionless one follows a new version, and a stuck one stays.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sandboxControl } from "../../../../sandbox/controlClient.js";
+import type { SandboxConsumer } from "../../../../sandbox/model.js";
+import type { RunningSandbox } from "../../../../sandbox/server.js";
 import { type AzureClientFactory, createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
-import { sandboxControl } from "../../../../src/sandbox/controlClient.js";
-import type { SandboxConsumer } from "../../../../src/sandbox/model.js";
-import type { RunningSandbox } from "../../../../src/sandbox/server.js";
 import { pause, SUBSCRIPTION, startFastSandbox, VAULT_URL, waitFor } from "../eventgrid/sandboxHarness.js";
 
 const DATA = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers`;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningSandbox } from "../../../../src/sandbox/server.js";
+import type { RunningSandbox } from "../../../../sandbox/server.js";
 import { startQuietSandbox } from "../quietSandbox.js";
 import { rawRequest } from "./sandboxHttp.js";
 

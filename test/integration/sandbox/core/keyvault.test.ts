@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { CryptographyClient, type KeyClient } from "@azure/keyvault-keys";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Estate } from "../../../../sandbox/estate.js";
+import type { SandboxAuditRecord } from "../../../../sandbox/model.js";
+import { defaultEstate } from "../../../../sandbox/seed.js";
+import type { RunningSandbox } from "../../../../sandbox/server.js";
 import { createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
 import { httpClientFor } from "../../../../src/azure/transport.js";
-import type { Estate } from "../../../../src/sandbox/estate.js";
-import type { SandboxAuditRecord } from "../../../../src/sandbox/model.js";
-import { defaultEstate } from "../../../../src/sandbox/seed.js";
-import type { RunningSandbox } from "../../../../src/sandbox/server.js";
 import { startQuietSandbox } from "../quietSandbox.js";
 import { rawRequest } from "./sandboxHttp.js";
 

@@ -5,7 +5,7 @@ import { dirname, join, relative } from "node:path";
 import { createInterface } from "node:readline";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../../../../src/sandbox/projectPaths.js";
+import { packageRoot } from "../../../../sandbox/projectPaths.js";
 
 /**
  * The sandbox sources are transpiled without type-checking (fast; `npm test` type-checks
@@ -13,7 +13,7 @@ import { packageRoot } from "../../../../src/sandbox/projectPaths.js";
  * sandbox` runs from dist/ without a whole-project build.
  */
 const buildRoot = join(packageRoot, "test-artifacts", "sandbox-main-build");
-const mainJs = join(buildRoot, "src", "sandbox", "main.js");
+const mainJs = join(buildRoot, "sandbox", "main.js");
 
 function typeScriptFiles(directory: string): string[] {
   return readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
@@ -24,8 +24,11 @@ function typeScriptFiles(directory: string): string[] {
 }
 
 function buildSandboxMain(): void {
-  // src/sandbox imports nothing from the rest of src/ at run time (only types from src/azure).
-  for (const source of typeScriptFiles(join(packageRoot, "src", "sandbox"))) {
+  // The sandbox imports nothing from src/ at run time (only types from src/azure); the local
+  // host in sandbox/local/ runs the service and is not part of `npm run sandbox`.
+  for (const source of typeScriptFiles(join(packageRoot, "sandbox")).filter(
+    (file) => !file.startsWith(join(packageRoot, "sandbox", "local")),
+  )) {
     const output = ts.transpileModule(readFileSync(source, "utf8"), {
       fileName: source,
       compilerOptions: {

@@ -1,8 +1,8 @@
 /** Raw requests to the Azure host names a sandbox serves, for tests that need status codes and headers. */
 import { urlToHttpOptions } from "node:url";
-import { type SandboxAnswer, sendJsonRequest } from "../../../../src/sandbox/controlClient.js";
-import type { RunningSandbox } from "../../../../src/sandbox/server.js";
-import { sandboxAgent } from "../../../../src/sandbox/transport.js";
+import { type SandboxAnswer, sendJsonRequest } from "../../../../sandbox/controlClient.js";
+import type { RunningSandbox } from "../../../../sandbox/server.js";
+import { sandboxAgent } from "../../../../sandbox/transport.js";
 
 export async function rawRequest(
   sandbox: RunningSandbox,

@@ -6,9 +6,9 @@
  */
 import { EventGridDeserializer } from "@azure/eventgrid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sandboxControl } from "../../../../sandbox/controlClient.js";
+import type { RunningSandbox } from "../../../../sandbox/server.js";
 import { type AzureClientFactory, createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
-import { sandboxControl } from "../../../../src/sandbox/controlClient.js";
-import type { RunningSandbox } from "../../../../src/sandbox/server.js";
 import {
   HSM_URL,
   pause,

@@ -10,9 +10,9 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Estate } from "../../../../src/sandbox/estate.js";
-import { defaultEstate } from "../../../../src/sandbox/seed.js";
-import { type RunningSandbox, startSandbox } from "../../../../src/sandbox/server.js";
+import type { Estate } from "../../../../sandbox/estate.js";
+import { defaultEstate } from "../../../../sandbox/seed.js";
+import { type RunningSandbox, startSandbox } from "../../../../sandbox/server.js";
 
 export const VAULT_URL = "https://kv-cmk-1.vault.azure.net/";
 export const HSM_URL = "https://hsm-cmk-1.managedhsm.azure.net/";

@@ -1,5 +1,5 @@
 /** Builders for the audit records and store state the Log Analytics tests query. */
-import type { SandboxAuditRecord } from "../../../../src/sandbox/model.js";
+import type { SandboxAuditRecord } from "../../../../sandbox/model.js";
 
 export const WORKSPACE_ID = "a1b2c3d4-0000-4000-8000-000000000001";
 export const ROTATOR_OID = "11111111-1111-1111-1111-111111111111";

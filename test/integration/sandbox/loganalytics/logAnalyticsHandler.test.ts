@@ -3,11 +3,11 @@
  * protocol details LogsQueryClient does not reach (401s, 404s, GET, batch errors, Prefer).
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import type { SandboxRequest } from "../../../../src/sandbox/http.js";
-import { mintSandboxToken } from "../../../../src/sandbox/identity.js";
-import { logAnalyticsService } from "../../../../src/sandbox/loganalytics/logAnalyticsService.js";
-import { parseQueryTimespan } from "../../../../src/sandbox/loganalytics/queryTimespan.js";
-import { SandboxStore } from "../../../../src/sandbox/store.js";
+import type { SandboxRequest } from "../../../../sandbox/http.js";
+import { mintSandboxToken } from "../../../../sandbox/identity.js";
+import { logAnalyticsService } from "../../../../sandbox/loganalytics/logAnalyticsService.js";
+import { parseQueryTimespan } from "../../../../sandbox/loganalytics/queryTimespan.js";
+import { SandboxStore } from "../../../../sandbox/store.js";
 import { auditRecord, CONSUMER_OID, ROTATOR_OID, WORKSPACE_ID } from "./auditRecords.js";
 
 const NOW = Date.parse("2024-05-10T12:00:00Z");

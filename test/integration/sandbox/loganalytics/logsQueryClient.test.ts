@@ -3,9 +3,9 @@
  */
 import { LogsQueryResultStatus } from "@azure/monitor-query-logs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { RunningSandbox } from "../../../../sandbox/server.js";
 import { auditQueryText } from "../../../../src/adapters/auditLogs.js";
 import { createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
-import type { RunningSandbox } from "../../../../src/sandbox/server.js";
 import { startQuietSandbox } from "../quietSandbox.js";
 import { auditRecord, CONSUMER_OID, KEY_ID, ROTATOR_OID, WORKSPACE_ID } from "./auditRecords.js";
 

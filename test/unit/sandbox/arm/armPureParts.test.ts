@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { requireApiVersion } from "../../../../src/sandbox/arm/apiVersions.js";
-import { parseKeyUri, sameKeyReference } from "../../../../src/sandbox/arm/keyReference.js";
-import { mergeFields } from "../../../../src/sandbox/arm/patchBody.js";
-import { answerResourceGraphQuery } from "../../../../src/sandbox/arm/resourceGraph.js";
-import { routeArmPath } from "../../../../src/sandbox/arm/resourceManagerService.js";
-import { SandboxStore } from "../../../../src/sandbox/store.js";
+import { requireApiVersion } from "../../../../sandbox/arm/apiVersions.js";
+import { parseKeyUri, sameKeyReference } from "../../../../sandbox/arm/keyReference.js";
+import { mergeFields } from "../../../../sandbox/arm/patchBody.js";
+import { answerResourceGraphQuery } from "../../../../sandbox/arm/resourceGraph.js";
+import { routeArmPath } from "../../../../sandbox/arm/resourceManagerService.js";
+import { SandboxStore } from "../../../../sandbox/store.js";
 
 describe("parseKeyUri", () => {
   it("reads versioned and versionless key identifiers of vaults and HSMs", () => {

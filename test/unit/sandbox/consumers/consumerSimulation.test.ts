@@ -4,12 +4,12 @@ import {
   consumerLoop,
   seedConsumers,
   updateConsumerBehaviour,
-} from "../../../../src/sandbox/consumers/consumerSimulation.js";
-import { followKeyReferences } from "../../../../src/sandbox/consumers/followKeyReferences.js";
-import type { Estate, EstateConsumer } from "../../../../src/sandbox/estate.js";
-import { SandboxHttpError } from "../../../../src/sandbox/http.js";
-import type { SandboxConsumer } from "../../../../src/sandbox/model.js";
-import type { SandboxStore } from "../../../../src/sandbox/store.js";
+} from "../../../../sandbox/consumers/consumerSimulation.js";
+import { followKeyReferences } from "../../../../sandbox/consumers/followKeyReferences.js";
+import type { Estate, EstateConsumer } from "../../../../sandbox/estate.js";
+import { SandboxHttpError } from "../../../../sandbox/http.js";
+import type { SandboxConsumer } from "../../../../sandbox/model.js";
+import type { SandboxStore } from "../../../../sandbox/store.js";
 import {
   addVersion,
   key,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { recordAudit, updateIngestion, visibleAuditRecords } from "../../../../src/sandbox/audit.js";
-import type { SandboxAuditRecord } from "../../../../src/sandbox/model.js";
-import { SandboxStore } from "../../../../src/sandbox/store.js";
+import { recordAudit, updateIngestion, visibleAuditRecords } from "../../../../sandbox/audit.js";
+import type { SandboxAuditRecord } from "../../../../sandbox/model.js";
+import { SandboxStore } from "../../../../sandbox/store.js";
 
 const START = Date.UTC(2026, 0, 1);
 

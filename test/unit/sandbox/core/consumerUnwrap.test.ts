@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { consumerUnwrap } from "../../../../src/sandbox/keyvault/operations.js";
-import { defaultEstate, seedStore } from "../../../../src/sandbox/seed.js";
-import { SandboxStore } from "../../../../src/sandbox/store.js";
+import { consumerUnwrap } from "../../../../sandbox/keyvault/operations.js";
+import { defaultEstate, seedStore } from "../../../../sandbox/seed.js";
+import { SandboxStore } from "../../../../sandbox/store.js";
 
 const UAI_ADX_1 = "22222222-0000-0000-0000-000000000001";
 const UAI_COSMOS_1 = "33333333-0000-0000-0000-000000000001";

@@ -5,9 +5,9 @@ import {
   parseFaultRules,
   takeOperationFault,
   takeTransportFault,
-} from "../../../../src/sandbox/faults.js";
-import type { FaultRule } from "../../../../src/sandbox/model.js";
-import { SandboxStore } from "../../../../src/sandbox/store.js";
+} from "../../../../sandbox/faults.js";
+import type { FaultRule } from "../../../../sandbox/model.js";
+import { SandboxStore } from "../../../../sandbox/store.js";
 
 function rule(overrides: Partial<FaultRule> = {}): FaultRule {
   return {

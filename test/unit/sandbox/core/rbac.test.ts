@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import type { SandboxRoleDefinition } from "../../../../src/sandbox/model.js";
+import type { SandboxRoleDefinition } from "../../../../sandbox/model.js";
 import {
   actionMatches,
   builtInRoleDefinitions,
   isAuthorized,
   scopeCovers,
-} from "../../../../src/sandbox/rbac.js";
-import { SandboxStore } from "../../../../src/sandbox/store.js";
+} from "../../../../sandbox/rbac.js";
+import { SandboxStore } from "../../../../sandbox/store.js";
 
 const VAULT = "/subscriptions/s1/resourceGroups/rg-keys/providers/Microsoft.KeyVault/vaults/kv1";
 const KEY = `${VAULT}/keys/k1`;

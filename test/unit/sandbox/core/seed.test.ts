@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
-import type { Estate } from "../../../../src/sandbox/estate.js";
+import type { Estate } from "../../../../sandbox/estate.js";
 import {
   defaultEstate,
   EstateValidationError,
   resolveEstateKeyRef,
   seedStore,
   validateEstate,
-} from "../../../../src/sandbox/seed.js";
-import { SandboxStore } from "../../../../src/sandbox/store.js";
+} from "../../../../sandbox/seed.js";
+import { SandboxStore } from "../../../../sandbox/store.js";
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { issueLeafCertificate, loadOrCreateCa, sandboxHostNames } from "../../../../src/sandbox/tls.js";
+import { issueLeafCertificate, loadOrCreateCa, sandboxHostNames } from "../../../../sandbox/tls.js";
 
 describe("sandbox certificates", () => {
   it("creates the CA once and reuses it from the state folder", () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { customTopicService, MAX_PUBLISH_BYTES } from "../../../../src/sandbox/eventgrid/customTopic.js";
-import type { SandboxRequest } from "../../../../src/sandbox/http.js";
-import { mintSandboxToken } from "../../../../src/sandbox/identity.js";
-import { builtInRoleDefinitions } from "../../../../src/sandbox/rbac.js";
+import { customTopicService, MAX_PUBLISH_BYTES } from "../../../../sandbox/eventgrid/customTopic.js";
+import type { SandboxRequest } from "../../../../sandbox/http.js";
+import { mintSandboxToken } from "../../../../sandbox/identity.js";
+import { builtInRoleDefinitions } from "../../../../sandbox/rbac.js";
 import { START, SUBSCRIPTION, storeWith } from "./sandboxBuilders.js";
 
 const HOST = "rotator-events.westeurope-1.eventgrid.azure.net";

@@ -8,12 +8,12 @@ import {
   reorder,
   retryDelayMs,
   runDeliveryRound,
-} from "../../../../src/sandbox/eventgrid/delivery.js";
-import { addEventSubscription } from "../../../../src/sandbox/eventgrid/eventSubscriptions.js";
-import { KEY_VAULT_EVENT_TYPES, keyVaultEvent } from "../../../../src/sandbox/eventgrid/keyVaultEvents.js";
-import type { WebhookRequest, WebhookResponse } from "../../../../src/sandbox/eventgrid/webhookSender.js";
-import type { EventSchema } from "../../../../src/sandbox/model.js";
-import type { SandboxStore } from "../../../../src/sandbox/store.js";
+} from "../../../../sandbox/eventgrid/delivery.js";
+import { addEventSubscription } from "../../../../sandbox/eventgrid/eventSubscriptions.js";
+import { KEY_VAULT_EVENT_TYPES, keyVaultEvent } from "../../../../sandbox/eventgrid/keyVaultEvents.js";
+import type { WebhookRequest, WebhookResponse } from "../../../../sandbox/eventgrid/webhookSender.js";
+import type { EventSchema } from "../../../../sandbox/model.js";
+import type { SandboxStore } from "../../../../sandbox/store.js";
 import { key, keyVersion, ManualClock, storeWith, vault } from "./sandboxBuilders.js";
 
 const ENDPOINT = "http://127.0.0.1:9/hook";

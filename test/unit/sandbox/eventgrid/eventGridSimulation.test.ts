@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Estate } from "../../../../src/sandbox/estate.js";
-import { seedEventGrid } from "../../../../src/sandbox/eventgrid/eventGridSimulation.js";
+import type { Estate } from "../../../../sandbox/estate.js";
+import { seedEventGrid } from "../../../../sandbox/eventgrid/eventGridSimulation.js";
 import { key, SUBSCRIPTION, storeWith, vault } from "./sandboxBuilders.js";
 
 function estateWith(eventGrid: Estate["eventGrid"]): Estate {

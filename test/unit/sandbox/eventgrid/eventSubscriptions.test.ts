@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { eventGridRuntime } from "../../../../src/sandbox/eventgrid/delivery.js";
+import { eventGridRuntime } from "../../../../sandbox/eventgrid/delivery.js";
 import {
   addEventSubscription,
   parseEventSubscriptionRequest,
   updateDeliverySwitches,
-} from "../../../../src/sandbox/eventgrid/eventSubscriptions.js";
-import { SandboxHttpError } from "../../../../src/sandbox/http.js";
+} from "../../../../sandbox/eventgrid/eventSubscriptions.js";
+import { SandboxHttpError } from "../../../../sandbox/http.js";
 import { key, storeWith, vault } from "./sandboxBuilders.js";
 
 const valid = {

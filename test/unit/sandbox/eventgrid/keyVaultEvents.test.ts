@@ -6,7 +6,7 @@ import {
   subscriptionValidationEvent,
   toCloudEvent,
   toEventGridSchema,
-} from "../../../../src/sandbox/eventgrid/keyVaultEvents.js";
+} from "../../../../sandbox/eventgrid/keyVaultEvents.js";
 import { key, keyVersion, START, vault } from "./sandboxBuilders.js";
 
 const version = keyVersion({ nbf: START, exp: START + 90 * 24 * 3600 * 1000 });

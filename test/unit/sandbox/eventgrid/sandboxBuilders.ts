@@ -9,8 +9,8 @@ import type {
   SandboxKeyVersion,
   SandboxVault,
   VaultKind,
-} from "../../../../src/sandbox/model.js";
-import { SandboxStore } from "../../../../src/sandbox/store.js";
+} from "../../../../sandbox/model.js";
+import { SandboxStore } from "../../../../sandbox/store.js";
 
 export const START = Date.parse("2026-01-01T00:00:00Z");
 export const SUBSCRIPTION = "00000000-0000-0000-0000-000000000001";

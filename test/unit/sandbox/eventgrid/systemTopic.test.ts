@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { eventGridRuntime } from "../../../../src/sandbox/eventgrid/delivery.js";
-import { addEventSubscription } from "../../../../src/sandbox/eventgrid/eventSubscriptions.js";
-import { attachSystemTopics, publishDueExpiryEvents } from "../../../../src/sandbox/eventgrid/systemTopic.js";
-import type { SandboxStore } from "../../../../src/sandbox/store.js";
+import { eventGridRuntime } from "../../../../sandbox/eventgrid/delivery.js";
+import { addEventSubscription } from "../../../../sandbox/eventgrid/eventSubscriptions.js";
+import { attachSystemTopics, publishDueExpiryEvents } from "../../../../sandbox/eventgrid/systemTopic.js";
+import type { SandboxStore } from "../../../../sandbox/store.js";
 import { addVersion, key, keyVersion, ManualClock, START, storeWith, vault } from "./sandboxBuilders.js";
 
 const DAY = 24 * 3600 * 1000;

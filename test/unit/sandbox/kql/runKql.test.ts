@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KqlError, type KqlTable, runKql } from "../../../../src/sandbox/kql/index.js";
+import { KqlError, type KqlTable, runKql } from "../../../../sandbox/kql/index.js";
 
 const NOW = Date.parse("2024-05-10T12:00:00Z");
 const hoursAgo = (hours: number): Date => new Date(NOW - hours * 3_600_000);

@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { AzureTransport } from "../azure/transport.js";
+import type { AzureTransport } from "../src/azure/transport.js";
 import type { Estate } from "./estate.js";
 import { faultResponseBody, takeTransportFault } from "./faults.js";
 import { SandboxHttpError, type SandboxRequest, type SandboxResponse, type SandboxService } from "./http.js";

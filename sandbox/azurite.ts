@@ -41,8 +41,7 @@ function projectRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, "package.json"))) {
     const parent = dirname(dir);
-    if (parent === dir)
-      throw new Error("cannot find the project root (package.json) above src/testing/azurite");
+    if (parent === dir) throw new Error("cannot find the project root (package.json) above sandbox/azurite");
     dir = parent;
   }
   return dir;

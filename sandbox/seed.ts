@@ -356,7 +356,7 @@ export function loadEstateFile(path: string): Estate {
   }
 }
 
-/** The default estate (src/sandbox/estates/default.json), freshly read. */
+/** The default estate (sandbox/estates/default.json), freshly read. */
 export function defaultEstate(): Estate {
   return loadEstateFile(defaultEstateFile);
 }

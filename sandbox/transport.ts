@@ -7,7 +7,7 @@
 import { Agent } from "node:https";
 import { type ConnectionOptions, connect } from "node:tls";
 import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-auth";
-import type { AzureTransport } from "../azure/transport.js";
+import type { AzureTransport } from "../src/azure/transport.js";
 import { mintSandboxToken } from "./identity.js";
 import type { SandboxStore } from "./store.js";
 

@@ -14,14 +14,14 @@ import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { EventGridEvent, HttpResponseInit, LogLevel, Timer } from "@azure/functions";
-import { HttpRequest, HttpResponse, InvocationContext } from "../hosting/azureFunctionsRuntime.js";
+import { HttpRequest, HttpResponse, InvocationContext } from "../../src/hosting/azureFunctionsRuntime.js";
 import type {
   EventGridFunctionDefinition,
   FunctionDefinition,
   HttpFunctionDefinition,
   TimerFunctionDefinition,
-} from "../hosting/functionDefinition.js";
-import { nextOccurrence, parseNcrontab } from "../schedule/ncrontab.js";
+} from "../../src/hosting/functionDefinition.js";
+import { nextOccurrence, parseNcrontab } from "../../src/schedule/ncrontab.js";
 import { matchRoute, parseRouteTemplate, type RouteTemplate } from "./routeTemplate.js";
 
 export interface FunctionsHostOptions {

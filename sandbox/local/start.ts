@@ -9,11 +9,11 @@
  * variable in the environment says otherwise. Ctrl-C stops everything and leaves no process.
  */
 import { allFunctions } from "../../functions/index.js";
-import { installRuntime } from "../runtime.js";
-import { sandboxControl } from "../sandbox/controlClient.js";
-import { sandboxReadyLine } from "../sandbox/readyLine.js";
-import type { RunningSandbox } from "../sandbox/server.js";
-import type { AzuriteTables } from "../testing/azurite.js";
+import { installRuntime } from "../../src/runtime.js";
+import type { AzuriteTables } from "../azurite.js";
+import { sandboxControl } from "../controlClient.js";
+import { sandboxReadyLine } from "../readyLine.js";
+import type { RunningSandbox } from "../server.js";
 import { type RunningFunctionsHost, startFunctionsHost } from "./functionsHost.js";
 import { effectiveSettings, startSandboxEnvironment } from "./sandboxEnvironment.js";
 

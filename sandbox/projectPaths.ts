@@ -1,6 +1,6 @@
 /**
  * Where the project's files are, found by walking up from this module to package.json,
- * so the same code works from src/ (vitest) and from dist/src/ (the built sandbox).
+ * so the same code works from sandbox/ (vitest) and from dist/sandbox/ (the built sandbox).
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -25,4 +25,4 @@ export const packageRoot = findPackageRoot();
 /** Folder for the sandbox CA and other local state (ignored by git). */
 export const defaultStateDir = join(packageRoot, ".sandbox");
 
-export const defaultEstateFile = join(packageRoot, "src", "sandbox", "estates", "default.json");
+export const defaultEstateFile = join(packageRoot, "sandbox", "estates", "default.json");

@@ -4,9 +4,9 @@
  * derived from what the sandbox was seeded with. `npm start`, the plan command, the benchmarks
  * and the end-to-end tests all start it here.
  */
-import type { AzureTransport } from "../azure/transport.js";
-import { type RunningSandbox, type SandboxLogger, startSandbox } from "../sandbox/server.js";
-import { type AzuriteTables, startAzuriteTables } from "../testing/azurite.js";
+import type { AzureTransport } from "../../src/azure/transport.js";
+import { type AzuriteTables, startAzuriteTables } from "../azurite.js";
+import { type RunningSandbox, type SandboxLogger, startSandbox } from "../server.js";
 
 export interface SandboxEnvironment {
   /** Sandbox-sized ROTATOR_* settings for this sandbox and Azurite. */
