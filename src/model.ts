@@ -158,6 +158,13 @@ export interface Policy {
   emergencyQuietPeriodMs: number;
   /** How far behind `now` the newest canary may be for the pipeline to count as current. */
   ingestionMarginMs: number;
+  /** The longest delay allowed for between a Key Vault call and its audit record being queryable. */
+  maxIngestionLatencyMs: number;
+  /**
+   * Object id of the service's own identity: a consumer unwrapping with it cannot be told
+   * apart from the service in the audit logs.
+   */
+  servicePrincipalId: string;
   mode: RotatorMode;
   /** Minimum RSA size per consumer kind. */
   minRsaBits: Record<ConsumerKind, number>;

@@ -24,7 +24,7 @@ export const SETTINGS_SCHEMA: readonly SettingSpec[] = [
     required: false,
     default: "P1D",
     description:
-      "ISO 8601 duration (PnDTnHnMnS or PnW; no years or months). How long an old key version must be superseded and unused in the audit logs before it is disabled.",
+      "ISO 8601 duration (PnDTnHnMnS or PnW; no years or months). How long an old key version must be superseded and unused in the audit logs before it is disabled. At least PT1H and at least ROTATOR_MAX_INGESTION_LATENCY, unless ROTATOR_ALLOW_SHORT_QUIET_PERIOD=true.",
     example: "P1D",
   },
   {
@@ -52,8 +52,32 @@ export const SETTINGS_SCHEMA: readonly SettingSpec[] = [
     required: false,
     default: "PT1H",
     description:
-      "ISO 8601 duration. Quiet period for a version tagged compromised by an emergency rotation (never longer than ROTATOR_QUIET_PERIOD in effect). Still only on evidence.",
+      "ISO 8601 duration. Quiet period for a version tagged compromised by an emergency rotation (never longer than ROTATOR_QUIET_PERIOD in effect). Still only on evidence. Same floor as ROTATOR_QUIET_PERIOD.",
     example: "PT1H",
+  },
+  {
+    name: "ROTATOR_ALLOW_SHORT_QUIET_PERIOD",
+    required: false,
+    default: "false",
+    description:
+      "`true` or `false`. Both quiet periods must be at least PT1H and at least ROTATOR_MAX_INGESTION_LATENCY: absence of use in the audit logs proves nothing about a caller that calls less often than the quiet period. `true` lifts that floor, for test and sandbox estates only.",
+    example: "false",
+  },
+  {
+    name: "ROTATOR_MAX_INGESTION_LATENCY",
+    required: false,
+    default: "PT20M",
+    description:
+      "ISO 8601 duration, at most PT6H: the longest delay you allow for between a Key Vault call and its audit record being queryable in Log Analytics (resource logs usually arrive in 3-10 minutes, up to about 20). Both quiet periods must be at least this long.",
+    example: "PT20M",
+  },
+  {
+    name: "ROTATOR_EMERGENCY_COOLDOWN",
+    required: false,
+    default: "PT1M",
+    description:
+      'ISO 8601 duration. While an emergency rotation of a key runs, and for this long after it created a version, another emergency rotation of that key answers 409 naming that version, unless its body says "force": true.',
+    example: "PT1M",
   },
   {
     name: "ROTATOR_MANAGED_VAULTS",
@@ -164,6 +188,12 @@ export interface Settings {
   quietPeriodMs: number;
   emergencyQuietPeriodMs: number;
   ingestionMarginMs: number;
+  /** ROTATOR_ALLOW_SHORT_QUIET_PERIOD: the quiet-period floor is lifted (test and sandbox estates). */
+  allowShortQuietPeriod: boolean;
+  /** ROTATOR_MAX_INGESTION_LATENCY: the longest call-to-queryable delay of an audit record allowed for. */
+  maxIngestionLatencyMs: number;
+  /** ROTATOR_EMERGENCY_COOLDOWN: how long after an emergency rotation another one needs `force`. */
+  emergencyCooldownMs: number;
   mode: RotatorMode;
   /** The expression as configured (the Functions timer binding reads it by name). */
   timerSchedule: string;
@@ -256,6 +286,13 @@ function list(value: string): string[] {
     .split(",")
     .map((item) => item.trim())
     .filter((item) => item !== "");
+}
+
+function parseBoolean(value: string): boolean {
+  const normalized = value.toLowerCase();
+  if (normalized === "true") return true;
+  if (normalized === "false") return false;
+  throw new ValidationError("boolean", `must be "true" or "false"; got ${JSON.stringify(value)}`);
 }
 
 function parseMode(value: string): RotatorMode {
@@ -406,6 +443,16 @@ function parseMinRsaBits(value: string): Record<ConsumerKind, number> {
 /** The longest ingestion margin accepted: beyond it a canary proves nothing about "now". */
 export const MAX_INGESTION_MARGIN_MS = 6 * 3600 * 1000;
 
+/** The longest ingestion latency that may be allowed for (ROTATOR_MAX_INGESTION_LATENCY). */
+export const MAX_INGESTION_LATENCY_MS = 6 * 3600 * 1000;
+
+/**
+ * The shortest quiet period accepted without ROTATOR_ALLOW_SHORT_QUIET_PERIOD: a caller that
+ * uses a version less often than the quiet period looks unused, so the period must be long
+ * enough to cover real callers' cadence (services check hourly to daily).
+ */
+export const QUIET_PERIOD_FLOOR_MS = 3600 * 1000;
+
 /**
  * Validates the settings in `env` (usually `process.env`). Throws one `SettingsError`
  * naming the bad setting and its expected shape; when several are bad, the message lists
@@ -416,6 +463,9 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
   const quietPeriodMs = reader.duration("ROTATOR_QUIET_PERIOD");
   const emergencyQuietPeriodMs = reader.duration("ROTATOR_EMERGENCY_QUIET_PERIOD");
   const ingestionMarginMs = reader.duration("ROTATOR_INGESTION_MARGIN");
+  const allowShortQuietPeriod = reader.parse("ROTATOR_ALLOW_SHORT_QUIET_PERIOD", parseBoolean);
+  const maxIngestionLatencyMs = reader.duration("ROTATOR_MAX_INGESTION_LATENCY");
+  const emergencyCooldownMs = reader.duration("ROTATOR_EMERGENCY_COOLDOWN");
   const mode = reader.parse("ROTATOR_MODE", parseMode);
   const timerScheduleParsed = reader.parse("ROTATOR_TIMER_SCHEDULE", parseNcrontab);
   const vaults = reader.parse("ROTATOR_MANAGED_VAULTS", parseVaults);
@@ -451,6 +501,33 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
       reader.fail(
         "ROTATOR_INGESTION_MARGIN",
         `ROTATOR_INGESTION_MARGIN (${formatIsoDuration(ingestionMarginMs)}) must be at most ${formatIsoDuration(MAX_INGESTION_MARGIN_MS)}: a canary older than that does not prove the log pipeline current (resource logs arrive within about 20 minutes; PT30M is typical)`,
+      );
+    }
+  }
+
+  if (maxIngestionLatencyMs !== undefined && maxIngestionLatencyMs > MAX_INGESTION_LATENCY_MS) {
+    reader.fail(
+      "ROTATOR_MAX_INGESTION_LATENCY",
+      `ROTATOR_MAX_INGESTION_LATENCY (${formatIsoDuration(maxIngestionLatencyMs)}) must be at most ${formatIsoDuration(MAX_INGESTION_LATENCY_MS)}; resource logs arrive within about 20 minutes (PT20M is the default)`,
+    );
+  }
+
+  // The floor: absence of use over a quiet period shorter than a caller's cadence (or than the
+  // time its audit records take to arrive) proves nothing about that caller.
+  if (allowShortQuietPeriod === false) {
+    const floorMs = Math.max(QUIET_PERIOD_FLOOR_MS, maxIngestionLatencyMs ?? 0);
+    const floorWhy =
+      floorMs > QUIET_PERIOD_FLOOR_MS
+        ? `ROTATOR_MAX_INGESTION_LATENCY (${formatIsoDuration(floorMs)})`
+        : formatIsoDuration(QUIET_PERIOD_FLOOR_MS);
+    for (const [name, value] of [
+      ["ROTATOR_QUIET_PERIOD", quietPeriodMs],
+      ["ROTATOR_EMERGENCY_QUIET_PERIOD", emergencyQuietPeriodMs],
+    ] as const) {
+      if (value === undefined || value >= floorMs) continue;
+      reader.fail(
+        name,
+        `${name} (${formatIsoDuration(value)}) must be at least ${floorWhy}: a caller that uses a key version less often than the quiet period, or whose audit records arrive later, would look unused and lose its key. Set ROTATOR_ALLOW_SHORT_QUIET_PERIOD=true only for test and sandbox estates.`,
       );
     }
   }
@@ -508,6 +585,9 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     quietPeriodMs: quietPeriodMs!,
     emergencyQuietPeriodMs: emergencyQuietPeriodMs!,
     ingestionMarginMs: ingestionMarginMs!,
+    allowShortQuietPeriod: allowShortQuietPeriod!,
+    maxIngestionLatencyMs: maxIngestionLatencyMs!,
+    emergencyCooldownMs: emergencyCooldownMs!,
     mode: mode!,
     timerSchedule: timerScheduleParsed!.expression,
     timerScheduleParsed: timerScheduleParsed!,
@@ -540,6 +620,8 @@ export function policyFromSettings(settings: Settings): Policy {
     quietPeriodMs: settings.quietPeriodMs,
     emergencyQuietPeriodMs: settings.emergencyQuietPeriodMs,
     ingestionMarginMs: settings.ingestionMarginMs,
+    maxIngestionLatencyMs: settings.maxIngestionLatencyMs,
+    servicePrincipalId: settings.servicePrincipalId,
     mode: settings.mode,
     minRsaBits: { ...settings.minRsaBits },
   };
@@ -558,6 +640,9 @@ export function describeSettings(settings: Settings): Record<string, unknown> {
     quietPeriod: formatIsoDuration(settings.quietPeriodMs),
     emergencyQuietPeriod: formatIsoDuration(settings.emergencyQuietPeriodMs),
     ingestionMargin: formatIsoDuration(settings.ingestionMarginMs),
+    allowShortQuietPeriod: settings.allowShortQuietPeriod,
+    maxIngestionLatency: formatIsoDuration(settings.maxIngestionLatencyMs),
+    emergencyCooldown: formatIsoDuration(settings.emergencyCooldownMs),
     timerSchedule: settings.timerSchedule,
     managedVaults: settings.managedVaults.map((vault) => vault.vaultUrl),
     subscriptions: settings.subscriptions,

@@ -262,6 +262,8 @@ const VIEW_POLICY: Policy = {
   quietPeriodMs: 0,
   emergencyQuietPeriodMs: 0,
   ingestionMarginMs: 0,
+  maxIngestionLatencyMs: 0,
+  servicePrincipalId: "",
   mode: "report",
   minRsaBits: { kusto: 0, cosmos: 0, cassandra: 0 },
   acceptedRsaBits: {},

@@ -208,6 +208,8 @@ export function aPolicy(overrides: Partial<Policy> = {}): Policy {
     quietPeriodMs: DAY,
     emergencyQuietPeriodMs: HOUR,
     ingestionMarginMs: 30 * MINUTE,
+    maxIngestionLatencyMs: 20 * MINUTE,
+    servicePrincipalId: SERVICE_PRINCIPAL_ID,
     mode: "enforce",
     minRsaBits: { kusto: 2048, cosmos: 3072, cassandra: 2048 },
     // No closed size lists by default, so one baseline version (RSA 3072) suits every kind.

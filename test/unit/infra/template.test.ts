@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseIsoDuration } from "../../../src/duration.js";
 import { parseNcrontab } from "../../../src/schedule/ncrontab.js";
-import { SETTINGS_SCHEMA } from "../../../src/settings.js";
+import { loadSettings, SETTINGS_SCHEMA } from "../../../src/settings.js";
+import { aSettingsEnv } from "../../builders/index.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -232,6 +233,23 @@ describe("infra/main.json: settings and parameters", () => {
     expect(parseIsoDuration(String(template.parameters.ingestionMargin?.defaultValue))).toBeGreaterThan(0);
     expect(() => parseNcrontab(String(template.parameters.timerSchedule?.defaultValue))).not.toThrow();
     expect(template.parameters.mode?.defaultValue).toBe("report");
+  });
+
+  it("defaults that load together, above the quiet-period floor, with no opt-in to short quiet periods", () => {
+    const defaultOf = (name: string) => String(template.parameters[name]?.defaultValue);
+    const settings = loadSettings(
+      aSettingsEnv({
+        ROTATOR_QUIET_PERIOD: defaultOf("quietPeriod"),
+        ROTATOR_EMERGENCY_QUIET_PERIOD: defaultOf("emergencyQuietPeriod"),
+        ROTATOR_INGESTION_MARGIN: defaultOf("ingestionMargin"),
+        ROTATOR_MAX_INGESTION_LATENCY: defaultOf("maxIngestionLatency"),
+        ROTATOR_EMERGENCY_COOLDOWN: defaultOf("emergencyCooldown"),
+        ROTATOR_TIMER_SCHEDULE: defaultOf("timerSchedule"),
+      }),
+    );
+    expect(settings.allowShortQuietPeriod).toBe(false);
+    expect(appSettings()).not.toHaveProperty("ROTATOR_ALLOW_SHORT_QUIET_PERIOD");
+    expect(appSettings().ROTATOR_MAX_INGESTION_LATENCY).toBe("[parameters('maxIngestionLatency')]");
   });
 
   it("uses every parameter, in the main template and in each nested one", () => {

@@ -51,6 +51,9 @@ describe("loadSettings", () => {
       quietPeriodMs: 86_400_000,
       emergencyQuietPeriodMs: 3_600_000,
       ingestionMarginMs: 1_800_000,
+      allowShortQuietPeriod: false,
+      maxIngestionLatencyMs: 1_200_000,
+      emergencyCooldownMs: 60_000,
       mode: "enforce",
       timerSchedule: "0 */15 * * * *",
       subscriptions: [SUBSCRIPTION_ID],
@@ -86,6 +89,9 @@ describe("loadSettings", () => {
         ROTATOR_QUIET_PERIOD: "PT30S",
         ROTATOR_EMERGENCY_QUIET_PERIOD: "PT5S",
         ROTATOR_INGESTION_MARGIN: "PT0.5S",
+        ROTATOR_ALLOW_SHORT_QUIET_PERIOD: "true",
+        ROTATOR_MAX_INGESTION_LATENCY: "PT6H",
+        ROTATOR_EMERGENCY_COOLDOWN: "PT10S",
         ROTATOR_MODE: "report",
         ROTATOR_TIMER_SCHEDULE: "*/10 * * * * *",
         ROTATOR_MANAGED_VAULTS: " https://KV1.vault.azure.net/ , https://hsm1.managedhsm.azure.net",
@@ -104,6 +110,9 @@ describe("loadSettings", () => {
       quietPeriodMs: 30_000,
       emergencyQuietPeriodMs: 5_000,
       ingestionMarginMs: 500,
+      allowShortQuietPeriod: true,
+      maxIngestionLatencyMs: 6 * 3_600_000,
+      emergencyCooldownMs: 10_000,
       mode: "report",
       subscriptions: [SUBSCRIPTION_ID, OTHER_WORKSPACE],
       auditTable: "AZKVAuditLogs",
@@ -125,6 +134,8 @@ describe("loadSettings", () => {
       quietPeriodMs: 86_400_000,
       emergencyQuietPeriodMs: 3_600_000,
       ingestionMarginMs: 1_800_000,
+      maxIngestionLatencyMs: 1_200_000,
+      servicePrincipalId: SERVICE_PRINCIPAL_ID,
       mode: "report",
       minRsaBits: { kusto: 2048, cosmos: 3072, cassandra: 2048 },
       acceptedRsaBits: { kusto: [2048] },
@@ -139,7 +150,11 @@ describe("loadSettings", () => {
     ],
     [
       "as long as the emergency quiet period",
-      { ROTATOR_EMERGENCY_QUIET_PERIOD: "PT20M", ROTATOR_INGESTION_MARGIN: "PT20M" },
+      {
+        ROTATOR_EMERGENCY_QUIET_PERIOD: "PT20M",
+        ROTATOR_INGESTION_MARGIN: "PT20M",
+        ROTATOR_ALLOW_SHORT_QUIET_PERIOD: "true",
+      },
       /shorter than/,
     ],
     [
@@ -164,6 +179,59 @@ describe("loadSettings", () => {
     const error = settingsError(aSettingsEnv(env));
     expect(error.setting).toBe("ROTATOR_INGESTION_MARGIN");
     expect(error.message).toMatch(message);
+  });
+
+  describe("the quiet-period floor", () => {
+    it.each([
+      ["ROTATOR_QUIET_PERIOD", { ROTATOR_QUIET_PERIOD: "PT30S", ROTATOR_INGESTION_MARGIN: "PT10S" }],
+      ["ROTATOR_QUIET_PERIOD", { ROTATOR_QUIET_PERIOD: "PT59M59S", ROTATOR_INGESTION_MARGIN: "PT10M" }],
+      [
+        "ROTATOR_EMERGENCY_QUIET_PERIOD",
+        { ROTATOR_EMERGENCY_QUIET_PERIOD: "PT30M", ROTATOR_INGESTION_MARGIN: "PT10M" },
+      ],
+    ])("refuses %s below PT1H, naming the setting and the opt-in", (name, env) => {
+      const error = settingsError(aSettingsEnv(env));
+      expect(error.setting).toBe(name);
+      expect(error.message).toMatch(new RegExp(`^${name} \\(.+\\) must be at least PT1H`));
+      expect(error.message).toContain("ROTATOR_ALLOW_SHORT_QUIET_PERIOD=true");
+    });
+
+    it("accepts PT1H exactly", () => {
+      const settings = loadSettings(
+        aSettingsEnv({ ROTATOR_QUIET_PERIOD: "PT1H", ROTATOR_EMERGENCY_QUIET_PERIOD: "PT1H" }),
+      );
+      expect(settings.quietPeriodMs).toBe(3_600_000);
+    });
+
+    it("is never below the longest ingestion latency allowed for", () => {
+      const error = settingsError(
+        aSettingsEnv({ ROTATOR_MAX_INGESTION_LATENCY: "PT3H", ROTATOR_EMERGENCY_QUIET_PERIOD: "PT2H" }),
+      );
+      expect(error.setting).toBe("ROTATOR_EMERGENCY_QUIET_PERIOD");
+      expect(error.message).toContain("must be at least ROTATOR_MAX_INGESTION_LATENCY (PT3H)");
+      expect(
+        loadSettings(
+          aSettingsEnv({ ROTATOR_MAX_INGESTION_LATENCY: "PT3H", ROTATOR_EMERGENCY_QUIET_PERIOD: "PT3H" }),
+        ).maxIngestionLatencyMs,
+      ).toBe(3 * 3_600_000);
+    });
+
+    it("is lifted only by ROTATOR_ALLOW_SHORT_QUIET_PERIOD=true", () => {
+      const short = {
+        ROTATOR_QUIET_PERIOD: "PT30S",
+        ROTATOR_EMERGENCY_QUIET_PERIOD: "PT20S",
+        ROTATOR_INGESTION_MARGIN: "PT10S",
+      };
+      expect(
+        settingsError(aSettingsEnv({ ...short, ROTATOR_ALLOW_SHORT_QUIET_PERIOD: "false" })).problems,
+      ).toHaveLength(2);
+      const settings = loadSettings(aSettingsEnv({ ...short, ROTATOR_ALLOW_SHORT_QUIET_PERIOD: "true" }));
+      expect(settings).toMatchObject({
+        quietPeriodMs: 30_000,
+        emergencyQuietPeriodMs: 20_000,
+        allowShortQuietPeriod: true,
+      });
+    });
   });
 
   it("names the setting and the expected shape for a bad duration", () => {
@@ -210,6 +278,12 @@ describe("loadSettings", () => {
       "<region>-1",
     ],
     ["ROTATOR_EVENTS_TOPIC_ENDPOINT", "https://topic.westeurope-1.eventgrid.azure.net", "/api/events"],
+    ["ROTATOR_ALLOW_SHORT_QUIET_PERIOD", "yes", 'must be "true" or "false"'],
+    ["ROTATOR_MAX_INGESTION_LATENCY", "20 minutes", "ISO 8601 duration"],
+    ["ROTATOR_MAX_INGESTION_LATENCY", "PT0S", "longer than zero"],
+    ["ROTATOR_MAX_INGESTION_LATENCY", "PT6H1S", "at most PT6H"],
+    ["ROTATOR_EMERGENCY_COOLDOWN", "P1M", "years and months"],
+    ["ROTATOR_EMERGENCY_COOLDOWN", "PT0S", "longer than zero"],
     ["ROTATOR_MIN_RSA_BITS", "kusto=1024", "from 2048 to 16384"],
     ["ROTATOR_MIN_RSA_BITS", "sql=2048", "kind one of kusto, cosmos, cassandra"],
   ])("rejects %s=%j", (name, value, expected) => {
