@@ -5,10 +5,11 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { renderDashboard, renderDashboardError } from "../src/dashboard/renderDashboard.js";
-import { AzureCallError, describeError, SettingsError } from "../src/errors.js";
+import { AzureCallError, describeError, PayloadTooLargeError, SettingsError } from "../src/errors.js";
 import { registerFunction } from "../src/hosting/functionDefinition.js";
 import type { KeyView } from "../src/plan/view.js";
 import { logFromContext } from "../src/rotation/log.js";
+import { refuseOversizedBody } from "../src/rotation/requestBody.js";
 import { getRuntime } from "../src/runtime.js";
 
 export const DASHBOARD_REFRESH_SECONDS = 5;
@@ -25,11 +26,17 @@ function htmlAnswer(status: number, body: string): HttpResponseInit {
   };
 }
 
-export async function dashboard(
-  _request: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
+export async function dashboard(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const log = logFromContext(context);
+  try {
+    refuseOversizedBody(request);
+  } catch (error) {
+    const status = error instanceof PayloadTooLargeError ? 413 : 400;
+    return htmlAnswer(
+      status,
+      renderDashboardError("The request was refused", describeError(error), DASHBOARD_REFRESH_SECONDS),
+    );
+  }
   try {
     const answer = await getRuntime().service.currentPlan();
     const page = renderDashboard({

@@ -7,6 +7,7 @@
 import type { EventGridEvent, InvocationContext } from "@azure/functions";
 import { registerFunction } from "../src/hosting/functionDefinition.js";
 import { readKeyVaultEvent } from "../src/keyVaultEvents.js";
+import { keyRefId } from "../src/model.js";
 import { logFromContext } from "../src/rotation/log.js";
 import { getRuntime } from "../src/runtime.js";
 
@@ -23,7 +24,7 @@ export async function keyVersionCreated(event: EventGridEvent, context: Invocati
     });
     return;
   }
-  const keyId = `${reading.key.vaultName}/${reading.key.keyName}`;
+  const keyId = keyRefId(reading.key);
   log.info("new key version event", { eventId: reading.eventId, key: keyId, version: reading.version });
   const result = await service.reconcileKey(reading.key, "event");
   if (result.status === "busy") {

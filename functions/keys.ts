@@ -7,6 +7,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import { registerFunction } from "../src/hosting/functionDefinition.js";
 import { errorAnswer, jsonAnswer } from "../src/rotation/httpAnswers.js";
 import { logFromContext } from "../src/rotation/log.js";
+import { refuseOversizedBody } from "../src/rotation/requestBody.js";
 import { getRuntime } from "../src/runtime.js";
 
 export async function keys(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -14,6 +15,7 @@ export async function keys(request: HttpRequest, context: InvocationContext): Pr
   const vault = request.params.vault;
   const key = request.params.key;
   try {
+    refuseOversizedBody(request);
     const answer = await getRuntime().service.currentPlan({
       ...(vault ? { vault } : {}),
       ...(key ? { key } : {}),

@@ -1,7 +1,9 @@
 /**
  * HTTP POST /api/keys/{vault}/{key}/rotate (function key): emergency rotation. Body
- * `{"reason": "...", "dryRun": false}`; an `Idempotency-Key` header makes it safe to
- * repeat. Answers 202 with the new version and the plan; 400/404/409 with a clear message.
+ * `{"reason": "...", "dryRun": false, "force": false}`; an `Idempotency-Key` header makes it
+ * safe to repeat. Within ROTATOR_EMERGENCY_COOLDOWN of the last emergency rotation of the key
+ * it answers 409 naming that version, unless `"force": true`. Answers 202 with the new version
+ * and the plan; 400/404/409/413 with a clear message.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { ValidationError } from "../src/errors.js";
@@ -9,63 +11,67 @@ import { registerFunction } from "../src/hosting/functionDefinition.js";
 import { validateIdempotencyKey } from "../src/idempotency/idempotencyStore.js";
 import { errorAnswer, jsonAnswer } from "../src/rotation/httpAnswers.js";
 import { logFromContext } from "../src/rotation/log.js";
+import { readBodyText } from "../src/rotation/requestBody.js";
 import { validateEmergencyReason } from "../src/rotation/rotationService.js";
 import { getRuntime } from "../src/runtime.js";
 
-const MAX_BODY_CHARACTERS = 4096;
+/** The body is `{"reason", "dryRun"?, "force"?}`; a reason is at most 500 characters. */
+const MAX_BODY_BYTES = 4096;
+const BODY_SHAPE = '{"reason": "...", "dryRun": false, "force": false}';
 
 export interface RotateBody {
   reason: string;
   dryRun: boolean;
+  /** Rotate even within ROTATOR_EMERGENCY_COOLDOWN of the last emergency rotation. */
+  force: boolean;
+}
+
+function optionalBoolean(body: Record<string, unknown>, field: "dryRun" | "force"): boolean {
+  const value = body[field];
+  if (value === undefined) return false;
+  if (typeof value !== "boolean")
+    throw new ValidationError(`request body ${field}`, `"${field}" must be true or false`);
+  return value;
 }
 
 export function parseRotateBody(text: string): RotateBody {
-  if (text.length > MAX_BODY_CHARACTERS) {
-    throw new ValidationError(
-      "request body",
-      `the request body is ${text.length} characters; keep it under ${MAX_BODY_CHARACTERS}`,
-    );
-  }
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    throw new ValidationError(
-      "request body",
-      'the request body must be JSON: {"reason": "...", "dryRun": false}',
-    );
+    throw new ValidationError("request body", `the request body must be JSON: ${BODY_SHAPE}`);
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new ValidationError(
-      "request body",
-      'the request body must be a JSON object: {"reason": "...", "dryRun": false}',
-    );
+    throw new ValidationError("request body", `the request body must be a JSON object: ${BODY_SHAPE}`);
   }
-  const { reason, dryRun, ...unknown } = body as Record<string, unknown>;
+  const { reason, dryRun: _dryRun, force: _force, ...unknown } = body as Record<string, unknown>;
   const extra = Object.keys(unknown);
   if (extra.length > 0) {
     throw new ValidationError(
       "request body",
-      `unknown field(s) ${extra.join(", ")}: the body takes only "reason" and "dryRun"`,
+      `unknown field(s) ${extra.join(", ")}: the body takes only "reason", "dryRun" and "force"`,
     );
   }
-  if (dryRun !== undefined && typeof dryRun !== "boolean") {
-    throw new ValidationError("request body dryRun", '"dryRun" must be true or false');
-  }
-  return { reason: validateEmergencyReason(reason), dryRun: dryRun ?? false };
+  const record = body as Record<string, unknown>;
+  return {
+    reason: validateEmergencyReason(reason),
+    dryRun: optionalBoolean(record, "dryRun"),
+    force: optionalBoolean(record, "force"),
+  };
 }
 
 export async function rotateKey(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const log = logFromContext(context);
   try {
+    const body = parseRotateBody(await readBodyText(request, MAX_BODY_BYTES));
     const { service } = getRuntime();
-    const body = parseRotateBody(await request.text());
     const header = request.headers.get("idempotency-key");
     const answer = await service.emergencyRotate({
       vault: request.params.vault ?? "",
       key: request.params.key ?? "",
       reason: body.reason,
       dryRun: body.dryRun,
+      force: body.force,
       ...(header !== null ? { idempotencyKey: validateIdempotencyKey(header) } : {}),
     });
     log.info("emergency rotation answered", {

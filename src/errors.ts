@@ -7,7 +7,13 @@
  * `StepOutcome` values, not exceptions.
  */
 
-export type RotatorErrorCode = "settings" | "validation" | "not-found" | "conflict" | "azure-call";
+export type RotatorErrorCode =
+  | "settings"
+  | "validation"
+  | "payload-too-large"
+  | "not-found"
+  | "conflict"
+  | "azure-call";
 
 export interface RotatorErrorOptions {
   cause?: unknown;
@@ -69,6 +75,31 @@ export class ConflictError extends RotatorError {
   constructor(resource: string, message: string, options: RotatorErrorOptions = {}) {
     super("conflict", message, options);
     this.resource = resource;
+  }
+}
+
+/**
+ * An emergency rotation of a key ran, or created a version within ROTATOR_EMERGENCY_COOLDOWN:
+ * another one is refused (409) and told which version was just created; `"force": true`
+ * overrides.
+ */
+export class EmergencyCooldownError extends ConflictError {
+  constructor(
+    resource: string,
+    message: string,
+    readonly recent: { version: string; versionId: string; createdAt: Date; retryAfterMs: number },
+  ) {
+    super(resource, message);
+  }
+}
+
+/** A request body is larger than the function accepts (413). */
+export class PayloadTooLargeError extends RotatorError {
+  constructor(
+    readonly limitBytes: number,
+    message: string,
+  ) {
+    super("payload-too-large", message);
   }
 }
 

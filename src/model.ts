@@ -20,9 +20,15 @@ export interface KeyRef {
   keyName: string;
 }
 
-/** Stable string for a key: "<vaultName>/<keyName>" (vault names are globally unique). */
+/**
+ * The one canonical identity of a key: "<vaultName>/<keyName>" in lower case (vault names are
+ * globally unique, and Key Vault compares key names case-insensitively, so `ADX-KEY` and
+ * `adx-key` are one key). Everything keyed by a key uses it: leases, journal partitions,
+ * idempotency fingerprints, plan targets, evidence, views and outcome events. URLs sent to
+ * Azure keep `keyName` as spelled.
+ */
 export function keyRefId(key: KeyRef): string {
-  return `${key.vaultName}/${key.keyName}`;
+  return `${key.vaultName}/${key.keyName}`.toLowerCase();
 }
 
 /** Facts about one key version, as read from Key Vault / Managed HSM. */

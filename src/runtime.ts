@@ -20,6 +20,7 @@ import { createObservation } from "./observe/observe.js";
 import { EventGridOutcomePublisher } from "./outcomes/outcomeEvents.js";
 import { plan } from "./plan/plan.js";
 import { buildKeyViews } from "./plan/view.js";
+import { TableEmergencyLedger } from "./rotation/emergencyLedger.js";
 import { consoleLog, type RotatorLog } from "./rotation/log.js";
 import { type ManagedVaultRef, type RotationKeyVault, RotationService } from "./rotation/rotationService.js";
 import { loadSettings, policyFromSettings, type Settings } from "./settings.js";
@@ -110,6 +111,8 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     applier,
     lock: new TableKeyLock(table, clock),
     idempotency: new TableIdempotencyStore(table, clock),
+    emergencyLedger: new TableEmergencyLedger(table),
+    emergencyCooldownMs: settings.emergencyCooldownMs,
     journal,
     clock,
     log,

@@ -21,6 +21,7 @@ import type {
   HttpFunctionDefinition,
   TimerFunctionDefinition,
 } from "../../src/hosting/functionDefinition.js";
+import { redactSecrets } from "../../src/rotation/redaction.js";
 import { nextOccurrence, parseNcrontab } from "../../src/schedule/ncrontab.js";
 import { matchRoute, parseRouteTemplate, type RouteTemplate } from "./routeTemplate.js";
 
@@ -62,7 +63,19 @@ interface HttpRoute {
   template: RouteTemplate;
 }
 
-const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** The host's request body limit (the real host's is configurable; this one is what the sandbox needs). */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** A request body over the host's limit: answered 413 before the rest is read. */
+class BodyTooLargeError extends Error {
+  constructor(readonly declared: number | undefined) {
+    super(
+      declared !== undefined
+        ? `Request body of ${declared} bytes is over the limit of ${MAX_BODY_BYTES} bytes`
+        : `Request body over the limit of ${MAX_BODY_BYTES} bytes`,
+    );
+  }
+}
 
 export async function startFunctionsHost(options: FunctionsHostOptions): Promise<RunningFunctionsHost> {
   const writeLine = options.writeLine ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -80,8 +93,9 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
     .filter((definition): definition is HttpFunctionDefinition => definition.kind === "http")
     .map((definition) => ({ definition, template: parseRouteTemplate(definition.route) }));
 
+  // Every line goes through the service's one redaction: no key, token or `code=` is ever logged.
   const log = (fields: Record<string, unknown>) =>
-    writeLine(JSON.stringify({ time: new Date().toISOString(), ...fields }));
+    writeLine(JSON.stringify(redactSecrets({ time: new Date().toISOString(), ...fields })));
 
   const contextFor = (definition: FunctionDefinition, triggerType: string): InvocationContext => {
     const invocationId = randomUUID();
@@ -240,19 +254,30 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       sendJson(response, 200, { validationResponse: code });
       return;
     }
-    try {
-      for (const event of records) await invokeEvent(definition, event as unknown as EventGridEvent);
-      response.writeHead(200);
+    // As the real host's Event Grid extension does for a single-dispatch trigger
+    // (EventGridExtensionConfigProvider.ProcessEventsAsync in Azure/azure-sdk-for-net): one
+    // invocation per event, all started at once, then 202 Accepted when every one succeeded and
+    // 500 when any failed (so Event Grid resends the whole delivery).
+    const results = await Promise.allSettled(
+      records.map((event) => invokeEvent(definition, event as unknown as EventGridEvent)),
+    );
+    const failures = results.filter(
+      (result): result is PromiseRejectedResult => result.status === "rejected",
+    );
+    if (failures.length === 0) {
+      response.writeHead(202);
       response.end();
-    } catch (error) {
-      log({
-        level: "error",
-        function: definition.name,
-        message: "Event Grid invocation failed",
-        error: errorText(error),
-      });
-      sendJson(response, 500, { error: "The function failed; Event Grid will retry" });
+      return;
     }
+    log({
+      level: "error",
+      function: definition.name,
+      message: "Event Grid invocation failed",
+      failed: failures.length,
+      events: records.length,
+      error: errorText(failures[0]?.reason),
+    });
+    sendJson(response, 500, { error: "The function failed; Event Grid will retry" });
   };
 
   const runNow = async (name: string, input?: string) => {
@@ -344,6 +369,16 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
         }
       })
       .catch((error: unknown) => {
+        if (error instanceof BodyTooLargeError) {
+          log({
+            level: "warning",
+            message: "request body too large",
+            path: request.url,
+            error: error.message,
+          });
+          refuseTooLarge(request, response, error);
+          return;
+        }
         log({ level: "error", message: "request failed", path: request.url, error: errorText(error) });
         if (!response.headersSent)
           sendJson(response, 500, { error: "Internal error in the function; see the host log" });
@@ -462,16 +497,62 @@ function flattenHeaders(request: IncomingMessage): Record<string, string> {
   return headers;
 }
 
+/**
+ * The request body, at most MAX_BODY_BYTES: a declared Content-Length over the limit is refused
+ * before anything is read, and a body without one is read only until it crosses the limit.
+ * Either way BodyTooLargeError, answered 413 on every route, with or without a key.
+ */
 async function readBody(request: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new Error(`Request body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(buffer);
+  const declared = request.headers["content-length"];
+  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES)
+    throw new BodyTooLargeError(Number(declared));
+  // Events, not `for await`: leaving an async iterator early destroys the socket, and the 413
+  // could not be sent any more.
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      request.off("data", onData);
+      request.off("end", onEnd);
+      request.off("error", onError);
+      request.pause();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        stop();
+        reject(new BodyTooLargeError(undefined));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    request.on("data", onData);
+    request.on("end", onEnd);
+    request.on("error", onError);
+  });
+}
+
+/** 413, then the connection is closed: the rest of the body is never read. */
+function refuseTooLarge(request: IncomingMessage, response: ServerResponse, error: BodyTooLargeError): void {
+  if (response.headersSent) {
+    request.destroy();
+    return;
   }
-  return Buffer.concat(chunks);
+  response.shouldKeepAlive = false;
+  response.once("finish", () => {
+    if (!request.complete) request.destroy();
+  });
+  sendJson(response, 413, {
+    error: `${error.message}; send a smaller body (this host accepts at most ${MAX_BODY_BYTES} bytes)`,
+  });
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {

@@ -26,6 +26,8 @@ export interface IdempotencyStore {
 
 const PARTITION = "idempotency";
 const KEY_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** How often one claim looks again after the record vanished under it. */
+const CLAIM_ATTEMPTS = 5;
 
 /** Validates an `Idempotency-Key` header value. */
 export function validateIdempotencyKey(value: string): string {
@@ -71,25 +73,36 @@ export class TableIdempotencyStore implements IdempotencyStore {
       state: "in-progress",
       expiresAt: String(this.clock.now().getTime() + this.inProgressMs),
     };
-    try {
-      await client.createEntity(claim);
-      return { status: "new" };
-    } catch (error) {
-      if (!isStatus(error, 409)) throw error;
+    // A claim abandoned between our failed create and our read is gone: claim it again.
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      try {
+        await client.createEntity(claim);
+        return { status: "new" };
+      } catch (error) {
+        if (!isStatus(error, 409)) throw error;
+      }
+      let existing: Record<string, unknown> & { etag?: string };
+      try {
+        existing = await client.getEntity<Record<string, unknown>>(PARTITION, idempotencyKey);
+      } catch (error) {
+        if (isStatus(error, 404)) continue;
+        throw error;
+      }
+      if (existing.fingerprint !== fingerprint) return { status: "mismatch" };
+      if (existing.state === "completed" && typeof existing.response === "string") {
+        return { status: "replay", response: JSON.parse(existing.response) as unknown };
+      }
+      if (Number(existing.expiresAt) > this.clock.now().getTime()) return { status: "in-progress" };
+      try {
+        await client.updateEntity(claim, "Replace", { etag: existing.etag });
+        return { status: "new" };
+      } catch (error) {
+        if (isStatus(error, 412)) return { status: "in-progress" };
+        if (isStatus(error, 404)) continue;
+        throw error;
+      }
     }
-    const existing = await client.getEntity<Record<string, unknown>>(PARTITION, idempotencyKey);
-    if (existing.fingerprint !== fingerprint) return { status: "mismatch" };
-    if (existing.state === "completed" && typeof existing.response === "string") {
-      return { status: "replay", response: JSON.parse(existing.response) as unknown };
-    }
-    if (Number(existing.expiresAt) > this.clock.now().getTime()) return { status: "in-progress" };
-    try {
-      await client.updateEntity(claim, "Replace", { etag: existing.etag });
-      return { status: "new" };
-    } catch (error) {
-      if (isStatus(error, 412)) return { status: "in-progress" };
-      throw error;
-    }
+    return { status: "in-progress" };
   }
 
   async complete(idempotencyKey: string, fingerprint: string, response: unknown): Promise<void> {

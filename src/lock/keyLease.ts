@@ -26,7 +26,9 @@ export interface KeyLock {
   tryAcquire(keyId: string, holder?: string): Promise<Lease | undefined>;
 }
 
-const LEASE_PARTITION = "lease";
+export const LEASE_PARTITION = "lease";
+/** How often one acquisition looks again after the row changed under it, before it calls the key busy. */
+const ACQUIRE_ATTEMPTS = 5;
 
 interface LeaseEntity {
   partitionKey: string;
@@ -58,22 +60,38 @@ export class TableKeyLock implements KeyLock {
       holder,
       leaseUntil: String(this.clock.now().getTime() + this.leaseMs),
     });
-    let etag: string | undefined;
-    try {
-      etag = (await client.createEntity(entity())).etag;
-    } catch (error) {
-      if (!isStatus(error, 409)) throw error;
-      const current = await client.getEntity<Record<string, unknown>>(LEASE_PARTITION, rowKey);
-      if (leaseUntilOf(current) > this.clock.now().getTime() && current.holder !== holder) return undefined;
+    // Every failure below that means "the row changed under us" (another holder created,
+    // released or took it in between) is a reason to look again, never an error: a few
+    // attempts settle it, and a key that stays contended is simply busy.
+    for (let attempt = 0; attempt < ACQUIRE_ATTEMPTS; attempt++) {
+      let etag: string | undefined;
       try {
-        etag = (await client.updateEntity(entity(), "Replace", { etag: current.etag })).etag;
-      } catch (raceError) {
-        if (isStatus(raceError, 412) || isStatus(raceError, 404)) return undefined;
-        throw raceError;
+        etag = (await client.createEntity(entity())).etag;
+      } catch (error) {
+        if (!isStatus(error, 409)) throw error;
+        let current: Record<string, unknown> & { etag?: string };
+        try {
+          current = await client.getEntity<Record<string, unknown>>(LEASE_PARTITION, rowKey);
+        } catch (readError) {
+          // Released between our create and our read: try to create it again.
+          if (isStatus(readError, 404)) continue;
+          throw readError;
+        }
+        if (leaseUntilOf(current) > this.clock.now().getTime() && current.holder !== holder) return undefined;
+        try {
+          etag = (await client.updateEntity(entity(), "Replace", { etag: current.etag })).etag;
+        } catch (raceError) {
+          // Someone else took the expired lease first: it is theirs now.
+          if (isStatus(raceError, 412)) return undefined;
+          // Released meanwhile: try to create it again.
+          if (isStatus(raceError, 404)) continue;
+          throw raceError;
+        }
       }
+      if (!etag) throw new Error(`Table Storage returned no ETag for the lease on key ${keyId}`);
+      return this.leaseFor(keyId, holder, rowKey, etag, entity);
     }
-    if (!etag) throw new Error(`Table Storage returned no ETag for the lease on key ${keyId}`);
-    return this.leaseFor(keyId, holder, rowKey, etag, entity);
+    return undefined;
   }
 
   private leaseFor(

@@ -1,10 +1,19 @@
 /**
  * How the service's named errors become HTTP answers, for every HTTP function alike:
- * 400 bad input, 404 unknown vault or key, 409 conflict, 500 anything unexpected. Bodies
+ * 400 bad input, 413 body too large, 404 unknown vault or key, 409 conflict (an emergency
+ * rotation within its cooldown names the version just created), 500 anything unexpected. Bodies
  * are JSON `{ "error": { "code", "message" } }` with a message that says what to do.
  */
 import type { HttpResponseInit } from "@azure/functions";
-import { ConflictError, describeError, NotFoundError, SettingsError, ValidationError } from "../errors.js";
+import {
+  ConflictError,
+  describeError,
+  EmergencyCooldownError,
+  NotFoundError,
+  PayloadTooLargeError,
+  SettingsError,
+  ValidationError,
+} from "../errors.js";
 import type { RotatorLog } from "./log.js";
 
 export function jsonAnswer(status: number, body: unknown): HttpResponseInit {
@@ -14,8 +23,27 @@ export function jsonAnswer(status: number, body: unknown): HttpResponseInit {
 export function errorAnswer(error: unknown, log: RotatorLog, operation: string): HttpResponseInit {
   if (error instanceof ValidationError)
     return jsonAnswer(400, { error: { code: "BadRequest", message: error.message } });
+  if (error instanceof PayloadTooLargeError)
+    return jsonAnswer(413, { error: { code: "PayloadTooLarge", message: error.message } });
   if (error instanceof NotFoundError)
     return jsonAnswer(404, { error: { code: "NotFound", message: error.message } });
+  if (error instanceof EmergencyCooldownError) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(error.recent.retryAfterMs / 1000));
+    const answer = jsonAnswer(409, {
+      error: {
+        code: "EmergencyCooldown",
+        message: error.message,
+        version: error.recent.version,
+        versionId: error.recent.versionId,
+        createdAt: error.recent.createdAt.toISOString(),
+        retryAfterSeconds,
+      },
+    });
+    return {
+      ...answer,
+      headers: { ...(answer.headers as Record<string, string>), "retry-after": String(retryAfterSeconds) },
+    };
+  }
   if (error instanceof ConflictError)
     return jsonAnswer(409, { error: { code: "Conflict", message: error.message } });
   const message = describeError(error);

@@ -3,6 +3,7 @@
  * they can be queried. The functions pass their InvocationContext's logger through
  * `logFromContext`; everything else logs to the console.
  */
+import { redactSecrets } from "./redaction.js";
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
@@ -14,10 +15,11 @@ export interface RotatorLog {
 
 type Sink = (line: string) => void;
 
+/** One JSON log line; every line goes through `redactSecrets`, so no key or token is ever logged. */
 export function jsonLine(level: "info" | "warn" | "error", message: string, fields: LogFields = {}): string {
   const clean: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(fields)) if (value !== undefined) clean[name] = value;
-  return JSON.stringify({ level, message, ...clean });
+  return JSON.stringify(redactSecrets({ level, message, ...clean }));
 }
 
 export function structuredLog(sinks: { info: Sink; warn: Sink; error: Sink }): RotatorLog {

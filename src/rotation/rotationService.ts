@@ -15,7 +15,15 @@
 import { randomUUID } from "node:crypto";
 import { sameKey, validateName } from "../adapters/keyRef.js";
 import type { ApplyReport, PlanApplier } from "../apply/applyPlan.js";
-import { AzureCallError, ConflictError, describeError, NotFoundError, ValidationError } from "../errors.js";
+import { formatIsoDuration } from "../duration.js";
+import {
+  AzureCallError,
+  ConflictError,
+  describeError,
+  EmergencyCooldownError,
+  NotFoundError,
+  ValidationError,
+} from "../errors.js";
 import { type IdempotencyStore, requestFingerprint } from "../idempotency/idempotencyStore.js";
 import type { Journal, JournalEntry } from "../journal/journal.js";
 import { type Clock, holdingLeases, type KeyLock, type Lease } from "../lock/keyLease.js";
@@ -31,6 +39,7 @@ import {
   TAGS,
 } from "../model.js";
 import { orderVersions } from "../plan/versionOrder.js";
+import type { EmergencyLedger } from "./emergencyLedger.js";
 import type { RotatorLog } from "./log.js";
 
 /** A vault or Managed HSM the service manages. */
@@ -62,6 +71,10 @@ export interface RotationDeps {
   applier: Pick<PlanApplier, "apply">;
   lock: KeyLock;
   idempotency: IdempotencyStore;
+  /** The newest emergency rotation per key, shared by every instance. */
+  emergencyLedger: EmergencyLedger;
+  /** ROTATOR_EMERGENCY_COOLDOWN: how long after an emergency rotation another one needs `force`. */
+  emergencyCooldownMs: number;
   journal: Journal;
   clock: Clock;
   log: RotatorLog;
@@ -86,6 +99,8 @@ export interface EmergencyRequest {
   key: string;
   reason: string;
   dryRun: boolean;
+  /** Rotate again even within ROTATOR_EMERGENCY_COOLDOWN of the last emergency rotation. */
+  force?: boolean;
   idempotencyKey?: string;
 }
 
@@ -122,6 +137,8 @@ export interface KeysAnswer {
 const REASON_MAX_LENGTH = 500;
 const RECENT_JOURNAL_ENTRIES = 20;
 const LEASE_POLL_MS = 250;
+/** While waiting for a key's lease, an emergency rotation looks for a just-created version this often. */
+const COOLDOWN_POLL_EVERY = 4;
 
 /** Plain JSON (dates as ISO strings), the shape stored for replays and sent over HTTP. */
 function toJson(value: unknown): unknown {
@@ -200,14 +217,20 @@ export class RotationService {
     const leases: Lease[] = [];
     const leased: KeyRef[] = [];
     const busy: string[] = [];
-    for (const key of keys) {
-      const lease = await this.deps.lock.tryAcquire(keyRefId(key));
-      if (lease) {
-        leases.push(lease);
-        leased.push(key);
-      } else {
-        busy.push(keyRefId(key));
+    try {
+      for (const key of keys) {
+        const lease = await this.deps.lock.tryAcquire(keyRefId(key));
+        if (lease) {
+          leases.push(lease);
+          leased.push(key);
+        } else {
+          busy.push(keyRefId(key));
+        }
       }
+    } catch (error) {
+      // A lease that could not be taken must not keep the ones already taken for a whole lease time.
+      await Promise.all(leases.map((lease) => lease.release().catch(() => undefined)));
+      throw error;
     }
     if (busy.length > 0)
       this.deps.log.info("keys held by another run are left for later", { keys: busy.join(","), trigger });
@@ -261,7 +284,14 @@ export class RotationService {
     const reason = validateEmergencyReason(request.reason);
     const key = this.managedKey(request.vault, request.key);
     const idempotencyKey = request.idempotencyKey;
-    const fingerprint = requestFingerprint({ key: keyRefId(key), reason, dryRun: request.dryRun });
+    const force = request.force === true;
+    // `force` joins the fingerprint only when set, so earlier records keep their fingerprints.
+    const fingerprint = requestFingerprint({
+      key: keyRefId(key),
+      reason,
+      dryRun: request.dryRun,
+      ...(force ? { force } : {}),
+    });
     if (idempotencyKey) {
       const begun = await this.deps.idempotency.begin(idempotencyKey, fingerprint);
       if (begun.status === "replay") return begun.response as EmergencyAnswer;
@@ -279,7 +309,7 @@ export class RotationService {
       }
     }
     try {
-      const answer = await this.emergencyUnderLease(key, reason, request.dryRun);
+      const answer = await this.emergencyUnderLease(key, reason, request.dryRun, force);
       if (idempotencyKey) await this.deps.idempotency.complete(idempotencyKey, fingerprint, answer);
       return answer;
     } catch (error) {
@@ -288,16 +318,51 @@ export class RotationService {
     }
   }
 
-  private async emergencyUnderLease(key: KeyRef, reason: string, dryRun: boolean): Promise<EmergencyAnswer> {
+  /**
+   * Refuses an emergency rotation while another one of the key runs or created a version
+   * within ROTATOR_EMERGENCY_COOLDOWN (unless forced): a double click or a looping script must
+   * not burn versions (Managed HSM keeps at most 100 per key). The record is in the table, so
+   * this holds across instances.
+   */
+  private async refuseWithinCooldown(keyId: string, changes: boolean): Promise<void> {
+    if (!changes) return;
+    const recent = await this.deps.emergencyLedger.last(keyId);
+    if (!recent) return;
+    const now = this.deps.clock.now().getTime();
+    const age = now - recent.createdAt.getTime();
+    const cooldown = this.deps.emergencyCooldownMs;
+    if (age >= cooldown) return;
+    const retryAfterMs = Math.max(0, cooldown - Math.max(0, age));
+    throw new EmergencyCooldownError(
+      keyId,
+      `an emergency rotation of ${keyId} created version ${recent.version} at ${recent.createdAt.toISOString()}, within ROTATOR_EMERGENCY_COOLDOWN (${formatIsoDuration(cooldown)}); nothing was created. Use version ${recent.version}, or send "force": true to create another one`,
+      { version: recent.version, versionId: recent.versionId, createdAt: recent.createdAt, retryAfterMs },
+    );
+  }
+
+  private async emergencyUnderLease(
+    key: KeyRef,
+    reason: string,
+    dryRun: boolean,
+    force: boolean,
+  ): Promise<EmergencyAnswer> {
     const keyId = keyRefId(key);
-    const lease = await this.acquireWaiting(keyId, this.deps.emergencyLeaseWaitMs ?? 10_000);
+    // Only a rotation that would create a version is refused; a dry run or report mode creates none.
+    const checksCooldown = !force && !dryRun && this.deps.mode === "enforce";
+    await this.refuseWithinCooldown(keyId, checksCooldown);
+    const lease = await this.acquireWaiting(keyId, this.deps.emergencyLeaseWaitMs ?? 10_000, (attempt) =>
+      attempt % COOLDOWN_POLL_EVERY === 0 ? this.refuseWithinCooldown(keyId, checksCooldown) : undefined,
+    );
     if (!lease) {
+      await this.refuseWithinCooldown(keyId, checksCooldown);
       throw new ConflictError(
         keyId,
         `another run holds the key ${keyId} and did not finish in time; retry in a minute`,
       );
     }
     return this.underLeases([lease], async () => {
+      // Under the lease, the authoritative look: a rotation that finished while this one waited.
+      await this.refuseWithinCooldown(keyId, checksCooldown);
       const versions = orderVersions(
         await this.requireKeyExists(key),
         await this.deps.keyVault.readCurrentVersion(key),
@@ -327,7 +392,22 @@ export class RotationService {
         key: keyId,
         version: created.version,
         reason,
+        forced: force,
       });
+      try {
+        await this.deps.emergencyLedger.record(keyId, {
+          version: created.version,
+          versionId: created.kid,
+          createdAt: now,
+          runId,
+        });
+      } catch (error) {
+        this.deps.log.error("could not record the emergency rotation for the cooldown", {
+          key: keyId,
+          version: created.version,
+          detail: describeError(error),
+        });
+      }
       await this.journalSafe({
         at: now,
         keyId,
@@ -494,11 +574,17 @@ export class RotationService {
     return keys;
   }
 
-  private async acquireWaiting(keyId: string, waitMs: number): Promise<Lease | undefined> {
+  /** Polls for the key's lease for up to `waitMs`; `whileBusy` runs after each miss and may throw to give up. */
+  private async acquireWaiting(
+    keyId: string,
+    waitMs: number,
+    whileBusy?: (attempt: number) => Promise<void> | undefined,
+  ): Promise<Lease | undefined> {
     const attempts = Math.max(1, Math.ceil(waitMs / LEASE_POLL_MS));
     for (let attempt = 1; ; attempt++) {
       const lease = await this.deps.lock.tryAcquire(keyId);
       if (lease || attempt >= attempts) return lease;
+      await whileBusy?.(attempt);
       await this.sleep(LEASE_POLL_MS);
     }
   }

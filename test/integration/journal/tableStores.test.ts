@@ -5,6 +5,7 @@ import { TableIdempotencyStore } from "../../../src/idempotency/idempotencyStore
 import { type JournalEntry, TableJournal } from "../../../src/journal/journal.js";
 import { openRotatorTable, type RotatorTable } from "../../../src/journal/rotatorTable.js";
 import { type Clock, TableKeyLock, withKeyLease } from "../../../src/lock/keyLease.js";
+import { leasesLeft } from "../../support/leases.js";
 
 let azurite: AzuriteTables;
 
@@ -121,6 +122,55 @@ describe("TableKeyLock on Azurite", () => {
       value: { status: "busy", holderMessage: "another run holds the key kv/key" },
     });
     expect(await withKeyLease(lock, "kv/key", async () => 42)).toEqual({ status: "done", value: 42 });
+  });
+});
+
+describe("TableKeyLock on Azurite: acquire racing release", () => {
+  it("many holders acquiring and releasing one key at once: never an error, never two holders, no lease left", async () => {
+    const table = freshTable();
+    const lock = new TableKeyLock(table);
+    let holding = 0;
+    let mostAtOnce = 0;
+    let acquired = 0;
+    const worker = async (rounds: number) => {
+      for (let round = 0; round < rounds; round++) {
+        const lease = await lock.tryAcquire("kv/key");
+        if (!lease) continue;
+        acquired++;
+        holding++;
+        mostAtOnce = Math.max(mostAtOnce, holding);
+        await new Promise((resolve) => setImmediate(resolve));
+        holding--;
+        await lease.release();
+      }
+    };
+    await Promise.all(Array.from({ length: 12 }, () => worker(15)));
+    expect(mostAtOnce).toBe(1);
+    expect(acquired).toBeGreaterThan(0);
+    expect(await leasesLeft(table)).toEqual([]);
+  });
+
+  it("a 404 on the read after a 409 (the holder released in between) is a retry, not an error", async () => {
+    const table = freshTable();
+    await table.ready();
+    const client = table.client;
+    const holder = await new TableKeyLock(table).tryAcquire("kv/key", "first");
+    expect(holder).toBeDefined();
+    // The holder releases exactly between our failed create and our read.
+    const getEntity = client.getEntity.bind(client);
+    let released = false;
+    client.getEntity = (async (...args: Parameters<typeof getEntity>) => {
+      if (!released) {
+        released = true;
+        await holder?.release();
+      }
+      return getEntity(...args);
+    }) as typeof client.getEntity;
+    const lease = await new TableKeyLock(table).tryAcquire("kv/key", "second");
+    expect(released).toBe(true);
+    expect(lease?.holder).toBe("second");
+    await lease?.release();
+    expect(await leasesLeft(table)).toEqual([]);
   });
 });
 

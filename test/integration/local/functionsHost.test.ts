@@ -1,6 +1,11 @@
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import type { EventGridEvent, HttpRequest, InvocationContext } from "@azure/functions";
 import { afterEach, describe, expect, it } from "vitest";
-import { type RunningFunctionsHost, startFunctionsHost } from "../../../sandbox/local/functionsHost.js";
+import {
+  MAX_BODY_BYTES,
+  type RunningFunctionsHost,
+  startFunctionsHost,
+} from "../../../sandbox/local/functionsHost.js";
 import type { FunctionDefinition } from "../../../src/hosting/functionDefinition.js";
 
 const hosts: RunningFunctionsHost[] = [];
@@ -112,7 +117,8 @@ describe("local Functions host", () => {
         { id: "b", eventType: "Microsoft.KeyVault.KeyNewVersionCreated", subject: "k", data: {} },
       ]),
     });
-    expect(batch.status).toBe(200);
+    // The real host answers a delivery 202 Accepted once every invocation succeeded.
+    expect(batch.status).toBe(202);
     const cloudEvent = await fetch(webhook, {
       method: "POST",
       headers: { "content-type": "application/cloudevents+json" },
@@ -123,7 +129,7 @@ describe("local Functions host", () => {
         source: "/x",
       }),
     });
-    expect(cloudEvent.status).toBe(200);
+    expect(cloudEvent.status).toBe(202);
     expect(received.map((event) => event.id)).toEqual(["a", "b", "c"]);
 
     expect(
@@ -152,6 +158,92 @@ describe("local Functions host", () => {
       body: JSON.stringify([{ id: "a", eventType: "x", data: {} }]),
     });
     expect(response.status).toBe(500);
+  });
+
+  it("invokes the events of one delivery concurrently, as the real host does, and answers 202", async () => {
+    let running = 0;
+    let mostAtOnce = 0;
+    const { host } = await start([
+      {
+        kind: "eventGrid",
+        name: "slow",
+        handler: async () => {
+          running++;
+          mostAtOnce = Math.max(mostAtOnce, running);
+          // Each invocation waits for the next event's to have started: one after another would never get there.
+          const deadline = Date.now() + 20_000;
+          while (mostAtOnce < 3 && Date.now() < deadline)
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          running--;
+        },
+      },
+    ]);
+    const response = await fetch(host.eventGridWebhook("slow"), {
+      method: "POST",
+      body: JSON.stringify(["a", "b", "c"].map((id) => ({ id, eventType: "x", data: {} }))),
+    });
+    expect(response.status).toBe(202);
+    expect(mostAtOnce).toBe(3);
+  });
+
+  describe("bodies over the host's limit", () => {
+    /** A raw request: the declared length (or chunked), and what is written before waiting for the answer. */
+    function send(
+      url: string,
+      headers: Record<string, string>,
+      written: Buffer | undefined,
+    ): Promise<{ status: number; body: string }> {
+      return new Promise((resolve, reject) => {
+        const request = httpRequest(url, { method: "POST", headers }, (response: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("end", () =>
+            resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+          );
+        });
+        // The host closes the connection after its 413: writing the rest then fails, as it should.
+        request.on("error", (error: NodeJS.ErrnoException) => {
+          if (error.code !== "ECONNRESET" && error.code !== "EPIPE") reject(error);
+        });
+        request.flushHeaders();
+        if (written) request.write(written);
+        // Never ended: the answer must come without the rest of the body.
+      });
+    }
+
+    it("answers 413 on every route, with or without a key, from Content-Length alone (nothing of the body sent)", async () => {
+      const calls: { params: Record<string, string>; body: string; context: InvocationContext }[] = [];
+      const { host, lines } = await start([
+        echoFunction(calls),
+        { kind: "eventGrid", name: "onKey", handler: async () => undefined },
+      ]);
+      const declared = { "content-type": "application/json", "content-length": String(5 * 1024 * 1024) };
+      const urls = [
+        `${host.url}/api/things/kv1/k1/rotate`,
+        `${host.url}/api/things/kv1/k1/rotate?code=${encodeURIComponent(host.functionKey)}`,
+        host.eventGridWebhook("onKey"),
+        `${host.url}/runtime/webhooks/eventgrid?functionName=onKey`,
+        `${host.url}/admin/functions/onKey`,
+        `${host.url}/nothing/here`,
+      ];
+      for (const url of urls) {
+        const answer = await send(url, declared, undefined);
+        expect(answer.status, url).toBe(413);
+        expect(answer.body).toContain(String(MAX_BODY_BYTES));
+      }
+      expect(calls).toEqual([]);
+      for (const line of lines) expect(line).not.toContain(host.functionKey);
+    });
+
+    it("answers 413 for a body without Content-Length once it crosses the limit, before it ends", async () => {
+      const { host } = await start([{ kind: "eventGrid", name: "onKey", handler: async () => undefined }]);
+      const answer = await send(
+        host.eventGridWebhook("onKey"),
+        { "content-type": "application/json", "transfer-encoding": "chunked" },
+        Buffer.alloc(MAX_BODY_BYTES + 64 * 1024, 0x20),
+      );
+      expect(answer.status).toBe(413);
+    });
   });
 
   it("runs timers on their NCRONTAB schedule, resolved from settings, and on demand via the admin API", async () => {

@@ -7,8 +7,21 @@ import { silentLog } from "../../../src/rotation/log.js";
 
 describe("rotateKey request body", () => {
   it("reads reason and dryRun, dryRun defaulting to false", () => {
-    expect(parseRotateBody('{"reason":" leaked "}')).toEqual({ reason: "leaked", dryRun: false });
-    expect(parseRotateBody('{"reason":"drill","dryRun":true}')).toEqual({ reason: "drill", dryRun: true });
+    expect(parseRotateBody('{"reason":" leaked "}')).toEqual({
+      reason: "leaked",
+      dryRun: false,
+      force: false,
+    });
+    expect(parseRotateBody('{"reason":"drill","dryRun":true}')).toEqual({
+      reason: "drill",
+      dryRun: true,
+      force: false,
+    });
+    expect(parseRotateBody('{"reason":"again","force":true}')).toEqual({
+      reason: "again",
+      dryRun: false,
+      force: true,
+    });
   });
 
   it.each([
@@ -18,8 +31,10 @@ describe("rotateKey request body", () => {
     ["an empty reason", '{"reason":""}'],
     ["a reason that is not a string", '{"reason":5}'],
     ["dryRun not a boolean", '{"reason":"r","dryRun":"yes"}'],
-    ["an unknown field", '{"reason":"r","force":true}'],
-    ["a huge body", JSON.stringify({ reason: "r".repeat(5000) })],
+    ["force not a boolean", '{"reason":"r","force":"yes"}'],
+    ["force as a number", '{"reason":"r","force":1}'],
+    ["an unknown field", '{"reason":"r","forced":true}'],
+    ["a reason over 500 characters", JSON.stringify({ reason: "r".repeat(501) })],
   ])("refuses %s with a ValidationError", (_name, text) => {
     expect(() => parseRotateBody(text)).toThrow(ValidationError);
   });

@@ -1,17 +1,25 @@
 import { describe, expect, it } from "vitest";
 import type { ApplyReport } from "../../../src/apply/applyPlan.js";
-import { AzureCallError, ConflictError, NotFoundError, ValidationError } from "../../../src/errors.js";
+import {
+  AzureCallError,
+  ConflictError,
+  EmergencyCooldownError,
+  NotFoundError,
+  ValidationError,
+} from "../../../src/errors.js";
 import { MemoryIdempotencyStore } from "../../../src/idempotency/idempotencyStore.js";
 import { MemoryJournal } from "../../../src/journal/journal.js";
-import { MemoryKeyLock } from "../../../src/lock/keyLease.js";
+import { type KeyLock, type Lease, MemoryKeyLock } from "../../../src/lock/keyLease.js";
 import {
   type KeyRef,
   type KeyVersionFacts,
+  keyRefId,
   type Plan,
   type Snapshot,
   type StepOutcome,
   TAGS,
 } from "../../../src/model.js";
+import { MemoryEmergencyLedger } from "../../../src/rotation/emergencyLedger.js";
 import { silentLog } from "../../../src/rotation/log.js";
 import {
   type ManagedVaultRef,
@@ -61,9 +69,18 @@ class FakeKeyVault implements RotationKeyVault {
   }
 }
 
-function setup(mode: "enforce" | "report" = "enforce", observeFails = false) {
+interface SetupOptions {
+  lock?: KeyLock;
+  ledger?: MemoryEmergencyLedger;
+  clock?: { now(): Date };
+  cooldownMs?: number;
+  leaseWaitMs?: number;
+}
+
+function setup(mode: "enforce" | "report" = "enforce", observeFails = false, options: SetupOptions = {}) {
   const keyVault = new FakeKeyVault();
-  const lock = new MemoryKeyLock();
+  const lock = options.lock ?? new MemoryKeyLock();
+  const ledger = options.ledger ?? new MemoryEmergencyLedger();
   const applied: Plan[] = [];
   const observed: KeyRef[][] = [];
   const service = new RotationService({
@@ -86,13 +103,15 @@ function setup(mode: "enforce" | "report" = "enforce", observeFails = false) {
     },
     lock,
     idempotency: new MemoryIdempotencyStore(),
+    emergencyLedger: ledger,
+    emergencyCooldownMs: options.cooldownMs ?? 60_000,
     journal: new MemoryJournal(),
-    clock: { now: () => NOW },
+    clock: options.clock ?? { now: () => NOW },
     log: silentLog,
-    emergencyLeaseWaitMs: 0,
+    emergencyLeaseWaitMs: options.leaseWaitMs ?? 0,
     sleep: async () => undefined,
   });
-  return { service, keyVault, lock, applied, observed };
+  return { service, keyVault, lock, ledger, applied, observed };
 }
 
 describe("RotationService.reconcileKey", () => {
@@ -121,6 +140,31 @@ describe("RotationService.reconcileKey", () => {
   });
 });
 
+describe("RotationService: one identity per key, whatever its casing", () => {
+  it("takes one lease for kv1/CMK and kv1/cmk, and answers with the canonical id", async () => {
+    const { service, lock } = setup();
+    const upper = service.managedKey("KV1", "CMK");
+    expect(upper.keyName).toBe("CMK");
+    const held = await lock.tryAcquire(keyRefId(upper), "the other casing's run");
+    expect(held).toBeDefined();
+    const result = await service.reconcileKey(service.managedKey("kv1", "cmk"), "event");
+    expect(result).toMatchObject({ status: "busy", keyId: "kv1/cmk" });
+    await expect(
+      service.emergencyRotate({ vault: "kv1", key: "Cmk", reason: "r", dryRun: false }),
+    ).rejects.toBeInstanceOf(ConflictError);
+  });
+});
+
+/** A lock whose acquisition of one key throws, as Table Storage may; records what it handed out. */
+class FailingOnKeyLock implements KeyLock {
+  readonly inner = new MemoryKeyLock();
+  constructor(private readonly failingKeyId: string) {}
+  async tryAcquire(keyId: string, holder?: string): Promise<Lease | undefined> {
+    if (keyId === this.failingKeyId) throw new Error("Table Storage unreachable");
+    return this.inner.tryAcquire(keyId, holder);
+  }
+}
+
 describe("RotationService.reconcileAll", () => {
   it("observes every free managed key in one pass and leaves held keys for later", async () => {
     const { service, keyVault, lock, observed } = setup();
@@ -129,6 +173,17 @@ describe("RotationService.reconcileAll", () => {
     const result = await service.reconcileAll("timer");
     expect(result).toMatchObject({ status: "done", keyIds: ["kv1/cmk"], busyKeyIds: ["kv1/other"] });
     expect(observed).toHaveLength(1);
+  });
+
+  it("releases the leases it took when acquiring a later one throws", async () => {
+    const lock = new FailingOnKeyLock("kv1/zzz");
+    const { service, keyVault } = setup("enforce", false, { lock });
+    keyVault.keyNames = ["aaa", "cmk", "zzz"];
+    await expect(service.reconcileAll("timer")).rejects.toThrow("Table Storage unreachable");
+    for (const keyId of ["kv1/aaa", "kv1/cmk"]) {
+      const again = await lock.inner.tryAcquire(keyId, "next timer run");
+      expect(again, `${keyId} is still leased`).toBeDefined();
+    }
   });
 });
 
@@ -229,6 +284,79 @@ describe("RotationService.emergencyRotate", () => {
     await expect(
       service.emergencyRotate({ vault: "kv1", key: "cmk", reason: "r", dryRun: false }),
     ).rejects.toBeInstanceOf(ConflictError);
+  });
+});
+
+describe("RotationService.emergencyRotate: storms", () => {
+  const request = { vault: "kv1", key: "cmk", reason: "leak", dryRun: false };
+
+  it("refuses a second emergency rotation within the cooldown, naming the version just created", async () => {
+    const { service, keyVault } = setup();
+    const first = await service.emergencyRotate(request);
+    const second = service.emergencyRotate({ ...request, key: "CMK" });
+    await expect(second).rejects.toBeInstanceOf(EmergencyCooldownError);
+    await expect(second).rejects.toThrow(`created version ${first.newVersion}`);
+    const error = await service.emergencyRotate(request).catch((e: unknown) => e);
+    expect(error).toMatchObject({ recent: { version: first.newVersion, versionId: first.newVersionId } });
+    expect(keyVault.created).toBe(1);
+  });
+
+  it('lets "force" rotate again, and lets a rotation through once the cooldown passed', async () => {
+    let now = NOW.getTime();
+    const { service, keyVault } = setup("enforce", false, { clock: { now: () => new Date(now) } });
+    await service.emergencyRotate(request);
+    const forced = await service.emergencyRotate({ ...request, force: true });
+    expect(keyVault.created).toBe(2);
+    now += 59_000;
+    await expect(service.emergencyRotate(request)).rejects.toThrow(`created version ${forced.newVersion}`);
+    now += 1_000;
+    await service.emergencyRotate(request);
+    expect(keyVault.created).toBe(3);
+  });
+
+  it("answers a replay of an Idempotency-Key with the first answer, before the cooldown", async () => {
+    const { service, keyVault } = setup();
+    const first = await service.emergencyRotate({ ...request, idempotencyKey: "incident-1" });
+    expect(await service.emergencyRotate({ ...request, idempotencyKey: "incident-1" })).toEqual(first);
+    await expect(
+      service.emergencyRotate({ ...request, idempotencyKey: "incident-2" }),
+    ).rejects.toBeInstanceOf(EmergencyCooldownError);
+    expect(keyVault.created).toBe(1);
+  });
+
+  it("does not refuse a dry run, which creates nothing", async () => {
+    const { service } = setup();
+    await service.emergencyRotate(request);
+    expect(await service.emergencyRotate({ ...request, dryRun: true })).toMatchObject({ dryRun: true });
+  });
+
+  it("holds across instances: the record is shared, not in memory", async () => {
+    const ledger = new MemoryEmergencyLedger();
+    const lock = new MemoryKeyLock();
+    const one = setup("enforce", false, { ledger, lock });
+    const other = setup("enforce", false, { ledger, lock });
+    const first = await one.service.emergencyRotate(request);
+    await expect(other.service.emergencyRotate(request)).rejects.toThrow(
+      `created version ${first.newVersion}`,
+    );
+    expect(other.keyVault.created).toBe(0);
+  });
+
+  it("20 at once without an Idempotency-Key create one version; the others are told which", async () => {
+    const { service, keyVault } = setup("enforce", false, { leaseWaitMs: 60_000 });
+    const answers = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, index) =>
+        service.emergencyRotate({ ...request, key: index % 2 === 0 ? "cmk" : "CMK" }),
+      ),
+    );
+    expect(keyVault.created).toBe(1);
+    const created = answers.flatMap((answer) => (answer.status === "fulfilled" ? [answer.value] : []));
+    expect(created).toHaveLength(1);
+    for (const answer of answers) {
+      if (answer.status === "fulfilled") continue;
+      expect(answer.reason).toBeInstanceOf(EmergencyCooldownError);
+      expect(String(answer.reason.message)).toContain(`created version ${created[0]?.newVersion}`);
+    }
   });
 });
 
