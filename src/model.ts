@@ -111,6 +111,11 @@ export interface ConsumerSnapshot {
   provisioningState?: string;
   /** Cosmos `customerManagedKeyStatus` and similar. */
   keyStatus?: string;
+  /**
+   * The resource's ETag, where its provider honours `If-Match` on update (Kusto clusters): a
+   * repoint sends it, so a write that lands after someone else's change is refused (412).
+   */
+  etag?: string;
   backupRetention?: BackupRetention;
 }
 

@@ -45,6 +45,8 @@ export interface ArmUpdateBehaviour {
     resource: SandboxArmResource,
     body: JsonObject,
   ): string | undefined;
+  /** Whether the provider's update honours `If-Match` (its spec takes the header): 412 when stale. */
+  readonly honoursIfMatch?: boolean;
   /** RSA sizes the provider accepts; undefined: any. */
   readonly allowedRsaSizes?: readonly number[];
   keyProblemError(problem: KeyProblem, pin: string, resourceId: string): ArmRequestError;

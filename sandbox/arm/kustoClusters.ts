@@ -261,6 +261,7 @@ export const kustoClusterKind: ArmResourceKind = {
   update: {
     writeAction: "Microsoft.Kusto/clusters/write",
     acceptedStatus: 202,
+    honoursIfMatch: true,
     merge: mergeKustoPatch,
     keyReferences(body) {
       const properties = kustoKeyVaultProperties(body);

@@ -13,6 +13,7 @@ import type { SandboxArmResource, SandboxAsyncOperation } from "../model.js";
 import type { SandboxBackgroundLoop } from "../registry.js";
 import type { SandboxStore } from "../store.js";
 import type { ArmProvider, ArmResourceKind, ArmUpdateBehaviour } from "./armResourceKind.js";
+import { withNewEtag } from "./etags.js";
 import type { JsonObject } from "./patchBody.js";
 
 export interface StartedOperation {
@@ -54,7 +55,9 @@ export function startUpdate(
     targetBody,
     ...(failWith ? { failWith } : {}),
   };
-  resource.body = kind.update.withProvisioningPhase(resource.body, "updating");
+  // Every write gives the resource a new etag (where it has one): the accepted PATCH here, and
+  // the operation's end below.
+  resource.body = withNewEtag(kind.update.withProvisioningPhase(resource.body, "updating"));
   const subscriptionId = resource.id.split("/")[2] ?? "";
   return {
     operation,
@@ -84,11 +87,13 @@ export function completeDueOperations(
         code: "InternalServerError",
         message: `The sandbox has no update behaviour for '${resource.type}'.`,
       };
-      resource.body = update ? update.withProvisioningPhase(resource.body, "failed") : resource.body;
+      resource.body = update
+        ? withNewEtag(update.withProvisioningPhase(resource.body, "failed"))
+        : resource.body;
       if (operation) Object.assign(operation, { status: "Failed", endTime: now, error });
       continue;
     }
-    resource.body = update.withProvisioningPhase(pending.targetBody, "succeeded");
+    resource.body = withNewEtag(update.withProvisioningPhase(pending.targetBody, "succeeded"));
     if (operation) Object.assign(operation, { status: "Succeeded", endTime: now });
     store.events.emit("armResourceChanged", { id: resource.id });
   }

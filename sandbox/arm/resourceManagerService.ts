@@ -22,6 +22,7 @@ import { type ArmErrorStyle, ArmRequestError, armErrorResponse, resourceNotFound
 import type { ArmProvider, ArmResourceKind, ArmUpdateBehaviour } from "./armResourceKind.js";
 import { cassandraClusterKind, cassandraDataCenterKind } from "./cassandraClusters.js";
 import { cosmosAccountKind } from "./cosmosAccounts.js";
+import { requireIfMatch, withEtagOf } from "./etags.js";
 import { checkKeyReference, sameKeyReference } from "./keyReference.js";
 import { kustoClusterKind } from "./kustoClusters.js";
 import {
@@ -344,6 +345,7 @@ async function updateResource(
   requireScopeExists(store, route.subscriptionId, route.resourceGroup);
   requireArmPermission(store, caller, update.writeAction, route.id);
   const resource = findResourceOr404(store, route);
+  if (update.honoursIfMatch) requireIfMatch(request, resource.body, resource.id, kind.errorStyle);
   const patch = readBody(request, kind.errorStyle);
   if (resource.pendingUpdate) throw update.conflictError(resource.id);
   const target = update.merge(store, resource.body, patch);
@@ -367,6 +369,9 @@ async function updateResource(
   const started = startUpdate(store, { ...kind, update }, resource, target, failWith);
   const statusUrl = `https://${request.host}${started.statusPath}?api-version=${apiVersion}`;
   // Like the real RPs, the accepted answer shows the resource as requested, still updating.
-  const accepted = { ...resource, body: update.withProvisioningPhase(target, "updating") };
+  const accepted = {
+    ...resource,
+    body: withEtagOf(update.withProvisioningPhase(target, "updating"), resource.body),
+  };
   return json(update.acceptedStatus, kind.present(store, accepted), { "azure-asyncoperation": statusUrl });
 }

@@ -8,6 +8,7 @@
  * would have been done. Nothing is ever deleted or purged.
  */
 
+import type { RepointGuard } from "../adapters/consumers/consumerAdapter.js";
 import { keyIdOf, sameKey } from "../adapters/keyRef.js";
 import { formatIsoDuration } from "../duration.js";
 import { describeError } from "../errors.js";
@@ -30,14 +31,20 @@ import {
   TAGS,
 } from "../model.js";
 import type { OutcomeEvent, OutcomePublisher } from "../outcomes/outcomeEvents.js";
-import { orderVersions } from "../plan/versionOrder.js";
+import { orderVersions, versionsOlderThan } from "../plan/versionOrder.js";
 import type { RotatorLog } from "../rotation/log.js";
 import { mapWithConcurrency } from "./concurrency.js";
 
 /** The consumer adapter calls apply needs. */
 export interface ApplyConsumerAdapter {
   read(id: string): Promise<ConsumerSnapshot>;
-  beginRepoint(consumer: ConsumerSnapshot, pin: PinName, toVersion: string): Promise<StepOutcome>;
+  /** Re-reads the consumer and writes only over a version in `guard.replaceable` (see ConsumerAdapter). */
+  beginRepoint(
+    consumer: ConsumerSnapshot,
+    pin: PinName,
+    toVersion: string,
+    guard: RepointGuard,
+  ): Promise<StepOutcome>;
 }
 
 /** The Key Vault calls apply needs. */
@@ -200,7 +207,7 @@ export class PlanApplier {
         detail: `${what}: the consumer is not in the observation`,
       };
     } else {
-      outcome = await this.beginRepointWithRetries(consumer, action, what);
+      outcome = await this.beginRepointWithRetries(consumer, action, what, snapshot);
     }
     Object.assign(step, this.stepFields(outcome));
     const fields = {
@@ -247,12 +254,20 @@ export class PlanApplier {
     consumer: ConsumerSnapshot,
     action: RepointAction,
     what: string,
+    snapshot: Snapshot,
   ): Promise<StepOutcome> {
     const adapter = this.deps.consumerAdapter(consumer.kind);
+    // No downgrade: the write may replace only versions the observation knows to be older than the target.
+    const keySnapshot = snapshot.keys.find((candidate) => sameKey(candidate.key, action.key));
+    const guard: RepointGuard = {
+      replaceable: keySnapshot
+        ? versionsOlderThan(keySnapshot.versions, action.to, keySnapshot.currentVersion)
+        : new Set(),
+    };
     for (let attempt = 0; ; attempt++) {
       let outcome: StepOutcome;
       try {
-        outcome = await adapter.beginRepoint(consumer, action.pin, action.to);
+        outcome = await adapter.beginRepoint(consumer, action.pin, action.to, guard);
       } catch (error) {
         outcome = {
           status: "failed",

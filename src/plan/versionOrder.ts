@@ -43,3 +43,24 @@ export function orderUnknown(a: OrderedVersion, b: OrderedVersion, currentVersio
   if (Math.floor(a.created.getTime() / 1000) !== Math.floor(b.created.getTime() / 1000)) return false;
   return !sameVersion(a.version, currentVersion) && !sameVersion(b.version, currentVersion);
 }
+
+/**
+ * The versions (lower case) known to be older than `target`: before it in order, and not tied
+ * with it in a way that leaves the order unknown. A repoint to `target` may replace only these.
+ */
+export function versionsOlderThan<T extends OrderedVersion>(
+  versions: readonly T[],
+  target: string,
+  currentVersion?: string,
+): Set<string> {
+  const ordered = orderVersions(versions, currentVersion);
+  const position = ordered.findIndex((version) => sameVersion(version.version, target));
+  const targetFacts = ordered[position];
+  if (!targetFacts) return new Set();
+  return new Set(
+    ordered
+      .slice(0, position)
+      .filter((version) => !orderUnknown(version, targetFacts, currentVersion))
+      .map((version) => version.version.toLowerCase()),
+  );
+}

@@ -41,6 +41,7 @@ import {
 import { orderVersions } from "../plan/versionOrder.js";
 import type { EmergencyLedger } from "./emergencyLedger.js";
 import type { RotatorLog } from "./log.js";
+import { KeyReconcileCoalescer, settledWithin } from "./reconcileCoalescer.js";
 
 /** A vault or Managed HSM the service manages. */
 export interface ManagedVaultRef {
@@ -162,11 +163,28 @@ export function validateEmergencyReason(reason: unknown): string {
   return trimmed;
 }
 
+/** What an event-triggered reconcile answers: the run's result, or that it still runs past the deadline. */
+export type SoonReconcileResult = ReconcileResult | { status: "running"; keyId: string; message: string };
+
+/** How many keys an instance reconciles at once for events (each run has its own repoint concurrency). */
+export const EVENT_KEY_CONCURRENCY = 4;
+
+/**
+ * The longest an Event Grid invocation waits for its key's run before answering. Event Grid
+ * waits 30 s for the whole delivery, then sends it again: this leaves the host time to answer.
+ */
+export const EVENT_ANSWER_DEADLINE_MS = 20_000;
+
 export class RotationService {
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly eventRuns: KeyReconcileCoalescer<ReconcileResult>;
 
   constructor(private readonly deps: RotationDeps) {
     this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.eventRuns = new KeyReconcileCoalescer(
+      (key) => this.reconcileKey(key, "event"),
+      EVENT_KEY_CONCURRENCY,
+    );
   }
 
   get mode(): RotatorMode {
@@ -209,6 +227,38 @@ export class RotationService {
       return { status: "busy", keyId, message };
     }
     return this.underLeases([lease], async () => this.observePlanApply([key], [], trigger));
+  }
+
+  /**
+   * An event's reconcile: coalesced per key in this instance (one run per key at a time; events
+   * arriving meanwhile share one follow-up run), at most EVENT_KEY_CONCURRENCY keys at once, and
+   * waited for at most `deadlineMs`. A run still going then carries on (its end is logged) and
+   * the answer is "running": events are level-triggered, and the timer reconciles the key
+   * anyway, so the delivery can be acknowledged within Event Grid's deadline.
+   */
+  async reconcileKeySoon(key: KeyRef, deadlineMs = EVENT_ANSWER_DEADLINE_MS): Promise<SoonReconcileResult> {
+    const keyId = keyRefId(key);
+    const run = this.eventRuns.request(key);
+    const outcome = await settledWithin(run, deadlineMs);
+    if (outcome.status === "settled") return outcome.value;
+    run.then(
+      (result) =>
+        this.deps.log.info("event reconcile finished after the delivery was answered", {
+          key: keyId,
+          status: result.status,
+          ...(result.status === "done" ? { runId: result.runId } : {}),
+        }),
+      (error: unknown) =>
+        this.deps.log.error("event reconcile failed after the delivery was answered", {
+          key: keyId,
+          detail: describeError(error),
+        }),
+    );
+    return {
+      status: "running",
+      keyId,
+      message: `pending: the reconcile of ${keyId} is still running after ${deadlineMs} ms; it carries on, and the timer comes back to the key`,
+    };
   }
 
   /** Reconciles every managed key whose lease is free, with one observation for all of them. */

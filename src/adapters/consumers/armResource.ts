@@ -3,10 +3,17 @@
  * ARM payload with a clear error when one is odd, and turning the start of a PATCH into one
  * of the three outcomes.
  */
-import { AzureCallError, ValidationError } from "../../errors.js";
-import { type ConsumerSnapshot, isProvisioningBusy, type PinName, type StepOutcome } from "../../model.js";
+import { AzureCallError, describeError, ValidationError } from "../../errors.js";
+import {
+  type ConsumerPin,
+  type ConsumerSnapshot,
+  isProvisioningBusy,
+  type PinName,
+  type StepOutcome,
+} from "../../model.js";
 import { describeAzureFailure, failureText, pendingFromFailure } from "../azureFailure.js";
-import { type ParsedKeyId, parseKeyId } from "../keyRef.js";
+import { type ParsedKeyId, parseKeyId, sameKey } from "../keyRef.js";
+import type { RepointGuard } from "./consumerAdapter.js";
 
 export interface ArmResourceId {
   id: string;
@@ -114,28 +121,67 @@ export function readError(id: string, operation: string, error: unknown): AzureC
 }
 
 /**
- * Begins a repoint through `start` (which sends the PATCH) and maps the answer: started →
- * done (verified at the next observation); resource busy or 409 → pending; 429/5xx after the
- * SDK's own retries → pending with Retry-After; any other 4xx → failed with the RP's code.
+ * Begins a repoint: reads the consumer again (`read`), checks that the pin still names a
+ * version the write may replace, then sends the PATCH through `start(fresh)` and maps the
+ * answer. Started → done (verified at the next observation); the consumer moved meanwhile,
+ * busy, 409 or 412 (its etag changed since the read) → pending; 429/5xx after the SDK's own
+ * retries → pending with Retry-After; any other 4xx → failed with the RP's code.
  */
 export async function beginRepointWith(
   consumer: ConsumerSnapshot,
   pin: PinName,
   toVersion: string,
-  start: () => Promise<void>,
+  guard: RepointGuard,
+  read: () => Promise<ConsumerSnapshot>,
+  start: (fresh: ConsumerSnapshot, freshPin: ConsumerPin) => Promise<void>,
 ): Promise<StepOutcome> {
   const subject = `repoint of ${consumer.kind} ${consumer.id} (${pin}) to version ${toVersion}`;
-  if (!consumer.pins.some((candidate) => candidate.pin === pin)) {
+  const planned = consumer.pins.find((candidate) => candidate.pin === pin);
+  if (!planned) {
     return { status: "failed", reason: "unknown-pin", detail: `${subject}: the consumer has no ${pin} key` };
   }
-  if (isProvisioningBusy(consumer.provisioningState)) {
+  let fresh: ConsumerSnapshot;
+  try {
+    fresh = await read();
+  } catch (error) {
     return {
       status: "pending",
-      detail: `${subject} waits: the resource is ${consumer.provisioningState}; the next run retries`,
+      detail: `${subject} waits: re-reading the consumer right before the write failed (${describeError(error)}); the next run retries`,
+    };
+  }
+  const freshPin = fresh.pins.find((candidate) => candidate.pin === pin);
+  if (!freshPin || !sameKey(freshPin.key, planned.key)) {
+    return {
+      status: "pending",
+      detail: `${subject} not sent: the consumer no longer uses ${planned.key.vaultName}/${planned.key.keyName} on ${pin}; the next observation plans again`,
+    };
+  }
+  if (freshPin.version === null) {
+    return {
+      status: "pending",
+      detail: `${subject} not sent: the consumer now follows the newest version by itself, and such a consumer is never patched`,
+    };
+  }
+  if (freshPin.version.toLowerCase() === toVersion.toLowerCase()) {
+    return {
+      status: "pending",
+      detail: `${subject} not sent: the consumer is on the target already (moved since the observation); the next observation verifies it`,
+    };
+  }
+  if (!guard.replaceable.has(freshPin.version.toLowerCase())) {
+    return {
+      status: "pending",
+      detail: `${subject} not sent: the consumer now pins version ${freshPin.version}, which is not known to be older than the target, and a consumer is never moved to an older version; the next observation plans again`,
+    };
+  }
+  if (isProvisioningBusy(fresh.provisioningState)) {
+    return {
+      status: "pending",
+      detail: `${subject} waits: the resource is ${fresh.provisioningState}; the next run retries`,
     };
   }
   try {
-    await start();
+    await start(fresh, freshPin);
     return { status: "done", detail: `${subject} started; verified at the next observation` };
   } catch (error) {
     const failure = describeAzureFailure(error, Date.now());
@@ -143,6 +189,12 @@ export async function beginRepointWith(
       return {
         status: "pending",
         detail: `${subject} conflicts with an operation in progress (${failureText(failure)})`,
+      };
+    }
+    if (failure.status === 412) {
+      return {
+        status: "pending",
+        detail: `${subject} was refused because the consumer changed after it was read (${failureText(failure)}); the next run reads it again`,
       };
     }
     if (failure.status === 429 || (failure.status !== undefined && failure.status >= 500)) {

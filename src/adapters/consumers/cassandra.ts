@@ -65,7 +65,7 @@ function pinsOf(
 }
 
 export function createCassandraAdapter(apiFor: (subscriptionId: string) => CassandraApi): ConsumerAdapter {
-  return {
+  const adapter: ConsumerAdapter = {
     kind: "cassandra",
     resourceGraphType: "microsoft.documentdb/cassandraclusters",
 
@@ -128,27 +128,38 @@ export function createCassandraAdapter(apiFor: (subscriptionId: string) => Cassa
       return snapshot;
     },
 
-    beginRepoint(consumer, pin, toVersion) {
-      return beginRepointWith(consumer, pin, toVersion, async () => {
-        const arm = parseArmId(consumer.id, DATA_CENTER_TYPE_PATH, "Cassandra data center");
-        const [clusterName = "", dataCenterName = ""] = arm.names;
-        const current = consumer.pins.find((candidate) => candidate.pin === pin);
-        const field = PIN_FIELDS.find((candidate) => candidate.pin === pin)?.field;
-        if (!current || !field) return;
-        // Only the one key URI is sent: the other pin and everything else stay as they are.
-        await apiFor(arm.subscriptionId).beginUpdateDataCenter(
-          arm.resourceGroup,
-          clusterName,
-          dataCenterName,
-          {
-            properties: {
-              [field]: keyIdOf(current.key, validateVersion(toVersion, `target version for ${consumer.id}`)),
+    beginRepoint(consumer, pin, toVersion, guard) {
+      // The CassandraDataCenters_Update spec takes no If-Match: the re-read just before the write is the guard.
+      return beginRepointWith(
+        consumer,
+        pin,
+        toVersion,
+        guard,
+        () => adapter.read(consumer.id),
+        async (_fresh, current) => {
+          const arm = parseArmId(consumer.id, DATA_CENTER_TYPE_PATH, "Cassandra data center");
+          const [clusterName = "", dataCenterName = ""] = arm.names;
+          const field = PIN_FIELDS.find((candidate) => candidate.pin === pin)?.field;
+          if (!field) return;
+          // Only the one key URI is sent: the other pin and everything else stay as they are.
+          await apiFor(arm.subscriptionId).beginUpdateDataCenter(
+            arm.resourceGroup,
+            clusterName,
+            dataCenterName,
+            {
+              properties: {
+                [field]: keyIdOf(
+                  current.key,
+                  validateVersion(toVersion, `target version for ${consumer.id}`),
+                ),
+              },
             },
-          },
-        );
-      });
+          );
+        },
+      );
     },
   };
+  return adapter;
 }
 
 export function cassandraAdapterFromFactory(factory: AzureClientFactory): ConsumerAdapter {

@@ -37,6 +37,23 @@ export interface ConsumerAdapter {
    * Throws AzureCallError when the GET fails, ValidationError when the payload is odd.
    */
   read(id: string): Promise<ConsumerSnapshot>;
-  /** Begins the PATCH long-running operation that repoints `pin` to `toVersion`; does not wait for it. */
-  beginRepoint(consumer: ConsumerSnapshot, pin: PinName, toVersion: string): Promise<StepOutcome>;
+  /**
+   * Begins the PATCH long-running operation that repoints `pin` to `toVersion`; does not wait
+   * for it. Right before the write the consumer is read again, and the write is sent only when
+   * the pin still names a version in `guard.replaceable` (known to be older than the target):
+   * a consumer is never moved to a version older than, or unknown relative to, the one it has
+   * when the write is sent. Where the provider honours `If-Match` (Kusto), the write carries
+   * the etag of that read, so a write landing after anyone else's change is refused (412, pending).
+   */
+  beginRepoint(
+    consumer: ConsumerSnapshot,
+    pin: PinName,
+    toVersion: string,
+    guard: RepointGuard,
+  ): Promise<StepOutcome>;
+}
+
+/** What a repoint may replace: the versions (lower case) known to be older than its target. */
+export interface RepointGuard {
+  replaceable: ReadonlySet<string>;
 }

@@ -89,7 +89,7 @@ function identityOf(account: Record<string, unknown>, subject: string): string |
 export function createCosmosAdapter(
   accountsFor: (subscriptionId: string) => CosmosAccountsApi,
 ): ConsumerAdapter {
-  return {
+  const adapter: ConsumerAdapter = {
     kind: "cosmos",
     resourceGraphType: "microsoft.documentdb/databaseaccounts",
 
@@ -141,22 +141,29 @@ export function createCosmosAdapter(
       return snapshot;
     },
 
-    beginRepoint(consumer, pin, toVersion) {
-      return beginRepointWith(consumer, pin, toVersion, async () => {
-        const arm = parseArmId(consumer.id, TYPE_PATH, "Cosmos DB account");
-        const [accountName = ""] = arm.names;
-        const current = consumer.pins.find((candidate) => candidate.pin === pin);
-        if (!current) return;
-        // Only the key URI is sent: identity and defaultIdentity stay as they are.
-        await accountsFor(arm.subscriptionId).beginUpdate(arm.resourceGroup, accountName, {
-          keyVaultKeyUri: keyIdOf(
-            current.key,
-            validateVersion(toVersion, `target version for ${consumer.id}`),
-          ),
-        });
-      });
+    beginRepoint(consumer, pin, toVersion, guard) {
+      // The DatabaseAccounts_Update spec takes no If-Match: the re-read just before the write is the guard.
+      return beginRepointWith(
+        consumer,
+        pin,
+        toVersion,
+        guard,
+        () => adapter.read(consumer.id),
+        async (_fresh, current) => {
+          const arm = parseArmId(consumer.id, TYPE_PATH, "Cosmos DB account");
+          const [accountName = ""] = arm.names;
+          // Only the key URI is sent: identity and defaultIdentity stay as they are.
+          await accountsFor(arm.subscriptionId).beginUpdate(arm.resourceGroup, accountName, {
+            keyVaultKeyUri: keyIdOf(
+              current.key,
+              validateVersion(toVersion, `target version for ${consumer.id}`),
+            ),
+          });
+        },
+      );
     },
   };
+  return adapter;
 }
 
 export function cosmosAdapterFromFactory(factory: AzureClientFactory): ConsumerAdapter {

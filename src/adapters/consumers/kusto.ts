@@ -28,7 +28,7 @@ export interface KustoClustersApi {
     resourceGroupName: string,
     clusterName: string,
     parameters: ClusterUpdate,
-    options?: { onResponse?: (rawResponse: { status: number }) => void },
+    options?: { ifMatch?: string; onResponse?: (rawResponse: { status: number }) => void },
   ): Promise<unknown>;
 }
 
@@ -64,7 +64,7 @@ function keySettingsOf(keyVaultProperties: unknown, subject: string): KustoKeySe
 export function createKustoAdapter(
   clustersFor: (subscriptionId: string) => KustoClustersApi,
 ): ConsumerAdapter {
-  return {
+  const adapter: ConsumerAdapter = {
     kind: "kusto",
     resourceGraphType: "microsoft.kusto/clusters",
 
@@ -99,6 +99,7 @@ export function createKustoAdapter(
       const identity = settings?.userIdentity ?? principalIdOfIdentity(cluster.identity, undefined);
       const identityPrincipalId = principalIdOfIdentity(cluster.identity, settings?.userIdentity);
       const provisioningState = optionalString(cluster, "provisioningState", subject);
+      const etag = optionalString(cluster, "etag", subject);
       const snapshot: ConsumerSnapshot = {
         id,
         kind: "kusto",
@@ -108,49 +109,59 @@ export function createKustoAdapter(
         ...(identity ? { identity } : {}),
         ...(identityPrincipalId ? { identityPrincipalId } : {}),
         ...(provisioningState ? { provisioningState } : {}),
+        ...(etag ? { etag } : {}),
       };
       return snapshot;
     },
 
-    beginRepoint(consumer, pin, toVersion) {
-      return beginRepointWith(consumer, pin, toVersion, async () => {
-        const arm = parseArmId(consumer.id, TYPE_PATH, "Kusto cluster");
-        const [clusterName = ""] = arm.names;
-        const current = consumer.pins.find((candidate) => candidate.pin === pin);
-        if (!current) return;
-        // Send the user-assigned identity back: a PATCH without it would switch the cluster
-        // to its system identity for key access.
-        const userIdentity = consumer.identity?.startsWith("/") ? consumer.identity : undefined;
-        let initialStatus: number | undefined;
-        try {
-          await clustersFor(arm.subscriptionId).beginUpdate(
-            arm.resourceGroup,
-            clusterName,
-            {
-              keyVaultProperties: {
-                keyVaultUri: current.key.vaultUrl,
-                keyName: current.key.keyName,
-                keyVersion: validateVersion(toVersion, `target version for ${consumer.id}`),
-                ...(userIdentity ? { userIdentity } : {}),
+    beginRepoint(consumer, pin, toVersion, guard) {
+      return beginRepointWith(
+        consumer,
+        pin,
+        toVersion,
+        guard,
+        () => adapter.read(consumer.id),
+        async (fresh, current) => {
+          const arm = parseArmId(consumer.id, TYPE_PATH, "Kusto cluster");
+          const [clusterName = ""] = arm.names;
+          // Send the user-assigned identity back: a PATCH without it would switch the cluster
+          // to its system identity for key access.
+          const userIdentity = fresh.identity?.startsWith("/") ? fresh.identity : undefined;
+          let initialStatus: number | undefined;
+          try {
+            await clustersFor(arm.subscriptionId).beginUpdate(
+              arm.resourceGroup,
+              clusterName,
+              {
+                keyVaultProperties: {
+                  keyVaultUri: current.key.vaultUrl,
+                  keyName: current.key.keyName,
+                  keyVersion: validateVersion(toVersion, `target version for ${consumer.id}`),
+                  ...(userIdentity ? { userIdentity } : {}),
+                },
               },
-            },
-            {
-              onResponse: (rawResponse) => {
-                initialStatus ??= rawResponse.status;
+              {
+                // Kusto honours If-Match on update (kusto.json Clusters_Update): a write that lands
+                // after anyone else's change since the read above is refused with 412.
+                ...(fresh.etag ? { ifMatch: fresh.etag } : {}),
+                onResponse: (rawResponse) => {
+                  initialStatus ??= rawResponse.status;
+                },
               },
-            },
-          );
-        } catch (error) {
-          // The Kusto client polls once after the PATCH. A poll request that fails after an
-          // accepted PATCH still means the update started (the next observation verifies it);
-          // an operation that already ended Failed (no HTTP status on the error) is a failure.
-          const accepted = initialStatus !== undefined && initialStatus >= 200 && initialStatus < 300;
-          if (accepted && describeAzureFailure(error).status !== undefined) return;
-          throw error;
-        }
-      });
+            );
+          } catch (error) {
+            // The Kusto client polls once after the PATCH. A poll request that fails after an
+            // accepted PATCH still means the update started (the next observation verifies it);
+            // an operation that already ended Failed (no HTTP status on the error) is a failure.
+            const accepted = initialStatus !== undefined && initialStatus >= 200 && initialStatus < 300;
+            if (accepted && describeAzureFailure(error).status !== undefined) return;
+            throw error;
+          }
+        },
+      );
     },
   };
+  return adapter;
 }
 
 export function kustoAdapterFromFactory(factory: AzureClientFactory): ConsumerAdapter {

@@ -169,10 +169,11 @@ describe.each(CASES)("$kind consumer contract on the sandbox", (contract) => {
   it("begins a repoint, answers pending to a second one during the update, and the next read shows the new version with the identity kept", async () => {
     const before = await adapter.read(id);
     const created = await keyVault.createVersion(contract.key);
-    const first = await adapter.beginRepoint(before, contract.pin, created.version);
+    const guard = { replaceable: replaceableOf(before, contract.pin) };
+    const first = await adapter.beginRepoint(before, contract.pin, created.version, guard);
     expect(first).toMatchObject({ status: "done" });
-    // The stale snapshot still says Succeeded, so this PATCH really reaches the RP: 409.
-    const second = await adapter.beginRepoint(before, contract.pin, created.version);
+    // The stale snapshot still says Succeeded, but the read right before the write sees the update.
+    const second = await adapter.beginRepoint(before, contract.pin, created.version, guard);
     expect(second.status).toBe("pending");
     const after = await waitUntilSettled(adapter, id);
     expect(after.pins.find((candidate) => candidate.pin === contract.pin)?.version).toBe(created.version);
@@ -181,13 +182,21 @@ describe.each(CASES)("$kind consumer contract on the sandbox", (contract) => {
 
   it("a validation error from the resource provider surfaces as failed", async () => {
     const before = await waitUntilSettled(adapter, id);
-    const outcome = await adapter.beginRepoint(before, contract.pin, "0".repeat(32));
+    const outcome = await adapter.beginRepoint(before, contract.pin, "0".repeat(32), {
+      replaceable: replaceableOf(before, contract.pin),
+    });
     expect(outcome.status).toBe("failed");
     // Kusto answers KeyNotFound; Cosmos DB and Cassandra answer BadRequest with the reason in the message.
     expect(outcome.status === "failed" && `${outcome.reason} ${outcome.detail}`).toMatch(/key/i);
     expect(outcome.status === "failed" && outcome.detail).toContain(contract.name);
   });
 });
+
+/** The version a consumer pins now, as the one a repoint in these tests may replace. */
+function replaceableOf(consumer: ConsumerSnapshot, pin: PinName): Set<string> {
+  const version = consumer.pins.find((candidate) => candidate.pin === pin)?.version;
+  return new Set(version ? [version] : []);
+}
 
 describe("audit evidence and observe on the sandbox", () => {
   it("answers complete evidence for both tables with one query each", async () => {

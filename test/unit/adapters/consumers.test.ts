@@ -16,6 +16,9 @@ const RG = `/subscriptions/${SUB}/resourceGroups/rg1/providers`;
 const VAULT = "https://kv1.vault.azure.net/";
 const V1 = "11111111111111111111111111111111";
 const V2 = "22222222222222222222222222222222";
+const V3 = "33333333333333333333333333333333";
+/** The versions the repoints below may replace: V1, older than the target V2. */
+const GUARD = { replaceable: new Set([V1]) };
 const UAI = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai1`;
 
 function restError(statusCode: number, code: string, retryAfter?: string): Error {
@@ -37,6 +40,8 @@ interface Harness {
   expectedPrincipalId: string;
   patches: unknown[];
   state: { provisioningState: string; failPatchWith?: Error; oddPayload?: boolean };
+  /** Changes the pinned version behind the adapter's back (another run, an operator). */
+  setPinned(version: string): void;
   /** The pinned version as the fake resource holds it now. */
   pinnedVersion(): string | undefined;
 }
@@ -45,9 +50,11 @@ function kustoHarness(): Harness {
   const state: Harness["state"] = { provisioningState: "Succeeded" };
   const patches: unknown[] = [];
   let keyVersion = V1;
+  let writes = 0;
   const adapter = createKustoAdapter(() => ({
     async get() {
       return {
+        etag: `"etag-${writes}"`,
         provisioningState: state.provisioningState,
         identity: {
           type: "UserAssigned",
@@ -61,8 +68,9 @@ function kustoHarness(): Harness {
     async beginUpdate(_rg, _name, parameters, options) {
       if (state.failPatchWith) throw state.failPatchWith;
       options?.onResponse?.({ status: 202 });
-      patches.push(parameters);
+      patches.push({ ...parameters, ifMatch: options?.ifMatch });
       keyVersion = parameters.keyVaultProperties?.keyVersion ?? keyVersion;
+      writes++;
     },
   }));
   return {
@@ -74,6 +82,10 @@ function kustoHarness(): Harness {
     patches,
     state,
     pinnedVersion: () => keyVersion,
+    setPinned: (version) => {
+      keyVersion = version;
+      writes++;
+    },
   };
 }
 
@@ -114,6 +126,9 @@ function cosmosHarness(): Harness {
     patches,
     state,
     pinnedVersion: () => uri.split("/").at(-1),
+    setPinned: (version) => {
+      uri = `${VAULT}keys/key1/${version}`;
+    },
   };
 }
 
@@ -152,6 +167,9 @@ function cassandraHarness(): Harness {
     patches,
     state,
     pinnedVersion: () => properties.managedDiskCustomerKeyUri?.split("/").at(-1),
+    setPinned: (version) => {
+      properties.managedDiskCustomerKeyUri = `${VAULT}keys/key1/${version}`;
+    },
   };
 }
 
@@ -175,7 +193,7 @@ describe.each([
 
   it("begins a repoint and the next read shows the new version", async () => {
     const h = makeHarness();
-    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2);
+    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2, GUARD);
     expect(outcome.status).toBe("done");
     expect(h.patches).toHaveLength(1);
     const after = await h.adapter.read(h.id);
@@ -183,10 +201,37 @@ describe.each([
     expect(h.pinnedVersion()).toBe(V2);
   });
 
+  it("re-reads right before the write and never moves a consumer that moved past the plan", async () => {
+    const h = makeHarness();
+    const observed = await h.adapter.read(h.id);
+    h.setPinned(V3);
+    const outcome = await h.adapter.beginRepoint(observed, h.pin, V2, GUARD);
+    expect(outcome.status).toBe("pending");
+    expect(outcome.status === "pending" && outcome.detail).toContain(`now pins version ${V3}`);
+    expect(h.patches).toHaveLength(0);
+    expect(h.pinnedVersion()).toBe(V3);
+  });
+
+  it("does not send a PATCH when the consumer reached the target meanwhile", async () => {
+    const h = makeHarness();
+    const observed = await h.adapter.read(h.id);
+    h.setPinned(V2);
+    expect((await h.adapter.beginRepoint(observed, h.pin, V2, GUARD)).status).toBe("pending");
+    expect(h.patches).toHaveLength(0);
+  });
+
+  it("a 412 (the consumer changed after the read) is pending", async () => {
+    const h = makeHarness();
+    h.state.failPatchWith = restError(412, "PreconditionFailed");
+    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2, GUARD);
+    expect(outcome.status).toBe("pending");
+    expect(outcome.status === "pending" && outcome.detail).toContain("changed after it was read");
+  });
+
   it("does not send a PATCH while the resource is updating", async () => {
     const h = makeHarness();
     h.state.provisioningState = "Updating";
-    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2);
+    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2, GUARD);
     expect(outcome.status).toBe("pending");
     expect(h.patches).toHaveLength(0);
   });
@@ -194,13 +239,15 @@ describe.each([
   it("a 409 conflict is pending", async () => {
     const h = makeHarness();
     h.state.failPatchWith = restError(409, "Conflict");
-    expect((await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2)).status).toBe("pending");
+    expect((await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2, GUARD)).status).toBe(
+      "pending",
+    );
   });
 
   it("a 429 the SDK gave up on is pending with Retry-After", async () => {
     const h = makeHarness();
     h.state.failPatchWith = restError(429, "TooManyRequests", "7");
-    expect(await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2)).toMatchObject({
+    expect(await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2, GUARD)).toMatchObject({
       status: "pending",
       retryAfterMs: 7000,
     });
@@ -209,7 +256,7 @@ describe.each([
   it("a validation error from the resource provider fails with its code and message", async () => {
     const h = makeHarness();
     h.state.failPatchWith = restError(400, "KeyVaultNotPurgeProtected");
-    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2);
+    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2, GUARD);
     expect(outcome).toMatchObject({ status: "failed", reason: "KeyVaultNotPurgeProtected" });
     expect(outcome.status === "failed" && outcome.detail).toContain("KeyVaultNotPurgeProtected message");
   });
@@ -231,7 +278,7 @@ describe.each([
 
   it("refuses a target that is not a version", async () => {
     const h = makeHarness();
-    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, "latest");
+    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, "latest", GUARD);
     expect(outcome.status).toBe("failed");
     expect(h.patches).toHaveLength(0);
   });
@@ -240,10 +287,20 @@ describe.each([
 describe("kind specifics", () => {
   it("Kusto keeps keyVaultUri, keyName and the user identity in the PATCH", async () => {
     const h = kustoHarness();
-    await h.adapter.beginRepoint(await h.adapter.read(h.id), "key", V2);
+    await h.adapter.beginRepoint(await h.adapter.read(h.id), "key", V2, GUARD);
     expect(h.patches[0]).toEqual({
       keyVaultProperties: { keyVaultUri: VAULT, keyName: "key1", keyVersion: V2, userIdentity: UAI },
+      ifMatch: '"etag-0"',
     });
+  });
+
+  it("Kusto sends If-Match with the etag of the read right before the write, not the observation's", async () => {
+    const h = kustoHarness();
+    const observed = await h.adapter.read(h.id);
+    expect(observed.etag).toBe('"etag-0"');
+    h.setPinned(V1);
+    await h.adapter.beginRepoint(observed, "key", V2, GUARD);
+    expect(h.patches[0]).toMatchObject({ ifMatch: '"etag-1"' });
   });
 
   it("Cosmos reports the version in use, key status and backup retention, and PATCHes only the key URI", async () => {
@@ -255,7 +312,7 @@ describe("kind specifics", () => {
       retentionMs: 7 * 24 * 3_600_000,
       description: "Continuous7Days continuous backup",
     });
-    await h.adapter.beginRepoint(snapshot, "key", V2);
+    await h.adapter.beginRepoint(snapshot, "key", V2, GUARD);
     expect(h.patches[0]).toEqual({ keyVaultKeyUri: `${VAULT}keys/key1/${V2}` });
   });
 
@@ -263,7 +320,7 @@ describe("kind specifics", () => {
     const h = cassandraHarness();
     const snapshot = await h.adapter.read(h.id);
     expect(snapshot.pins.map((pin) => pin.pin)).toEqual(["managedDisk", "backupStorage"]);
-    await h.adapter.beginRepoint(snapshot, "backupStorage", V2);
+    await h.adapter.beginRepoint(snapshot, "backupStorage", V2, GUARD);
     expect(h.patches[0]).toEqual({ properties: { backupStorageCustomerKeyUri: `${VAULT}keys/key1/${V2}` } });
   });
 

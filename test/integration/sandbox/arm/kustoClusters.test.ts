@@ -102,6 +102,54 @@ describe("Kusto clusters in the sandbox, through @azure/arm-kusto", () => {
     await poller.pollUntilDone();
   });
 
+  it("gives the cluster a new etag on every write, and refuses a stale If-Match with 412 PreconditionFailed", async () => {
+    const first = addKeyVersion(sandbox.store, "kv-cmk-1", "adx-key");
+    const read = await kusto.clusters.get(dataGroup, "adx-pinned");
+    expect(read.etag).toMatch(/^".+"$/);
+    const poller = await kusto.clusters.beginUpdate(
+      dataGroup,
+      "adx-pinned",
+      { keyVaultProperties: keyVaultPropertiesFor(first.version) },
+      { ...pollFast, ifMatch: read.etag },
+    );
+    const accepted = await kusto.clusters.get(dataGroup, "adx-pinned");
+    expect(accepted.etag).not.toBe(read.etag);
+    finishOperations();
+    await poller.pollUntilDone();
+    const done = await kusto.clusters.get(dataGroup, "adx-pinned");
+    expect(done.etag).not.toBe(accepted.etag);
+    expect(done.keyVaultProperties?.keyVersion).toBe(first.version);
+
+    // A write based on the first read lands after those changes: refused, nothing changes.
+    const second = addKeyVersion(sandbox.store, "kv-cmk-1", "adx-key");
+    const stale = await kusto.clusters
+      .beginUpdate(
+        dataGroup,
+        "adx-pinned",
+        { keyVaultProperties: keyVaultPropertiesFor(second.version) },
+        { ...pollFast, ifMatch: read.etag },
+      )
+      .catch((error: unknown) => error);
+    expect(stale).toMatchObject({ statusCode: 412, code: "PreconditionFailed" });
+    const raw = (stale as { response?: { bodyAsText?: string } }).response?.bodyAsText ?? "";
+    expect(JSON.parse(raw)).toMatchObject({ error: { code: "PreconditionFailed" } });
+    const after = await kusto.clusters.get(dataGroup, "adx-pinned");
+    expect(after).toMatchObject({ etag: done.etag, keyVaultProperties: { keyVersion: first.version } });
+
+    // The current etag (or *) is accepted.
+    const current = await kusto.clusters.beginUpdate(
+      dataGroup,
+      "adx-pinned",
+      { keyVaultProperties: keyVaultPropertiesFor(second.version) },
+      { ...pollFast, ifMatch: after.etag },
+    );
+    finishOperations();
+    await current.pollUntilDone();
+    expect((await kusto.clusters.get(dataGroup, "adx-pinned")).keyVaultProperties?.keyVersion).toBe(
+      second.version,
+    );
+  });
+
   it("ends the operation Failed on a failOperation fault and keeps the old key", async () => {
     const before = (await kusto.clusters.get(dataGroup, "adx-pinned")).keyVaultProperties?.keyVersion;
     const fresh = addKeyVersion(sandbox.store, "kv-cmk-1", "adx-key");
