@@ -172,10 +172,11 @@ export async function measureAuditQueryCost(
           throw new Error(`the per-version audit query for version ${version} answered ${result.status}`);
         }
         const names = table.columnDescriptors.map((descriptor) => descriptor.name);
-        const caller = column(names, "Caller");
+        const own = column(names, "Own");
         const count = column(names, "Uses");
         for (const row of table.rows) {
-          if (String(row[caller]).toLowerCase() === settings.servicePrincipalId.toLowerCase()) continue;
+          // The service's own operations are the canary, not use (a crypto call under its identity is use).
+          if (row[own] === true) continue;
           uses.set(version, (uses.get(version) ?? 0) + Number(row[count]));
         }
       }

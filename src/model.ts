@@ -255,6 +255,11 @@ export type ReasonCode =
   | "used-recently"
   | "pipeline-not-current"
   | "pipeline-history-too-short"
+  /**
+   * A consumer of the key unwraps with the service's own identity: its use cannot be told
+   * apart from the service's own calls in the audit logs, so no old version is disabled.
+   */
+  | "consumer-shares-rotator-identity"
   | "evidence-incomplete"
   | "backup-retention"
   | "repoint-in-progress"

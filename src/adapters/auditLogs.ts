@@ -6,9 +6,11 @@
  * that key, which proves the log pipeline is current.
  *
  * What counts as use of a version: KeyGet, KeyWrap, KeyUnwrap, KeyEncrypt, KeyDecrypt,
- * KeySign and KeyVerify by anyone but the service, whatever the result: a failed unwrap
- * still proves someone tries to use that version. Only 401 records are left out: they are
- * the unauthenticated first leg of every SDK call's challenge and carry no caller.
+ * KeySign and KeyVerify by anyone, whatever the result (a failed unwrap still proves someone
+ * tries to use that version), except the service's own operations (SERVICE_OPERATIONS by its
+ * principal): a crypto operation under the service's identity is someone's use, because the
+ * service never performs one. Only 401 records are left out: they are the unauthenticated
+ * first leg of every SDK call's challenge and carry no caller.
  *
  * A failed query or a partial result makes the evidence incomplete, with the problem; it is
  * never read as "no rows". The KQL contains only validated identifiers (see kqlLiteral.ts).
@@ -30,6 +32,15 @@ export const USE_OPERATIONS = [
   "KeySign",
   "KeyVerify",
 ] as const;
+
+/**
+ * The operations the service itself performs on keys (src/adapters/keyVault.ts and the key
+ * listing in runtime.ts): list keys, list versions, get, rotate (a new version), update (tags,
+ * disable). Only these, by the service's principal, are its own and the canary. The service
+ * never wraps, unwraps, encrypts, decrypts, signs or verifies: such a call under its identity
+ * is someone else using that version with the service's identity, and counts as use.
+ */
+export const SERVICE_OPERATIONS = ["KeyList", "KeyListVersions", "KeyGet", "KeyRotate", "KeyUpdate"] as const;
 
 interface LogsColumnLike {
   name?: string;
@@ -97,8 +108,9 @@ export function auditQueryText(
     "| extend Parts = split(KeyId, '/')",
     "| extend HostKey = strcat(tostring(Parts[2]), '/', tostring(Parts[4])), Version = tostring(Parts[5])",
     `| where tostring(Parts[3]) == 'keys' and HostKey in ${kqlList("hostKey", keys.map(hostKeyOf))}`,
-    `| where Caller == ${service} or OperationName in ${kqlList("operation", [...USE_OPERATIONS])}`,
-    "| summarize FirstUse = min(TimeGenerated), LastUse = max(TimeGenerated), Uses = count() by HostKey, Version, Caller",
+    `| extend Own = Caller == ${service} and OperationName in ${kqlList("operation", [...SERVICE_OPERATIONS])}`,
+    `| where Own or OperationName in ${kqlList("operation", [...USE_OPERATIONS])}`,
+    "| summarize FirstUse = min(TimeGenerated), LastUse = max(TimeGenerated), Uses = count() by HostKey, Version, Caller, Own",
   ].join("\n");
 }
 
@@ -106,6 +118,8 @@ interface SummaryRow {
   hostKey: string;
   version: string;
   caller: string;
+  /** The service's own operation (SERVICE_OPERATIONS by its principal): the canary, never use. */
+  own: boolean;
   firstUse: Date;
   lastUse: Date;
   uses: number;
@@ -117,6 +131,7 @@ function summaryRows(table: LogsTableLike): SummaryRow[] {
     hostKey: index("HostKey"),
     version: index("Version"),
     caller: index("Caller"),
+    own: index("Own"),
     firstUse: index("FirstUse"),
     lastUse: index("LastUse"),
     uses: index("Uses"),
@@ -138,6 +153,7 @@ function summaryRows(table: LogsTableLike): SummaryRow[] {
       hostKey: String(row[columns.hostKey] ?? ""),
       version: String(row[columns.version] ?? "").toLowerCase(),
       caller: String(row[columns.caller] ?? "").toLowerCase() || "unknown",
+      own: row[columns.own] === true || String(row[columns.own]).toLowerCase() === "true",
       firstUse,
       lastUse,
       uses,
@@ -146,15 +162,16 @@ function summaryRows(table: LogsTableLike): SummaryRow[] {
 }
 
 /** Folds the summary rows of one key into uses per version and the canary. */
-function evidenceFrom(
-  rows: readonly SummaryRow[],
-  servicePrincipalId: string,
-): { uses: VersionUse[]; canarySeenAt?: Date; canaryFirstSeenAt?: Date } {
+function evidenceFrom(rows: readonly SummaryRow[]): {
+  uses: VersionUse[];
+  canarySeenAt?: Date;
+  canaryFirstSeenAt?: Date;
+} {
   const byVersion = new Map<string, VersionUse>();
   let canarySeenAt: Date | undefined;
   let canaryFirstSeenAt: Date | undefined;
   for (const row of rows) {
-    if (row.caller === servicePrincipalId) {
+    if (row.own) {
       if (!canarySeenAt || row.lastUse > canarySeenAt) canarySeenAt = row.lastUse;
       if (!canaryFirstSeenAt || row.firstUse < canaryFirstSeenAt) canaryFirstSeenAt = row.firstUse;
       continue;
@@ -232,10 +249,7 @@ export function createAuditLogReader(api: LogsQueryApi): AuditLogReader {
       const evidence: Record<string, AuditEvidence> = {};
       for (const key of query.keys) {
         const hostKey = hostKeyOf(key);
-        const found = evidenceFrom(
-          rows.filter((row) => row.hostKey === hostKey),
-          servicePrincipalId,
-        );
+        const found = evidenceFrom(rows.filter((row) => row.hostKey === hostKey));
         evidence[keyRefId(key)] = { ...base, key, complete: true, ...found };
       }
       return evidence;

@@ -282,7 +282,7 @@ function renderConsumers(key: KeyView): SafeHtml {
   <td>${pin.pin}</td>
   <td class="mono" data-testid="pinned-version">${pin.followsLatest ? "follows newest" : shortVersion(pin.version)}</td>
   <td class="mono" data-testid="in-use-version">${pin.inUse ? shortVersion(pin.inUse) : html`<span class="none">not reported</span>`}</td>
-  <td><span class="badge ${PIN_TONES[pin.status]}" data-testid="pin-status">${pin.status}</span>${pin.repointTo ? html` <span class="small">→ <span class="mono">${shortVersion(pin.repointTo)}</span></span>` : ""}</td>
+  <td><span class="badge ${PIN_TONES[pin.status]}" data-testid="pin-status">${pin.status}</span>${pin.repointTo ? html` <span class="small">→ <span class="mono">${shortVersion(pin.repointTo)}</span></span>` : ""}${consumer.sharesRotatorIdentity ? html` <span class="badge bad" data-testid="shares-rotator-identity">rotator's identity</span>` : ""}</td>
   <td>${consumer.provisioningState ?? "—"}${consumer.keyStatus ? html`<br><span class="small">${consumer.keyStatus}</span>` : ""}</td>
   <td class="small message">${pin.message}${consumer.backupRetention ? html`<br>Backups: ${consumer.backupRetention.description}, kept ${formatSpan(consumer.backupRetention.retentionMs)}.` : ""}</td>
 </tr>`,

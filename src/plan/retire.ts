@@ -72,6 +72,26 @@ const noConsumerSwitching: RetireRule = (input) => {
   };
 };
 
+/**
+ * A consumer that unwraps with the service's own identity: in the audit logs its calls carry the
+ * service's principal, so its reads look like the service's own (the canary) and absence of its
+ * use proves nothing. Every old version of its key is held until it has an identity of its own.
+ */
+const noConsumerSharesRotatorIdentity: RetireRule = (input) => {
+  const service = input.policy.servicePrincipalId.toLowerCase();
+  if (!service) return null;
+  const sharing = input.context.pins.find(
+    (entry) => (entry.consumer.identityPrincipalId ?? entry.consumer.identity)?.toLowerCase() === service,
+  );
+  if (!sharing) return null;
+  const consumer = `${sharing.consumer.kind} ${sharing.consumer.id}`;
+  return {
+    reason: "consumer-shares-rotator-identity",
+    message: `${consumer} uses the rotator's own identity (${service}) for ${input.context.id}, so its use of the key cannot be told apart from the service's own calls in the audit logs; ${versionName(input).toLowerCase()} is held, as is every old version of this key, while it does. Give ${consumer} a managed identity of its own with get, wrapKey and unwrapKey on the key, and point its key settings at it; the hold lifts at the next run.`,
+    concerns: sharing.consumer.id,
+  };
+};
+
 const supersededLongEnough: RetireRule = (input) => {
   const until = new Date(input.supersededAt.getTime() + input.quietPeriodMs);
   if (until.getTime() <= input.now.getTime()) return null;
@@ -191,6 +211,7 @@ const RETIRE_RULES: readonly RetireRule[] = [
   notPinned,
   notInUse,
   noConsumerSwitching,
+  noConsumerSharesRotatorIdentity,
   supersededLongEnough,
   evidenceComplete,
   pipelineCurrent,

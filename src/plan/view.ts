@@ -80,6 +80,8 @@ export interface ConsumerView {
   provisioningState: string | null;
   keyStatus: string | null;
   backupRetention: { retentionMs: number; description: string } | null;
+  /** The consumer unwraps with the rotator's own identity: old versions of its key are held. */
+  sharesRotatorIdentity: boolean;
   pins: PinView[];
 }
 
@@ -202,10 +204,17 @@ const PIN_MESSAGES: Record<PinView["status"], string> = {
   "no-target": "No version of the key passes preflight; left where it is.",
 };
 
+/** What a person does about a consumer that shares the rotator's identity. */
+export const SHARES_ROTATOR_IDENTITY_NOTE =
+  "Uses the rotator's own identity: its use of the key cannot be told apart from the service's, so old versions of this key are kept. Give it a managed identity of its own (get, wrapKey, unwrapKey on the key).";
+
 function consumerViews(context: KeyContext, planForKey: KeyPlan): ConsumerView[] {
   const byConsumer = new Map<string, ConsumerView>();
   for (const entry of context.pins) {
     const consumer = entry.consumer;
+    const sharesRotatorIdentity = planForKey.holds.some(
+      (hold) => hold.reason === "consumer-shares-rotator-identity" && hold.concerns === consumer.id,
+    );
     let view = byConsumer.get(consumer.id);
     if (!view) {
       view = {
@@ -216,6 +225,7 @@ function consumerViews(context: KeyContext, planForKey: KeyPlan): ConsumerView[]
         provisioningState: consumer.provisioningState ?? null,
         keyStatus: consumer.keyStatus ?? null,
         backupRetention: consumer.backupRetention ? { ...consumer.backupRetention } : null,
+        sharesRotatorIdentity,
         pins: [],
       };
       byConsumer.set(consumer.id, view);
@@ -235,9 +245,11 @@ function consumerViews(context: KeyContext, planForKey: KeyPlan): ConsumerView[]
       inUse: consumer.inUse[entry.pin.pin] ?? null,
       status,
       repointTo: repoint?.type === "repoint" ? repoint.to : null,
-      message: newestBlocked
-        ? "Follows the newest version automatically, but the newest version is blocked: check this consumer."
-        : PIN_MESSAGES[status],
+      message: sharesRotatorIdentity
+        ? `${PIN_MESSAGES[status]} ${SHARES_ROTATOR_IDENTITY_NOTE}`
+        : newestBlocked
+          ? "Follows the newest version automatically, but the newest version is blocked: check this consumer."
+          : PIN_MESSAGES[status],
     });
   }
   return [...byConsumer.values()].sort((a, b) => compareText(a.id, b.id));

@@ -16,15 +16,27 @@ const V1 = "a".repeat(32);
 const V2 = "b".repeat(32);
 const KEY = parseKeyId("https://kv1.vault.azure.net/keys/key1").key;
 const HSM_KEY = parseKeyId("https://hsm1.managedhsm.azure.net/keys/hkey").key;
-const COLUMNS = ["HostKey", "Version", "Caller", "FirstUse", "LastUse", "Uses"].map((name) => ({ name }));
+const COLUMNS = ["HostKey", "Version", "Caller", "Own", "FirstUse", "LastUse", "Uses"].map((name) => ({
+  name,
+}));
 
 function at(minutes: number): Date {
   return new Date(Date.UTC(2026, 5, 1, 12, minutes));
 }
 
-/** A summary row whose first use is `uses - 1` minutes before its last (one call a minute). */
-function row(hostKey: string, version: string, caller: string, lastUse: Date, uses = 1): unknown[] {
-  return [hostKey, version, caller, new Date(lastUse.getTime() - (uses - 1) * 60_000), lastUse, uses];
+/**
+ * A summary row whose first use is `uses - 1` minutes before its last (one call a minute).
+ * `Own` is what the query computes: the service's principal doing one of its own operations.
+ */
+function row(
+  hostKey: string,
+  version: string,
+  caller: string,
+  lastUse: Date,
+  uses = 1,
+  own = caller === SERVICE,
+): unknown[] {
+  return [hostKey, version, caller, own, new Date(lastUse.getTime() - (uses - 1) * 60_000), lastUse, uses];
 }
 
 function fakeLogs(answer: () => ReturnType<LogsQueryApi["queryWorkspace"]>) {
@@ -90,6 +102,34 @@ describe("audit log reader", () => {
     ]);
     expect(evidence["hsm1/hkey"]).toMatchObject({ complete: true, uses: [{ version: V1, count: 9 }] });
     expect(evidence["hsm1/hkey"]?.canarySeenAt).toBeUndefined();
+  });
+
+  it("counts a crypto operation under the service's identity as use, never as the canary", async () => {
+    const { api, queries } = fakeLogs(async () => ({
+      status: "Success",
+      tables: [
+        {
+          columnDescriptors: COLUMNS,
+          rows: [
+            // The service's own reads: the canary.
+            row("kv1.vault.azure.net/key1", V2, SERVICE, at(50), 3, true),
+            // Unwraps by a consumer that shares the service's identity: use of V1.
+            row("kv1.vault.azure.net/key1", V1, SERVICE, at(58), 4, false),
+          ],
+        },
+      ],
+    }));
+    const evidence = await createAuditLogReader(api).readEvidence(request([KEY]));
+    expect(evidence["kv1/key1"]).toMatchObject({ canarySeenAt: at(50), canaryFirstSeenAt: at(48) });
+    expect(evidence["kv1/key1"]?.uses).toEqual([
+      { version: V1, lastUse: at(58), lastUser: SERVICE, count: 4, byCaller: { [SERVICE]: at(58) } },
+    ]);
+    // The service's own operations are a closed list; crypto operations are not among them.
+    const query = queries[0]?.query ?? "";
+    const ownLine = query.split("\n").find((line) => line.includes("extend Own")) ?? "";
+    expect(ownLine).toContain("'KeyGet'");
+    for (const crypto of ["KeyWrap", "KeyUnwrap", "KeyEncrypt", "KeyDecrypt", "KeySign", "KeyVerify"])
+      expect(ownLine).not.toContain(`'${crypto}'`);
   });
 
   it("a partial result is incomplete evidence, never 'no rows'", async () => {

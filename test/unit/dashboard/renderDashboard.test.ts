@@ -10,9 +10,11 @@ import { keyRefId } from "../../../src/model.js";
 import { plan } from "../../../src/plan/plan.js";
 import { buildKeyViews, type KeyView } from "../../../src/plan/view.js";
 import {
+  aConsumer,
   ago,
   aKeyRef,
   aKeySnapshot,
+  aPin,
   aPolicy,
   aRolloutInProgress,
   aSnapshot,
@@ -21,6 +23,7 @@ import {
   HOUR,
   NOW,
   RECENT_CALLER,
+  SERVICE_PRINCIPAL_ID,
   versionId,
 } from "../../builders/index.js";
 
@@ -160,6 +163,27 @@ describe("renderDashboard", () => {
     expect(
       renderDashboard({ keys: [], journal: {}, now: NOW, mode: "report", refreshSeconds: 0 }),
     ).not.toContain("http-equiv");
+  });
+
+  it("shows a consumer that shares the rotator's identity, with what to do about it", () => {
+    const kusto = aConsumer({
+      pins: [aPin(key, versionId(1))],
+      identityPrincipalId: SERVICE_PRINCIPAL_ID,
+    });
+    const snapshot = aSnapshot({
+      keys: [aKeySnapshot({ key, versions: [aVersion(0, { key }), aVersion(1, { key })] })],
+      consumers: [kusto],
+    });
+    const [view] = buildKeyViews(snapshot, plan(snapshot, aPolicy(), NOW), NOW);
+    expect(view?.consumers[0]).toMatchObject({ sharesRotatorIdentity: true });
+    expect(view?.versions[1]?.hold).toMatchObject({
+      reason: "consumer-shares-rotator-identity",
+      concerns: kusto.id,
+    });
+    const page = render(view ? [view] : []);
+    expect(section(page, "consumers")).toContain('data-testid="shares-rotator-identity"');
+    expect(section(page, "consumers")).toContain("Give it a managed identity of its own");
+    expect(page).toContain('data-reason="consumer-shares-rotator-identity"');
   });
 
   it("says whether the log pipeline is proven current", () => {

@@ -24,6 +24,7 @@ import {
   HOUR,
   MINUTE,
   NOW,
+  SERVICE_PRINCIPAL_ID,
   versionId,
 } from "../../builders/index.js";
 
@@ -61,6 +62,8 @@ const consumerArb = fc.record({
   backupRetentionMs: fc.option(fc.integer({ min: HOUR, max: 10 * DAY }), { freq: 2 }),
   /** The consumer's own last use of some version (it may have been repointed since). */
   lastOwnUse: fc.option(fc.record({ versionIndex: fc.nat(6), ageMs: fc.integer({ min: 0, max: 4 * DAY }) })),
+  /** It unwraps with the rotator's own identity, and its use never shows in the evidence. */
+  sharesRotatorIdentity: oneIn(10),
 });
 
 const useArb = fc.record({
@@ -158,8 +161,12 @@ export function snapshotOf(history: History): { snapshot: Snapshot; policy: Poli
       ...(spec.backupRetentionMs === null
         ? {}
         : { backupRetention: { retentionMs: spec.backupRetentionMs, description: "Periodic" } }),
+      ...(spec.sharesRotatorIdentity
+        ? { identity: SERVICE_PRINCIPAL_ID, identityPrincipalId: SERVICE_PRINCIPAL_ID }
+        : {}),
     });
-    if (spec.lastOwnUse !== null && consumer.identity) {
+    // A consumer under the rotator's identity leaves no use the evidence can tell apart: the worst case.
+    if (spec.lastOwnUse !== null && consumer.identity && !spec.sharesRotatorIdentity) {
       const used = versionAt(spec.lastOwnUse.versionIndex);
       mergeUse(uses, used, new Date(NOW.getTime() - spec.lastOwnUse.ageMs), consumer.identity);
     }

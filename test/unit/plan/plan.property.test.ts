@@ -96,6 +96,19 @@ describe("planner invariants over generated histories", () => {
     );
   });
 
+  it("never disables a version of a key a consumer uses under the rotator's own identity", () => {
+    fc.assert(
+      fc.property(historyArb, (history) => {
+        const { snapshot, policy, result } = planned(history);
+        const sharing = snapshot.consumers.some(
+          (consumer) => consumer.identityPrincipalId === policy.servicePrincipalId,
+        );
+        if (sharing) expect(disables(result)).toEqual([]);
+      }),
+      RUNS,
+    );
+  });
+
   it("never disables anything while the log pipeline is not proven current or evidence is incomplete", () => {
     fc.assert(
       fc.property(historyArb, (history) => {
@@ -191,7 +204,7 @@ describe("the history generator", () => {
   it("exercises disables, repoints, holds of every retire reason, and blocks", () => {
     const seen = new Map<string, number>();
     const count = (name: string) => seen.set(name, (seen.get(name) ?? 0) + 1);
-    for (const history of fc.sample(historyArb, { numRuns: 2000, seed: 42 })) {
+    for (const history of fc.sample(historyArb, { numRuns: 5000, seed: 42 })) {
       const { result } = planned(history);
       for (const action of result.actions) count(action.type);
       for (const hold of result.holds) count(hold.reason);
@@ -207,6 +220,7 @@ describe("the history generator", () => {
       "pipeline-not-current",
       "used-recently",
       "backup-retention",
+      "consumer-shares-rotator-identity",
       "repoint-in-progress",
       "pinned-version-unknown",
       "preflight-not-rsa",

@@ -25,6 +25,7 @@ import {
   HOUR,
   MINUTE,
   NOW,
+  SERVICE_PRINCIPAL_ID,
   versionId,
 } from "../../builders/index.js";
 
@@ -509,6 +510,28 @@ describe("plan: retire", () => {
     );
     expect(disabled(result)).not.toContain(V1);
     expect(holdOf(result, V1)).toMatchObject({ reason: "backup-retention", concerns: cosmos.id });
+  });
+
+  it("holds every old version while a consumer of the key unwraps with the rotator's own identity", () => {
+    const selfKusto: ConsumerSnapshot = aConsumer({
+      pins: [aPin(key, V2)],
+      identity:
+        "/subscriptions/s/resourceGroups/rg-keys/providers/Microsoft.ManagedIdentity/userAssignedIdentities/rotator",
+      identityPrincipalId: SERVICE_PRINCIPAL_ID.toUpperCase(),
+    });
+    const result = plan(snapshotWith({ consumers: [selfKusto] }), aPolicy(), NOW);
+    expect(disabled(result)).toEqual([]);
+    for (const version of [V0, V1]) {
+      expect(holdOf(result, version)).toMatchObject({
+        reason: "consumer-shares-rotator-identity",
+        concerns: selfKusto.id,
+      });
+    }
+    expect(holdOf(result, V1)?.message).toContain("Give kusto");
+    expect(holdOf(result, V1)?.message).toContain("a managed identity of its own");
+    // The same consumer with an identity of its own: nothing stands in the way.
+    const own = { ...selfKusto, identityPrincipalId: "66666666-6666-6666-6666-666666666666" };
+    expect(disabled(plan(snapshotWith({ consumers: [own] }), aPolicy(), NOW))).toEqual([V0, V1]);
   });
 
   it("sorts actions by key, consumer, pin and version", () => {
