@@ -19,7 +19,7 @@ import { defaultEstate } from "../../../sandbox/seed.js";
 import { type RunningSandbox, startSandbox } from "../../../sandbox/server.js";
 import { createAzureClientFactory } from "../../../src/azure/clientFactory.js";
 import type { JournalEntry } from "../../../src/journal/journal.js";
-import { silentLog } from "../../../src/rotation/log.js";
+import { type RotatorLog, silentLog } from "../../../src/rotation/log.js";
 import { installRuntime, type Runtime, type RuntimeOptions, uninstallRuntime } from "../../../src/runtime.js";
 
 export const SUBSCRIPTION = "00000000-0000-0000-0000-000000000001";
@@ -43,6 +43,10 @@ export interface WorldOptions {
   ingestionMargin?: string;
   /** Changes the default estate before the sandbox starts. */
   estate?: (estate: Estate) => void;
+  /** The service's own log (default: silent). */
+  log?: RotatorLog;
+  /** More ROTATOR_* settings over the test-sized ones. */
+  settings?: Record<string, string>;
 }
 
 export interface HttpAnswer {
@@ -57,7 +61,7 @@ function runtimeOptions(
 ): RuntimeOptions {
   return {
     transport: sandbox.transport("rotator"),
-    log: silentLog,
+    log: options.log ?? silentLog,
     // The same sandbox-derived settings as npm start, with test-sized timings and a fresh table.
     env: {
       ...sandboxSettings(sandbox, azurite.connectionString),
@@ -67,6 +71,7 @@ function runtimeOptions(
       ROTATOR_MODE: options.mode ?? "enforce",
       ROTATOR_TIMER_SCHEDULE: "*/5 * * * * *",
       ROTATOR_JOURNAL_TABLE: `journal${randomUUID().replaceAll("-", "").slice(0, 12)}`,
+      ...options.settings,
     },
   };
 }
