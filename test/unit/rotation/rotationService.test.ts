@@ -71,6 +71,7 @@ class FakeKeyVault implements RotationKeyVault {
 
 interface SetupOptions {
   lock?: KeyLock;
+  observe?: () => Promise<Snapshot>;
   ledger?: MemoryEmergencyLedger;
   clock?: { now(): Date };
   cooldownMs?: number;
@@ -91,7 +92,7 @@ function setup(mode: "enforce" | "report" = "enforce", observeFails = false, opt
     observe: async (keys): Promise<Snapshot> => {
       if (observeFails && keyVault.created > 0) throw new Error("Resource Graph unreachable");
       observed.push(keys);
-      return aSnapshot();
+      return options.observe ? options.observe() : aSnapshot();
     },
     plan: (_snapshot, _policy, now) => ({ now, actions: [], holds: [], blocks: [], targets: {} }),
     buildKeyViews: () => [{ key: "kv1/cmk" }],
@@ -164,6 +165,30 @@ class FailingOnKeyLock implements KeyLock {
     return this.inner.tryAcquire(keyId, holder);
   }
 }
+
+describe("RotationService.reconcileKeySoon (events)", () => {
+  it("coalesces the events of one key into the run in flight and one follow-up", async () => {
+    const { service, observed } = setup();
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => service.reconcileKeySoon(key, 60_000)),
+    );
+    expect(answers.every((answer) => answer.status === "done")).toBe(true);
+    expect(observed.length).toBeLessThanOrEqual(2);
+  });
+
+  it('answers "running" at its deadline and lets the run carry on, releasing its lease at the end', async () => {
+    let finish: () => void = () => undefined;
+    const { service, lock } = setup("enforce", false, {
+      observe: () => new Promise((resolve) => (finish = () => resolve(aSnapshot()))),
+    });
+    const answer = await service.reconcileKeySoon(key, 10);
+    expect(answer).toMatchObject({ status: "running", keyId: "kv1/cmk" });
+    expect(await lock.tryAcquire("kv1/cmk", "timer")).toBeUndefined();
+    finish();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await lock.tryAcquire("kv1/cmk", "timer")).toBeDefined();
+  });
+});
 
 describe("RotationService.reconcileAll", () => {
   it("observes every free managed key in one pass and leaves held keys for later", async () => {
