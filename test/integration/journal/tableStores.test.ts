@@ -191,6 +191,24 @@ describe("TableIdempotencyStore on Azurite", () => {
     expect(await store.begin("req-2", "fingerprint-a")).toEqual({ status: "new" });
   });
 
+  it("a claim abandoned between another's failed create and its read is claimed again, not an error", async () => {
+    const table = freshTable();
+    const store = new TableIdempotencyStore(table);
+    expect(await store.begin("req-1", "f")).toEqual({ status: "new" });
+    const client = table.client;
+    const getEntity = client.getEntity.bind(client);
+    let abandoned = false;
+    client.getEntity = (async (...args: Parameters<typeof getEntity>) => {
+      if (!abandoned) {
+        abandoned = true;
+        await store.abandon("req-1");
+      }
+      return getEntity(...args);
+    }) as typeof client.getEntity;
+    expect(await store.begin("req-1", "f")).toEqual({ status: "new" });
+    expect(abandoned).toBe(true);
+  });
+
   it("lets a retry in once an in-progress claim expired (the first attempt crashed)", async () => {
     const clock = new ManualClock(Date.parse("2026-01-01T00:00:00Z"));
     const store = new TableIdempotencyStore(freshTable(), clock, 10_000);
