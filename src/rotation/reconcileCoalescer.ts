@@ -51,8 +51,6 @@ class Limiter {
 export class KeyReconcileCoalescer<R> {
   private readonly slots = new Map<string, { followUp?: Deferred<R> }>();
   private readonly limiter: Limiter;
-  /** Runs started, for tests and logs. */
-  runsStarted = 0;
 
   constructor(
     private readonly run: (key: KeyRef) => Promise<R>,
@@ -79,10 +77,7 @@ export class KeyReconcileCoalescer<R> {
   }
 
   private start(id: string, key: KeyRef): Promise<R> {
-    const result = this.limiter.run(() => {
-      this.runsStarted++;
-      return this.run(key);
-    });
+    const result = this.limiter.run(() => this.run(key));
     const next = () => this.finished(id, key);
     result.then(next, next);
     return result;
