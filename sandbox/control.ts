@@ -4,8 +4,9 @@
  * contract; every body is validated and a bad one is a 400 that changes nothing.
  */
 import { randomUUID } from "node:crypto";
-import { recordAudit, updateIngestion, visibleAuditRecords } from "./audit.js";
-import { updateConsumerBehaviour } from "./consumers/consumerSimulation.js";
+import { type IngestionChange, recordAudit, updateIngestion, visibleAuditRecords } from "./audit.js";
+import { applyStateChange, lifecycleOf, parseStateChange } from "./consumers/consumerLifecycle.js";
+import { unwrapSchedule, updateConsumerBehaviour } from "./consumers/consumerSimulation.js";
 import { pinnedKeysOf } from "./consumers/pinnedKeys.js";
 import {
   addEventSubscription,
@@ -22,7 +23,13 @@ import {
   type SandboxService,
 } from "./http.js";
 import { findVault } from "./keyvault/operations.js";
-import type { IngestionSettings, LatencySettings, SandboxAuditRecord, VaultKind } from "./model.js";
+import type {
+  LatencyRange,
+  LatencySettings,
+  SandboxAuditRecord,
+  SandboxConsumer,
+  VaultKind,
+} from "./model.js";
 import type { SandboxStore } from "./store.js";
 
 export interface ControlRoute {
@@ -85,23 +92,31 @@ function vaultsView(store: SandboxStore): unknown[] {
   }));
 }
 
+/** One consumer as GET /_sandbox/state shows it. */
+function consumerView(store: SandboxStore, consumer: SandboxConsumer): unknown {
+  const resource = store.armResource(consumer.id);
+  const pins = resource ? Object.fromEntries(pinnedKeysOf(store, consumer.kind, resource.body)) : {};
+  const properties = (resource?.body.properties ?? {}) as Fields;
+  const schedule = unwrapSchedule(store, consumer);
+  return {
+    id: consumer.id,
+    kind: consumer.kind,
+    identityObjectId: consumer.identityObjectId,
+    state: lifecycleOf(store, consumer),
+    provisioningState:
+      typeof properties.provisioningState === "string" ? properties.provisioningState : undefined,
+    updating: resource?.pendingUpdate !== undefined,
+    pins,
+    inUse: consumer.usage.map((usage) => ({ ...usage, since: iso(usage.since) })),
+    behaviour: consumer.behaviour,
+    lastUnwrapAt: iso(schedule.lastUnwrapAt),
+    nextUnwrapAt: iso(schedule.nextUnwrapAt),
+    failures: consumer.failures.map((failure) => ({ ...failure, at: iso(failure.at) })),
+  };
+}
+
 function consumersView(store: SandboxStore): unknown[] {
-  return [...store.consumers.values()].map((consumer) => {
-    const resource = store.armResource(consumer.id);
-    const pins = resource ? Object.fromEntries(pinnedKeysOf(store, consumer.kind, resource.body)) : {};
-    const properties = (resource?.body.properties ?? {}) as Fields;
-    return {
-      id: consumer.id,
-      kind: consumer.kind,
-      identityObjectId: consumer.identityObjectId,
-      provisioningState:
-        typeof properties.provisioningState === "string" ? properties.provisioningState : undefined,
-      updating: resource?.pendingUpdate !== undefined,
-      pins,
-      inUse: consumer.usage.map((usage) => ({ ...usage, since: iso(usage.since) })),
-      behaviour: consumer.behaviour,
-    };
-  });
+  return [...store.consumers.values()].map((consumer) => consumerView(store, consumer));
 }
 
 function auditView(store: SandboxStore): unknown {
@@ -113,6 +128,9 @@ function auditView(store: SandboxStore): unknown {
     visible: visibleAuditRecords(store).length,
     byOperation,
     retentionMs: store.auditRetentionMs,
+    maxRecords: store.auditMaxRecords,
+    exactWindowMs: store.auditExactWindowMs,
+    droppedThrough: iso(store.auditDroppedThrough),
   };
 }
 
@@ -137,10 +155,36 @@ function stateView(store: SandboxStore): unknown {
 
 // --- settings ------------------------------------------------------------------------------
 
-function parseIngestion(request: SandboxRequest): Partial<IngestionSettings> {
+function parseLatencyRange(value: unknown): LatencyRange | null {
+  if (value === null) return null;
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw badRequest('"latencySeconds" must be {"min": n, "max": n} (seconds) or null.');
+  }
+  const range = value as Fields;
+  rejectUnknown(range, ["min", "max"], '"latencySeconds"');
+  const bound = (name: "min" | "max"): number => {
+    const seconds = range[name];
+    if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) {
+      throw badRequest(
+        `"latencySeconds.${name}" must be a number of seconds from 0 to 86400, not ${JSON.stringify(seconds)}.`,
+      );
+    }
+    return seconds;
+  };
+  const min = bound("min");
+  const max = bound("max");
+  if (max < min) throw badRequest(`"latencySeconds.max" (${max}) must be at least "min" (${min}).`);
+  return { min, max };
+}
+
+function parseIngestion(request: SandboxRequest): IngestionChange {
   const fields = bodyObject(request, "The ingestion settings");
-  rejectUnknown(fields, ["delaySeconds", "paused", "partialError"], "The ingestion settings");
-  const change: Partial<IngestionSettings> = {};
+  const allowed = ["delaySeconds", "latencySeconds", "paused", "partialError"];
+  rejectUnknown(fields, allowed, "The ingestion settings");
+  const change: IngestionChange = {};
+  if (fields.delaySeconds !== undefined && fields.latencySeconds !== undefined) {
+    throw badRequest('Give "delaySeconds" (a fixed latency) or "latencySeconds" (a range), not both.');
+  }
   if (fields.delaySeconds !== undefined) {
     const delay = fields.delaySeconds;
     if (typeof delay !== "number" || !Number.isFinite(delay) || delay < 0) {
@@ -148,6 +192,7 @@ function parseIngestion(request: SandboxRequest): Partial<IngestionSettings> {
     }
     change.delaySeconds = delay;
   }
+  if (fields.latencySeconds !== undefined) change.latencySeconds = parseLatencyRange(fields.latencySeconds);
   for (const name of ["paused", "partialError"] as const) {
     const value = fields[name];
     if (value === undefined) continue;
@@ -156,7 +201,7 @@ function parseIngestion(request: SandboxRequest): Partial<IngestionSettings> {
     change[name] = value;
   }
   if (Object.keys(change).length === 0)
-    throw badRequest('Give at least one of "delaySeconds", "paused", "partialError".');
+    throw badRequest(`Give at least one of ${allowed.map((name) => `"${name}"`).join(", ")}.`);
   return change;
 }
 
@@ -186,7 +231,9 @@ const AUDIT_FIELDS = [
   "vault",
   "operationName",
   "id",
+  "requestUri",
   "callerObjectId",
+  "callerAppId",
   "callerIpAddress",
   "httpStatusCode",
   "resultType",
@@ -245,7 +292,9 @@ function parseAuditRecords(store: SandboxStore, body: unknown): Omit<SandboxAudi
       vaultKind,
       operationName: requiredString(fields, "operationName", where),
       id: requiredString(fields, "id", where),
+      ...(fields.requestUri !== undefined ? { requestUri: optionalString("requestUri", "") } : {}),
       callerObjectId: requiredString(fields, "callerObjectId", where),
+      ...(fields.callerAppId !== undefined ? { callerAppId: optionalString("callerAppId", "") } : {}),
       callerIpAddress: optionalString("callerIpAddress", "10.0.0.4"),
       httpStatusCode: status,
       resultType,
@@ -295,7 +344,8 @@ export const controlRoutes: ControlRoute[] = [
   {
     method: "POST",
     path: "/_sandbox/ingestion",
-    summary: '{"delaySeconds": n, "paused": bool, "partialError": bool} for the audit log pipeline',
+    summary:
+      '{"delaySeconds": n | "latencySeconds": {"min": n, "max": n} | null, "paused": bool, "partialError": bool} for the audit log pipeline',
     handle(request, store) {
       updateIngestion(store, parseIngestion(request));
       return json(200, store.ingestion);
@@ -323,8 +373,28 @@ export const controlRoutes: ControlRoute[] = [
   {
     method: "POST",
     path: "/_sandbox/consumers/behaviour",
-    summary: '{"id": "<resource id>", "lagSeconds": n, "stuckOnVersion": "<version>" or null}',
-    handle: (request, store) => json(200, updateConsumerBehaviour(store, readJson(request))),
+    summary:
+      '{"id": "<resource id>", "lagSeconds": n, "stuckOnVersion": "<version>" or null, "unwrapIntervalSeconds": n, "jitterSeconds": n, "unwrapVersion": "<version>" or null}',
+    handle(request, store) {
+      const consumer = updateConsumerBehaviour(store, readJson(request));
+      // The consumer as the state shows it, plus `usage` as this route has always answered.
+      return json(200, { ...(consumerView(store, consumer) as Fields), usage: consumer.usage });
+    },
+  },
+  {
+    method: "POST",
+    path: "/_sandbox/consumers/state",
+    summary:
+      '{"id": "<Kusto or Cassandra cluster id>", "state": "Stopped" | "Running" | "Deallocated"}: stop or start a Kusto cluster, deallocate or start a Cassandra cluster',
+    handle(request, store) {
+      const change = parseStateChange(store, readJson(request));
+      const consumers = applyStateChange(store, change);
+      return json(200, {
+        id: change.id,
+        state: change.state,
+        consumers: consumers.map((each) => consumerView(store, each)),
+      });
+    },
   },
   {
     method: "POST",

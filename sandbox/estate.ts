@@ -80,11 +80,25 @@ export interface EstateWorkspace {
   name: string;
   subscriptionId: string;
   resourceGroup: string;
+  /**
+   * The AzureDiagnostics column that carries a vault caller's object id in this workspace:
+   * "identity_claim_oid_g" (default) or
+   * "identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g". The other
+   * column does not exist there (Managed HSM records always fill the long one).
+   */
+  objectIdColumn?:
+    | "identity_claim_oid_g"
+    | "identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g";
 }
 
 export interface EstateConsumerBehaviour {
+  /** Seconds between a repoint (or a new version, when following the newest) and the switch. Default: simulation.defaultLagSeconds. */
   lagSeconds?: number;
   stuckOnVersion?: string | null;
+  /** How often this consumer unwraps, on average. Default: simulation.unwrapIntervalSeconds. */
+  unwrapIntervalSeconds?: number;
+  /** Each interval is drawn from unwrapIntervalSeconds ± jitterSeconds (at most the interval). Default 0. */
+  jitterSeconds?: number;
 }
 
 interface EstateConsumerBase {
@@ -100,6 +114,14 @@ interface EstateConsumerBase {
 export interface EstateKustoCluster extends EstateConsumerBase {
   kind: "kusto";
   key: EstateKeyRef;
+  /** `properties.enableAutoStop` (default true, as the Kusto API creates clusters). */
+  enableAutoStop?: boolean;
+  /**
+   * With auto-stop, the cluster stops itself after this long without activity (the sandbox
+   * runs no queries, so idle time counts from its last start). Default 432000 (5 days: what
+   * Azure Data Explorer waits for an inactive cluster with little or no data).
+   */
+  autoStopAfterIdleSeconds?: number;
 }
 
 export type EstateBackupPolicy =
@@ -108,8 +130,18 @@ export type EstateBackupPolicy =
 
 export interface EstateCosmosAccount extends EstateConsumerBase {
   kind: "cosmos";
+  /** Cosmos DB takes a key URI without version only: `version` must be "none". */
   key: EstateKeyRef;
   backupPolicy: EstateBackupPolicy;
+  /**
+   * Who unwraps: "FirstPartyIdentity" (the Azure Cosmos DB application's service principal,
+   * which the estate's identities must hold with clientId a232010e-820c-4083-83bb-3ace5fc29d0b),
+   * "SystemAssignedIdentity" (the account's own, when `identity` has no userAssigned), or
+   * "UserAssignedIdentity=<identity name or ARM id>". Default: the account's `identity`.
+   */
+  defaultIdentity?: string;
+  /** How long the account takes to start using a new version of its key. Default: its lagSeconds. */
+  pickUpDelaySeconds?: number;
 }
 
 export interface EstateCassandraDataCenter {
@@ -144,7 +176,8 @@ export interface EstateEventSubscription {
 
 export interface Estate {
   tenantId?: string;
-  subscriptions: { id: string; resourceGroups: string[] }[];
+  /** `watched: false` leaves a subscription out of the service's ROTATOR_SUBSCRIPTIONS (its consumers stay unknown). */
+  subscriptions: { id: string; resourceGroups: string[]; watched?: boolean }[];
   identities: EstateIdentity[];
   roleDefinitions?: EstateRoleDefinition[];
   roleAssignments: EstateRoleAssignment[];
@@ -157,5 +190,7 @@ export interface Estate {
     unwrapIntervalSeconds?: number;
     /** Lag between a repoint and the consumer using the new version. Default 5. */
     defaultLagSeconds?: number;
+    /** Per-record ingestion latency of the audit logs, drawn uniformly from this range. Default 0. */
+    ingestionLatencySeconds?: { min: number; max: number };
   };
 }

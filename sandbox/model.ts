@@ -82,11 +82,28 @@ export interface SandboxVault {
   keys: Map<string, SandboxKey>;
 }
 
+/**
+ * The column of `AzureDiagnostics` that carries a vault caller's object id. Which one a
+ * workspace has depends on how its Key Vault records were flattened: some workspaces hold
+ * `identity_claim_oid_g`, others the long claim name, and a column that never received data
+ * does not exist in that workspace at all.
+ */
+export type ObjectIdColumn =
+  | "identity_claim_oid_g"
+  | "identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g";
+
+export const OBJECT_ID_COLUMNS: readonly ObjectIdColumn[] = [
+  "identity_claim_oid_g",
+  "identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g",
+];
+
 export interface SandboxWorkspace {
   /** Customer id (GUID) used in `/v1/workspaces/{id}/query`. */
   id: string;
   name: string;
   resourceId: string;
+  /** Where vault rows put the caller's object id (default `identity_claim_oid_g`). */
+  objectIdColumn?: ObjectIdColumn;
 }
 
 /** One Key Vault data-plane call, as the audit log records it. */
@@ -100,7 +117,15 @@ export interface SandboxAuditRecord {
   operationName: string;
   /** Versioned key id when the call named a version or created one, else the key id, or the vault uri. */
   id: string;
+  /**
+   * The URL the caller sent (path and api-version). Default: `id` with the api-version. A
+   * failed call is logged with this only: Key Vault writes `id` for calls that returned an
+   * object, and Managed HSM records never carry it.
+   */
+  requestUri?: string;
   callerObjectId: string;
+  /** The caller's application (client) id, as the token's `appid` claim names it, when known. */
+  callerAppId?: string;
   callerIpAddress: string;
   httpStatusCode: number;
   resultType: "Success" | "Failure";
@@ -145,10 +170,33 @@ export interface SandboxAsyncOperation {
 
 /** How a simulated consumer behaves (see POST /_sandbox/consumers/behaviour). */
 export interface ConsumerBehaviour {
+  /** How long after a repoint (or a new version, when it follows the newest) the consumer moves; for Cosmos the pick-up delay. */
   lagSeconds: number;
   /** When set, the consumer keeps using this version whatever it is pointed at. */
   stuckOnVersion: string | null;
+  /** How often the consumer unwraps, on average. */
+  unwrapIntervalSeconds: number;
+  /** Each interval is drawn from unwrapIntervalSeconds ± jitterSeconds (uniformly). */
+  jitterSeconds: number;
+  /** When set, every unwrap of the pin whose key has this version tries exactly this version (a stale caller). */
+  unwrapVersion: string | null;
 }
+
+/** An unwrap (or the wrap of a switch) that a simulated consumer could not do. */
+export interface ConsumerFailure {
+  pin: string;
+  vault: string;
+  key: string;
+  version: string;
+  operationName: "KeyUnwrap" | "KeyWrap";
+  /** Epoch ms. */
+  at: number;
+  status: number;
+  errorCode?: string;
+}
+
+/** What a consumer is doing: running, or silent because its cluster is stopped or deallocated. */
+export type ConsumerLifecycleState = "Running" | "Stopped" | "Deallocated";
 
 /**
  * A key reference that a consumer actually uses right now, per pin. For Kusto and Cosmos
@@ -169,10 +217,12 @@ export interface SandboxConsumer {
   /** ARM id of the resource that holds the key reference (for Cassandra: the data center). */
   id: string;
   kind: ConsumerKind;
-  /** Identity that unwraps with the key. */
+  /** Identity that unwraps with the key (for a Cosmos FirstPartyIdentity account: the Cosmos first-party principal). */
   identityObjectId: string;
   behaviour: ConsumerBehaviour;
   usage: ConsumerUsage[];
+  /** The unwraps it could not do, oldest first (the newest CONSUMER_FAILURES_KEPT). */
+  failures: ConsumerFailure[];
 }
 
 export type EventSchema = "EventGridSchema" | "CloudEventSchema";
@@ -225,8 +275,17 @@ export interface FaultRule {
   remaining: number;
 }
 
+/** A range of seconds a per-record latency is drawn from (uniformly). */
+export interface LatencyRange {
+  min: number;
+  max: number;
+}
+
 export interface IngestionSettings {
+  /** Fixed ingestion latency of every record, used while `latencySeconds` is not set. */
   delaySeconds: number;
+  /** Per-record latency drawn from this range, so records arrive out of order; overrides `delaySeconds`. */
+  latencySeconds?: LatencyRange;
   paused: boolean;
   /** When true, the next Log Analytics queries answer with a PartialError. */
   partialError: boolean;

@@ -12,7 +12,7 @@ import type { Estate } from "./estate.js";
 import { customTopicService } from "./eventgrid/customTopic.js";
 import { eventGridLoop, seedEventGrid } from "./eventgrid/eventGridSimulation.js";
 import type { SandboxService } from "./http.js";
-import { consumerUnwrap } from "./keyvault/operations.js";
+import { consumerKeyOperation } from "./keyvault/operations.js";
 import { keyVaultService } from "./keyvault/service.js";
 import { logAnalyticsService } from "./loganalytics/logAnalyticsService.js";
 import type { SandboxStore } from "./store.js";
@@ -37,6 +37,6 @@ export const sandboxSeeders: SandboxSeeder[] = [seedEventGrid, seedConsumers, se
 
 export const sandboxLoops: SandboxBackgroundLoop[] = [
   eventGridLoop,
-  consumerLoop(consumerUnwrap),
+  consumerLoop(consumerKeyOperation),
   armLongRunningOperationLoop,
 ];

@@ -6,9 +6,15 @@
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { COSMOS_FIRST_PARTY_APP_ID } from "./arm/cosmosAccounts.js";
 import type { Estate, EstateKeyRef, EstateVault } from "./estate.js";
-import { addKeyVersion, keyScope } from "./keyvault/operations.js";
-import type { SandboxKey, SandboxRoleDefinition, SandboxVault } from "./model.js";
+import { addKeyVersion, keyScope, MANAGED_HSM_MAX_KEY_VERSIONS } from "./keyvault/operations.js";
+import {
+  OBJECT_ID_COLUMNS,
+  type SandboxKey,
+  type SandboxRoleDefinition,
+  type SandboxVault,
+} from "./model.js";
 import { defaultEstateFile } from "./projectPaths.js";
 import { builtInRoleDefinitions } from "./rbac.js";
 import { sandboxSeeders } from "./registry.js";
@@ -131,6 +137,7 @@ export function validateEstate(input: unknown): Estate {
     const id = requiredText(fields, "id", path, GUID);
     const groups = array(fields.resourceGroups, `${path}.resourceGroups`, { nonEmpty: true });
     strings(fields, "resourceGroups", path);
+    boolean(fields, "watched", path);
     subscriptions.set(id.toLowerCase(), new Set(groups.map((group) => String(group).toLowerCase())));
   });
   const requireGroup = (fields: Fields, path: string): void => {
@@ -143,6 +150,7 @@ export function validateEstate(input: unknown): Estate {
     }
   };
 
+  const identityFields = new Map<string, Fields>();
   const identities = array(estate.identities, "identities", { nonEmpty: true }).map((item, i) => {
     const path = `identities[${i}]`;
     const fields = object(item, path);
@@ -151,6 +159,7 @@ export function validateEstate(input: unknown): Estate {
     text(fields, "clientId", path, GUID, true);
     if (fields.userAssigned !== undefined)
       requireGroup(object(fields.userAssigned, `${path}.userAssigned`), `${path}.userAssigned`);
+    identityFields.set(name, fields);
     return name;
   });
   unique(identities, "identities");
@@ -172,11 +181,18 @@ export function validateEstate(input: unknown): Estate {
     const fields = object(item, path);
     requiredText(fields, "id", path, GUID);
     requireGroup(fields, path);
+    if (
+      fields.objectIdColumn !== undefined &&
+      !OBJECT_ID_COLUMNS.includes(fields.objectIdColumn as (typeof OBJECT_ID_COLUMNS)[number])
+    ) {
+      fail(`${path}.objectIdColumn`, `must be one of ${OBJECT_ID_COLUMNS.map((c) => `"${c}"`).join(", ")}`);
+    }
     return requiredText(fields, "name", path);
   });
   unique(workspaces, "workspaces");
 
   const keysByVault = new Map<string, Map<string, number>>();
+  const vaultKinds = new Map<string, string>();
   const vaultNames = array(estate.vaults, "vaults").map((item, i) => {
     const path = `vaults[${i}]`;
     const fields = object(item, path);
@@ -200,6 +216,12 @@ export function validateEstate(input: unknown): Estate {
       number(key, "size", keyPath, { min: 2048, optional: true });
       strings(key, "keyOps", keyPath);
       const versions = array(key.versions, `${keyPath}.versions`, { nonEmpty: true });
+      if (fields.kind === "managedHsm" && versions.length > MANAGED_HSM_MAX_KEY_VERSIONS) {
+        fail(
+          `${keyPath}.versions`,
+          `has ${versions.length}; a Managed HSM keeps at most ${MANAGED_HSM_MAX_KEY_VERSIONS}`,
+        );
+      }
       versions.forEach((versionItem, v) => {
         const versionPath = `${keyPath}.versions[${v}]`;
         const version = object(versionItem, versionPath);
@@ -212,6 +234,7 @@ export function validateEstate(input: unknown): Estate {
       keys.set(keyName.toLowerCase(), versions.length);
     });
     keysByVault.set(name.toLowerCase(), keys);
+    vaultKinds.set(name.toLowerCase(), String(fields.kind));
     return name;
   });
   unique(vaultNames, "vaults");
@@ -254,16 +277,91 @@ export function validateEstate(input: unknown): Estate {
       fail(`${path}.version`, `must be "newest", "none" or a version index from 0 to ${versions - 1}`);
     }
   };
-  const checkBehaviour = (value: unknown, path: string): void => {
+  const simulationFields =
+    typeof estate.simulation === "object" && estate.simulation !== null ? (estate.simulation as Fields) : {};
+  const defaultInterval =
+    typeof simulationFields.unwrapIntervalSeconds === "number" ? simulationFields.unwrapIntervalSeconds : 10;
+  const checkBehaviour = (value: unknown, path: string, inherited?: Fields): void => {
     if (value === undefined) return;
     const fields = object(value, path);
     number(fields, "lagSeconds", path, { min: 0, optional: true });
+    number(fields, "unwrapIntervalSeconds", path, { min: 1, max: MAX_HOURS * 3600, optional: true });
+    number(fields, "jitterSeconds", path, { min: 0, optional: true });
+    const interval =
+      typeof fields.unwrapIntervalSeconds === "number"
+        ? fields.unwrapIntervalSeconds
+        : typeof inherited?.unwrapIntervalSeconds === "number"
+          ? inherited.unwrapIntervalSeconds
+          : defaultInterval;
+    if (typeof fields.jitterSeconds === "number" && fields.jitterSeconds > interval) {
+      fail(
+        `${path}.jitterSeconds`,
+        `(${fields.jitterSeconds}) must be at most the unwrap interval (${interval})`,
+      );
+    }
     if (
       fields.stuckOnVersion !== undefined &&
       fields.stuckOnVersion !== null &&
       typeof fields.stuckOnVersion !== "string"
     ) {
       fail(`${path}.stuckOnVersion`, "must be a string or null");
+    }
+  };
+  const requireVaultKey = (value: unknown, path: string): void => {
+    const vault = object(value, path).vault;
+    if (typeof vault === "string" && vaultKinds.get(vault.toLowerCase()) === "managedHsm") {
+      fail(
+        `${path}.vault`,
+        `("${vault}") is a Managed HSM; Managed Instance for Apache Cassandra takes customer-managed keys from Key Vault only`,
+      );
+    }
+  };
+  const checkDefaultIdentity = (fields: Fields, path: string, identity: string): void => {
+    const value = fields.defaultIdentity;
+    if (value === undefined) return;
+    if (typeof value !== "string") fail(`${path}.defaultIdentity`, "must be a string");
+    const own = identityFields.get(identity);
+    const userAssigned = own?.userAssigned as Fields | undefined;
+    if (value === "FirstPartyIdentity") {
+      const firstParty = [...identityFields.values()].some(
+        (candidate) => String(candidate.clientId ?? "").toLowerCase() === COSMOS_FIRST_PARTY_APP_ID,
+      );
+      if (!firstParty) {
+        fail(
+          `${path}.defaultIdentity`,
+          `is "FirstPartyIdentity", but no identity has the Azure Cosmos DB application's clientId ${COSMOS_FIRST_PARTY_APP_ID} (add its service principal, with its object id in the tenant)`,
+        );
+      }
+      return;
+    }
+    if (value === "SystemAssignedIdentity") {
+      if (userAssigned) {
+        fail(
+          `${path}.defaultIdentity`,
+          `is "SystemAssignedIdentity", but identity "${identity}" is user-assigned`,
+        );
+      }
+      return;
+    }
+    const named = /^UserAssignedIdentity=(.+)$/.exec(value)?.[1];
+    if (named === undefined) {
+      fail(
+        `${path}.defaultIdentity`,
+        'must be "FirstPartyIdentity", "SystemAssignedIdentity" or "UserAssignedIdentity=<identity name or ARM id>"',
+      );
+    }
+    if (!userAssigned) {
+      fail(
+        `${path}.defaultIdentity`,
+        `names a user-assigned identity, but identity "${identity}" is not one`,
+      );
+    }
+    const armId = `/subscriptions/${String(userAssigned.subscriptionId)}/resourceGroups/${String(userAssigned.resourceGroup)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${identity}`;
+    if (named !== identity && named.toLowerCase() !== armId.toLowerCase()) {
+      fail(
+        `${path}.defaultIdentity`,
+        `("${value}") must name the account's identity "${identity}" (or ${armId})`,
+      );
     }
   };
   const consumerNames = array(estate.consumers, "consumers").map((item, i) => {
@@ -278,9 +376,19 @@ export function validateEstate(input: unknown): Estate {
     switch (fields.kind) {
       case "kusto":
         checkKeyRef(fields.key, `${path}.key`);
+        boolean(fields, "enableAutoStop", path);
+        number(fields, "autoStopAfterIdleSeconds", path, { min: 1, max: MAX_HOURS * 3600, optional: true });
         break;
       case "cosmos": {
         checkKeyRef(fields.key, `${path}.key`);
+        if (object(fields.key, `${path}.key`).version !== "none") {
+          fail(
+            `${path}.key.version`,
+            'must be "none": Cosmos DB refuses a versioned keyVaultKeyUri ("Please provide KeyVault Key Uri without version") and follows the newest version itself',
+          );
+        }
+        checkDefaultIdentity(fields, path, identity);
+        number(fields, "pickUpDelaySeconds", path, { min: 0, max: MAX_HOURS * 3600, optional: true });
         const policy = object(fields.backupPolicy, `${path}.backupPolicy`);
         if (policy.type === "Periodic") {
           number(policy, "intervalInMinutes", `${path}.backupPolicy`, { min: 60 });
@@ -302,7 +410,15 @@ export function validateEstate(input: unknown): Estate {
           requiredText(dc, "location", dcPath);
           checkKeyRef(dc.managedDiskKey, `${dcPath}.managedDiskKey`);
           checkKeyRef(dc.backupStorageKey, `${dcPath}.backupStorageKey`);
-          checkBehaviour(dc.behaviour, `${dcPath}.behaviour`);
+          requireVaultKey(dc.managedDiskKey, `${dcPath}.managedDiskKey`);
+          requireVaultKey(dc.backupStorageKey, `${dcPath}.backupStorageKey`);
+          checkBehaviour(
+            dc.behaviour,
+            `${dcPath}.behaviour`,
+            typeof fields.behaviour === "object" && fields.behaviour !== null
+              ? (fields.behaviour as Fields)
+              : {},
+          );
         });
         break;
       default:
@@ -336,6 +452,14 @@ export function validateEstate(input: unknown): Estate {
     const simulation = object(estate.simulation, "simulation");
     number(simulation, "unwrapIntervalSeconds", "simulation", { min: 1, optional: true });
     number(simulation, "defaultLagSeconds", "simulation", { min: 0, optional: true });
+    if (simulation.ingestionLatencySeconds !== undefined) {
+      const range = object(simulation.ingestionLatencySeconds, "simulation.ingestionLatencySeconds");
+      number(range, "min", "simulation.ingestionLatencySeconds", { min: 0, max: 86_400 });
+      number(range, "max", "simulation.ingestionLatencySeconds", { min: 0, max: 86_400 });
+      if ((range.max as number) < (range.min as number)) {
+        fail("simulation.ingestionLatencySeconds.max", "must be at least min");
+      }
+    }
   }
   return input as Estate;
 }
@@ -447,7 +571,11 @@ export function seedStore(store: SandboxStore, estate: Estate): void {
   validateEstate(estate);
   if (estate.tenantId) store.tenantId = estate.tenantId;
   for (const subscription of estate.subscriptions) {
-    store.subscriptions.push({ id: subscription.id, resourceGroups: [...subscription.resourceGroups] });
+    store.subscriptions.push({
+      id: subscription.id,
+      resourceGroups: [...subscription.resourceGroups],
+      watched: subscription.watched ?? true,
+    });
   }
   for (const identity of estate.identities) {
     const resourceId = identity.userAssigned
@@ -474,6 +602,7 @@ export function seedStore(store: SandboxStore, estate: Estate): void {
       id: workspace.id,
       name: workspace.name,
       resourceId: `${resourceGroupId(workspace.subscriptionId, workspace.resourceGroup)}/providers/Microsoft.OperationalInsights/workspaces/${workspace.name}`,
+      objectIdColumn: workspace.objectIdColumn ?? "identity_claim_oid_g",
     });
   }
   for (const spec of estate.vaults) {
@@ -489,6 +618,8 @@ export function seedStore(store: SandboxStore, estate: Estate): void {
       scope: resolveScope(store, assignment.scope),
     });
   }
+  const latency = estate.simulation?.ingestionLatencySeconds;
+  if (latency) store.ingestion = { ...store.ingestion, latencySeconds: { ...latency } };
   for (const topic of estate.eventGrid?.customTopics ?? []) {
     store.customTopics.push({ name: topic.name, host: topic.host.toLowerCase(), accessKey: topic.accessKey });
   }

@@ -37,6 +37,8 @@ export interface SandboxCustomTopic {
 export interface SandboxSubscription {
   id: string;
   resourceGroups: string[];
+  /** False when the service is not told about it (left out of ROTATOR_SUBSCRIPTIONS). Default true. */
+  watched?: boolean;
 }
 
 /** Events the store emits so that services can react to each other without importing each other. */
@@ -55,8 +57,19 @@ export class SandboxStore {
   readonly vaults = new Map<string, SandboxVault>();
   readonly workspaces = new Map<string, SandboxWorkspace>();
   audit: SandboxAuditRecord[] = [];
-  /** Audit records older than this are dropped, so memory stays bounded. */
+  /** Audit records older than this are dropped (the workspace retention the sandbox keeps). */
   auditRetentionMs = 8 * 24 * 3600 * 1000;
+  /**
+   * The memory bound of the audit log (see audit.ts): above this many records, records older
+   * than `auditExactWindowMs` are compacted to the first and last of each distinct call per
+   * hour; if that is not enough, the oldest are dropped and queries reaching back past them
+   * answer with a PartialError.
+   */
+  auditMaxRecords = 200_000;
+  /** Records younger than this are never compacted. */
+  auditExactWindowMs = 3600 * 1000;
+  /** Time of the newest record dropped to keep the bound (queries from before it are partial). */
+  auditDroppedThrough: number | undefined;
   readonly armResources = new Map<string, SandboxArmResource>();
   readonly asyncOperations = new Map<string, SandboxAsyncOperation>();
   readonly consumers = new Map<string, SandboxConsumer>();
@@ -70,7 +83,11 @@ export class SandboxStore {
   /** When set, the server appends every exchange here (conformance tests). */
   recording: SandboxExchange[] | undefined;
 
-  constructor(readonly clock: SandboxClock = { now: () => Date.now() }) {}
+  constructor(
+    readonly clock: SandboxClock = { now: () => Date.now() },
+    /** Where the sandbox's random draws come from (jitter, ingestion latency); tests may seed their own. */
+    public random: () => number = Math.random,
+  ) {}
 
   now(): number {
     return this.clock.now();

@@ -3,6 +3,18 @@
  * Apache Cassandra), as managedCassandra.json 2025-10-15 describes them. Each data center
  * pins two keys (`managedDiskCustomerKeyUri`, `backupStorageCustomerKeyUri`) and unwraps
  * them with the cluster's system-assigned identity.
+ *
+ * Keys come from Azure Key Vault only: the CMK support table ("Services that support
+ * customer managed keys (CMKs) in Azure Key Vault and Azure Managed HSM",
+ * learn.microsoft.com/azure/security/fundamentals/encryption-customer-managed-keys-support)
+ * lists Managed Instance for Apache Cassandra with Key Vault and without Managed HSM, so a
+ * PATCH naming a Managed HSM key is refused (400 BadRequest; the wording is the sandbox's).
+ *
+ * A cluster can be deallocated (`properties.deallocated` on the cluster and on each data
+ * center, as the spec has it: "Whether the cluster and associated data centers has been
+ * deallocated"); it makes no Key Vault calls until it is started. A data center that cannot
+ * unwrap its keys shows `provisioningState` "Failed" with `provisionError` (CassandraError:
+ * code, message, target, additionalErrorInfo) carrying Key Vault's error code.
  */
 import type { SandboxArmResource, SandboxIdentity } from "../model.js";
 import type { SandboxStore } from "../store.js";
@@ -130,7 +142,42 @@ function dataCenterProperties(body: JsonObject): JsonObject {
   return isJsonObject(body.properties) ? body.properties : {};
 }
 
-function parentClusterId(dataCenterId: string): string {
+/** Whether a cluster body (or a data center body) is deallocated. */
+export function cassandraDeallocated(body: JsonObject): boolean {
+  return dataCenterProperties(body).deallocated === true;
+}
+
+/** The body deallocated or started again (cluster and data centers both carry the flag). */
+export function withCassandraDeallocated(body: JsonObject, deallocated: boolean): JsonObject {
+  return { ...body, properties: { ...dataCenterProperties(body), deallocated } };
+}
+
+/** The error a data center shows while it cannot unwrap a key, as its `provisionError`. */
+export interface CassandraKeyError {
+  code: string;
+  message: string;
+  target: string;
+  additionalErrorInfo?: string;
+}
+
+/** A data center body failed on its key (provisioningState Failed, provisionError), or healthy again. */
+export function withDataCenterKeyHealth(
+  body: JsonObject,
+  problem: CassandraKeyError | undefined,
+): JsonObject {
+  const properties = { ...dataCenterProperties(body) };
+  if (problem) {
+    return {
+      ...body,
+      properties: { ...properties, provisioningState: "Failed", provisionError: { ...problem } },
+    };
+  }
+  if (!isJsonObject(properties.provisionError)) return body;
+  delete properties.provisionError;
+  return { ...body, properties: { ...properties, provisioningState: "Succeeded" } };
+}
+
+export function parentClusterId(dataCenterId: string): string {
   return dataCenterId.replace(/\/dataCenters\/[^/]+$/i, "");
 }
 
@@ -148,9 +195,16 @@ function mergeDataCenterPatch(_store: SandboxStore, current: JsonObject, patch: 
     );
     for (const field of Object.values(cassandraKeyPins)) {
       const uri = optionalString(requested[field], `properties.${field}`, style);
-      if (uri !== undefined && !parseKeyUri(uri)) {
+      const reference = uri === undefined ? undefined : parseKeyUri(uri);
+      if (uri !== undefined && !reference) {
         throw badRequest(
           `The value of 'properties.${field}' ('${uri}') is not a valid key identifier; expected https://<vault>.vault.azure.net/keys/<key>/<version>.`,
+          style,
+        );
+      }
+      if (reference && /\.managedhsm\.azure\.net\/?$/i.test(reference.vaultUri)) {
+        throw badRequest(
+          `The key in 'properties.${field}' ('${uri}') is in a Managed HSM. Azure Managed Instance for Apache Cassandra supports customer-managed keys in Azure Key Vault only; use a key in a key vault.`,
           style,
         );
       }

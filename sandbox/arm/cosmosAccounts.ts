@@ -1,10 +1,17 @@
 /**
  * Microsoft.DocumentDB/databaseAccounts, as cosmos-db.json 2025-10-15 describes it. The key
- * is `properties.keyVaultKeyUri` (versioned: pinned; versionless: follows the newest
- * version); the account unwraps with `properties.defaultIdentity`. `keyVaultKeyUriVersion`
- * is read-only and reports the version the account really uses (the simulated consumer's
- * usage, else the pinned version, else the newest).
+ * is `properties.keyVaultKeyUri`, always without a version: Cosmos DB refuses a versioned
+ * URI with 400 BadRequest "Please provide KeyVault Key Uri without version. We will use
+ * latest version of the key" (as users report it, MicrosoftDocs/azure-docs#70179) and
+ * follows the newest version of the key by itself, in its own time; `keyVaultKeyUriVersion`
+ * (read-only) reports the version the account really uses (the simulated consumer's usage).
+ * The account unwraps with `properties.defaultIdentity`: its system- or user-assigned
+ * identity, or "FirstPartyIdentity", the Azure Cosmos DB application's own service principal
+ * in the tenant (app id a232010e-820c-4083-83bb-3ace5fc29d0b), never the account.
+ * `customerManagedKeyStatus` tells whether the account can reach its key (see
+ * customerManagedKeyStatusFor).
  */
+import { randomUUID } from "node:crypto";
 import type { SandboxArmResource, SandboxIdentity } from "../model.js";
 import type { SandboxStore } from "../store.js";
 import { documentDbApiVersions } from "./apiVersions.js";
@@ -29,7 +36,41 @@ import {
 
 const style = "cosmos" as const;
 
+/** The application (client) id of "Azure Cosmos DB", the first-party app a FirstPartyIdentity account unwraps as. */
+export const COSMOS_FIRST_PARTY_APP_ID = "a232010e-820c-4083-83bb-3ace5fc29d0b";
+
+/**
+ * `customerManagedKeyStatus` values, as the provider words them (the CustomerManagedKeyStatus
+ * enum of the 2023-09-15 API, e.g. hashicorp/pandora's Cosmos DB definitions, and
+ * learn.microsoft.com/azure/cosmos-db/cmk-troubleshooting-guide): confirmed access, or the
+ * account in "revoke state" because it cannot use its key.
+ */
 export const customerManagedKeyConfirmed = "Access to the configured customer managed key confirmed.";
+
+/**
+ * The status when the account cannot unwrap with its key. A disabled or expired key, or a
+ * default identity without get/wrap/unwrap, is error 4002 ("the default identity is
+ * unauthorized to access the Azure Key Vault key": the troubleshooting guide lists a disabled
+ * or expired key under it); a key that is not found is 4003.
+ */
+export function customerManagedKeyRevoked(errorCode: string | undefined, status: number): string {
+  const guide = "https://learn.microsoft.com/en-us/azure/cosmos-db/cmk-troubleshooting-guide";
+  if (status === 404) {
+    return `Access to your account is currently revoked because the correspondent key is not found on the specified Key Vault; for more details about this error and how to restore access to your account please visit ${guide}#azure-key-vault-resource-not-found (4003).`;
+  }
+  if (status === 401 || status === 403 || errorCode === "KeyDisabled" || errorCode === "ForbiddenByRbac") {
+    return `Access to your account is currently revoked because the current default identity no longer has permission to the associated Key Vault key; for more details about this error and how to restore access to your account please visit ${guide}#default-identity-is-unauthorized-to-access-the-azure-key-vault-key (4002).`;
+  }
+  return `Access to your account is currently revoked because the Azure Cosmos DB service is unable to wrap or unwrap the key; for more details about this error and how to restore access to your account please visit ${guide}#internal-unwrapping-procedure-error (4005).`;
+}
+
+/** The service principal of the Azure Cosmos DB application in the estate's tenant, when the estate holds it. */
+export function cosmosFirstPartyPrincipal(store: SandboxStore): SandboxIdentity | undefined {
+  for (const identity of store.identities.values()) {
+    if (identity.clientId.toLowerCase() === COSMOS_FIRST_PARTY_APP_ID) return identity;
+  }
+  return undefined;
+}
 
 const topLevelRules = {
   updatable: ["tags", "identity", "properties", "location"],
@@ -96,8 +137,10 @@ export interface CosmosAccountSeed {
   location: string;
   identity: SandboxIdentity;
   tenantId: string;
-  /** Full key URI (versioned or versionless), or undefined for service-managed keys. */
+  /** Key URI without version, or undefined for service-managed keys. */
   keyVaultKeyUri: string | undefined;
+  /** `properties.defaultIdentity`; default: derived from `identity`. */
+  defaultIdentity?: string;
   backupPolicy: CosmosBackupPolicySeed;
   instanceId: string;
   createdAt: number;
@@ -163,7 +206,7 @@ export function cosmosAccountBody(seed: CosmosAccountSeed): JsonObject {
       ...(seed.keyVaultKeyUri
         ? { keyVaultKeyUri: seed.keyVaultKeyUri, customerManagedKeyStatus: customerManagedKeyConfirmed }
         : {}),
-      defaultIdentity: defaultIdentityFor(seed.identity),
+      defaultIdentity: seed.defaultIdentity ?? defaultIdentityFor(seed.identity),
       publicNetworkAccess: "Enabled",
       enableFreeTier: false,
       enableAnalyticalStorage: false,
@@ -182,7 +225,7 @@ function accountProperties(body: JsonObject): JsonObject {
   return isJsonObject(body.properties) ? body.properties : {};
 }
 
-/** The version the account really uses: the consumer's usage, else the pinned version, else the newest. */
+/** The version the account really uses: the consumer's usage, else the newest (an account without a simulated consumer). */
 function keyVaultKeyUriVersion(store: SandboxStore, resource: SandboxArmResource): string | undefined {
   const uri = accountProperties(resource.body).keyVaultKeyUri;
   if (typeof uri !== "string") return undefined;
@@ -220,9 +263,17 @@ function mergeCosmosPatch(store: SandboxStore, current: JsonObject, patch: unkno
     const requested = requireJsonObject(request.properties, "properties", style);
     const properties = mergeFields(accountProperties(current), requested, propertyRules, "properties", style);
     const keyVaultKeyUri = optionalString(requested.keyVaultKeyUri, "properties.keyVaultKeyUri", style);
-    if (keyVaultKeyUri !== undefined && !parseKeyUri(keyVaultKeyUri)) {
+    const reference = keyVaultKeyUri === undefined ? undefined : parseKeyUri(keyVaultKeyUri);
+    if (keyVaultKeyUri !== undefined && !reference) {
       throw badRequest(
-        `The keyVaultKeyUri '${keyVaultKeyUri}' is not a valid key identifier; expected https://<vault>.vault.azure.net/keys/<key>[/<version>].`,
+        `The keyVaultKeyUri '${keyVaultKeyUri}' is not a valid key identifier; expected https://<vault>.vault.azure.net/keys/<key>.`,
+        style,
+      );
+    }
+    if (reference?.version) {
+      // The words and shape users get from the provider (MicrosoftDocs/azure-docs#70179).
+      throw badRequest(
+        `Please provide KeyVault Key Uri without version. We will use latest version of the key\r\nActivityId: ${randomUUID()}, Microsoft.Azure.Documents.Common/2.14.0`,
         style,
       );
     }
@@ -230,6 +281,16 @@ function mergeCosmosPatch(store: SandboxStore, current: JsonObject, patch: unkno
     merged.properties = properties;
   }
   const defaultIdentity = accountProperties(merged).defaultIdentity;
+  if (
+    typeof defaultIdentity === "string" &&
+    !["FirstPartyIdentity", "SystemAssignedIdentity"].includes(defaultIdentity) &&
+    !defaultIdentity.startsWith("UserAssignedIdentity=")
+  ) {
+    throw badRequest(
+      `The defaultIdentity '${defaultIdentity}' is not valid; use "FirstPartyIdentity", "SystemAssignedIdentity" or "UserAssignedIdentity=<identity resource id>".`,
+      style,
+    );
+  }
   if (typeof defaultIdentity === "string" && defaultIdentity.startsWith("UserAssignedIdentity=")) {
     const identityId = defaultIdentity.slice("UserAssignedIdentity=".length);
     if (!userAssignedPrincipal(merged.identity, identityId)) {
@@ -242,9 +303,11 @@ function mergeCosmosPatch(store: SandboxStore, current: JsonObject, patch: unkno
   return merged;
 }
 
-function unwrappingPrincipal(body: JsonObject): string | undefined {
+/** Object id of whoever unwraps the account's key: its default identity, or the Cosmos first-party principal. */
+export function cosmosUnwrappingPrincipal(store: SandboxStore, body: JsonObject): string | undefined {
   const defaultIdentity = accountProperties(body).defaultIdentity;
   if (typeof defaultIdentity !== "string") return undefined;
+  if (defaultIdentity === "FirstPartyIdentity") return cosmosFirstPartyPrincipal(store)?.objectId;
   if (defaultIdentity.startsWith("UserAssignedIdentity=")) {
     return userAssignedPrincipal(body.identity, defaultIdentity.slice("UserAssignedIdentity=".length));
   }
@@ -289,7 +352,7 @@ export const cosmosAccountKind: ArmResourceKind = {
       const reference: KeyReference | undefined = typeof uri === "string" ? parseKeyUri(uri) : undefined;
       return { key: reference };
     },
-    unwrappingPrincipal: (_store, _resource, body) => unwrappingPrincipal(body),
+    unwrappingPrincipal: (store, _resource, body) => cosmosUnwrappingPrincipal(store, body),
     keyProblemError(problem) {
       return badRequest(
         `${problem.message} The Azure Cosmos DB account cannot use this customer-managed key: make sure the key exists and is enabled, the key vault has soft delete and purge protection enabled, and the account's default identity has get, wrapKey and unwrapKey permissions on the key.`,

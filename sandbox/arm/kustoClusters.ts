@@ -2,6 +2,18 @@
  * Microsoft.Kusto/clusters (Azure Data Explorer), as kusto.json 2023-08-15 describes it.
  * The customer-managed key lives in `properties.keyVaultProperties`; the cluster unwraps it
  * with the user-assigned identity named by `userIdentity` (or its system identity).
+ *
+ * `properties.state` (read-only; the spec's State enum: Creating, Unavailable, Running,
+ * Deleting, Deleted, Stopping, Stopped, Starting, Updating, Migrated) is "Running", or
+ * "Stopped" for a cluster stopped by hand or by auto-stop (`enableAutoStop`, default true:
+ * "Azure Data Explorer clusters that have been inactive ... are automatically stopped",
+ * MicrosoftDocs/dataexplorer-docs auto-stop-clusters.md; provisioningState stays Succeeded).
+ * A cluster that cannot unwrap its key is suspended by the service ("When Azure Data
+ * Explorer identifies that access to a customer-managed key is revoked, it will
+ * automatically suspend the cluster ... Once access to the key is returned, the cluster will
+ * be resumed automatically", dataexplorer-docs security.md): the sandbox shows that as
+ * `state` "Unavailable" with a `stateReason` naming the key and Key Vault's answer (the
+ * enum has no "Suspended"; the exact stateReason wording is the sandbox's).
  */
 import type { SandboxArmResource, SandboxIdentity } from "../model.js";
 import type { SandboxStore } from "../store.js";
@@ -74,6 +86,8 @@ export interface KustoClusterSeed {
   tenantId: string;
   /** Undefined: no customer-managed key. */
   key: { vaultUri: string; keyName: string; version: string | undefined } | undefined;
+  /** Default true, as the Kusto API creates clusters. */
+  enableAutoStop?: boolean;
   createdAt: number;
 }
 
@@ -118,7 +132,7 @@ export function kustoClusterBody(seed: KustoClusterSeed): JsonObject {
       enableDoubleEncryption: false,
       publicNetworkAccess: "Enabled",
       engineType: "V3",
-      enableAutoStop: true,
+      enableAutoStop: seed.enableAutoStop ?? true,
       restrictOutboundNetworkAccess: "Disabled",
       publicIPType: "IPv4",
       ...(keyVaultProperties ? { keyVaultProperties } : {}),
@@ -241,12 +255,47 @@ const kustoKeyErrorCodes: Record<KeyProblemReason, string> = {
 
 function withKustoPhase(body: JsonObject, phase: ProvisioningPhase): JsonObject {
   const properties = isJsonObject(body.properties) ? body.properties : {};
+  const current = typeof properties.state === "string" ? properties.state : "Running";
+  // A stopped or suspended cluster stays so through a configuration change.
+  const resting = current === "Stopped" || current === "Unavailable" ? current : undefined;
   const phases = {
-    updating: { provisioningState: "Running", state: "Updating" },
-    succeeded: { provisioningState: "Succeeded", state: "Running" },
-    failed: { provisioningState: "Failed", state: "Running" },
+    updating: { provisioningState: "Running", state: resting ?? "Updating" },
+    succeeded: { provisioningState: "Succeeded", state: resting ?? "Running" },
+    failed: { provisioningState: "Failed", state: resting ?? "Running" },
   } as const;
   return { ...body, properties: { ...properties, ...phases[phase] } };
+}
+
+/** The lifecycle state of a cluster body: "Stopped" when stopped, else running (whatever else it shows). */
+export function kustoClusterStopped(body: JsonObject): boolean {
+  const properties = isJsonObject(body.properties) ? body.properties : {};
+  return properties.state === "Stopped";
+}
+
+/** Whether auto-stop is on (`properties.enableAutoStop`, default true). */
+export function kustoAutoStopEnabled(body: JsonObject): boolean {
+  const properties = isJsonObject(body.properties) ? body.properties : {};
+  return properties.enableAutoStop !== false;
+}
+
+/** The body with the cluster stopped or running again (a started cluster comes back Running). */
+export function withKustoRunState(body: JsonObject, state: "Running" | "Stopped"): JsonObject {
+  const properties = isJsonObject(body.properties) ? { ...body.properties } : {};
+  delete properties.stateReason;
+  return { ...body, properties: { ...properties, state } };
+}
+
+/**
+ * The body as the cluster shows its key: suspended ("Unavailable" with a reason) while it
+ * cannot unwrap, back to "Running" once it can. A stopped cluster is left as it is.
+ */
+export function withKustoKeyHealth(body: JsonObject, problem: string | undefined): JsonObject {
+  const properties = isJsonObject(body.properties) ? { ...body.properties } : {};
+  if (properties.state === "Stopped") return body;
+  if (problem) return { ...body, properties: { ...properties, state: "Unavailable", stateReason: problem } };
+  if (properties.state !== "Unavailable") return body;
+  delete properties.stateReason;
+  return { ...body, properties: { ...properties, state: "Running" } };
 }
 
 export const kustoClusterKind: ArmResourceKind = {

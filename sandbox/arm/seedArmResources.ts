@@ -58,6 +58,13 @@ function providerBase(consumer: EstateConsumer, provider: string): string {
   return `/subscriptions/${consumer.subscriptionId}/resourceGroups/${consumer.resourceGroup}/providers/${provider}`;
 }
 
+/** An estate `defaultIdentity` as the account holds it: "UserAssignedIdentity=<name>" becomes the identity's ARM id. */
+function armDefaultIdentity(defaultIdentity: string, identity: SandboxIdentity): string {
+  const named = /^UserAssignedIdentity=(.+)$/.exec(defaultIdentity)?.[1];
+  if (named === undefined || named.startsWith("/") || !identity.resourceId) return defaultIdentity;
+  return `UserAssignedIdentity=${identity.resourceId}`;
+}
+
 export function seedArmResources(store: SandboxStore, estate: Estate): void {
   const createdAt = store.now();
   estate.consumers.forEach((consumer, consumerIndex) => {
@@ -80,6 +87,7 @@ export function seedArmResources(store: SandboxStore, estate: Estate): void {
           identity,
           tenantId: store.tenantId,
           key: { vaultUri: vault.uri.replace(/\/$/, ""), keyName: consumer.key.key, version },
+          ...(consumer.enableAutoStop !== undefined ? { enableAutoStop: consumer.enableAutoStop } : {}),
           createdAt,
         });
         store.putArmResource({ id, type: "Microsoft.Kusto/Clusters", body });
@@ -94,6 +102,9 @@ export function seedArmResources(store: SandboxStore, estate: Estate): void {
           identity,
           tenantId: store.tenantId,
           keyVaultKeyUri: resolvedKeyUri(store, consumer.key, where),
+          ...(consumer.defaultIdentity
+            ? { defaultIdentity: armDefaultIdentity(consumer.defaultIdentity, identity) }
+            : {}),
           backupPolicy: consumer.backupPolicy,
           instanceId: stableGuid(id),
           createdAt,

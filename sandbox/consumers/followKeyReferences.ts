@@ -2,14 +2,17 @@
  * How a simulated consumer decides which key version it really uses. Level-triggered: every
  * tick it reads its Resource Manager body (a missing resource changes nothing), works out the
  * version it should use (the pinned one, or the newest enabled one when versionless), and
- * moves there once that target has stood still for `lagSeconds`. A consumer stuck on a
- * version keeps using it whatever it is pointed at.
+ * moves there once that target has stood still for `lagSeconds`. Moving is a re-wrap, as the
+ * real services do it: the data key is unwrapped with the version in use and wrapped with
+ * the new one (`switchTo`); when that fails (the old version is disabled, say) the consumer
+ * stays where it is and tries again later. A consumer stuck on a version keeps using it
+ * whatever it is pointed at.
  */
 import type { ConsumerUsage, SandboxConsumer } from "../model.js";
 import type { SandboxStore } from "../store.js";
 import { lookUpKey, newestEnabledVersion, pinnedKeysOf } from "./pinnedKeys.js";
 
-interface UsageTarget {
+export interface UsageTarget {
   vault: string;
   key: string;
   version: string;
@@ -45,8 +48,19 @@ function stuckTarget(
   return { vault: usage.vault, key: usage.key, version: stuck };
 }
 
-/** Advance every pin of `consumer` to what it should use at `now`. */
-export function followKeyReferences(store: SandboxStore, consumer: SandboxConsumer, now: number): void {
+/** Re-wraps a pin's data from its version in use to `target`; false when that failed (the pin stays). */
+export type SwitchPin = (usage: ConsumerUsage, target: UsageTarget) => boolean;
+
+/**
+ * Advance every pin of `consumer` to what it should use at `now`. Without `switchTo` the
+ * move needs nothing (a unit of the following rule alone).
+ */
+export function followKeyReferences(
+  store: SandboxStore,
+  consumer: SandboxConsumer,
+  now: number,
+  switchTo?: SwitchPin,
+): void {
   const resource = store.armResource(consumer.id);
   const pinned = resource ? pinnedKeysOf(store, consumer.kind, resource.body) : new Map();
   for (const usage of consumer.usage) {
@@ -69,6 +83,7 @@ export function followKeyReferences(store: SandboxStore, consumer: SandboxConsum
     if (!usage.switchingTo || !sameTarget(usage.switchingTo, target)) {
       usage.switchingTo = { ...target, noticedAt: now };
     }
-    if (now >= usage.switchingTo.noticedAt + consumer.behaviour.lagSeconds * 1000) moveTo(usage, target, now);
+    if (now < usage.switchingTo.noticedAt + consumer.behaviour.lagSeconds * 1000) continue;
+    if (!switchTo || switchTo(usage, target)) moveTo(usage, target, now);
   }
 }

@@ -146,6 +146,11 @@ export type CryptoOperationName = "get" | "wrapKey" | "unwrapKey";
 /**
  * Refuse an operation on a disabled version, or a wrap outside the validity period. Key
  * Vault still unwraps with an expired key so data wrapped before expiry stays readable.
+ *
+ * A disabled version answers 403 `Forbidden` with inner code `KeyDisabled` and the message
+ * "Operation <op> is not allowed on a disabled key." — the wording Key Vault uses for disabled
+ * objects (for secrets, "Operation get is not allowed on a disabled secret." with inner code
+ * `SecretDisabled`, as Azure/azure-sdk-for-js#24756 records it from the live service).
  */
 export function requireUsable(version: SandboxKeyVersion, operation: CryptoOperationName, now: number): void {
   if (!version.enabled) {
@@ -181,6 +186,28 @@ export function requireUsable(version: SandboxKeyVersion, operation: CryptoOpera
       "KeyOperationNotAllowed",
     );
   }
+}
+
+/**
+ * Managed HSM keeps at most 100 versions of a key ("Number of versions per key: 100" in the
+ * Managed HSM object limits of learn.microsoft.com/azure/key-vault/general/service-limits).
+ * Vaults have no such limit.
+ */
+export const MANAGED_HSM_MAX_KEY_VERSIONS = 100;
+
+/**
+ * Refuse a create or rotate that would give a Managed HSM key its 101st version. No public
+ * record of the service's exact answer was found; the sandbox answers as Managed HSM answers
+ * other refused requests: 400 `BadParameter`, the message ending in an Activity ID (see
+ * Azure/azure-sdk-for-net#32260), nothing created.
+ */
+export function requireRoomForNewVersion(vault: SandboxVault, key: SandboxKey): void {
+  if (vault.kind !== "managedHsm" || key.versions.length < MANAGED_HSM_MAX_KEY_VERSIONS) return;
+  throw new KeyVaultError(
+    400,
+    "BadParameter",
+    `Key '${key.name}' already has ${key.versions.length} versions, the most a Managed HSM keeps for one key (${MANAGED_HSM_MAX_KEY_VERSIONS}); no new version was created. (Activity ID: ${randomUUID()})`,
+  );
 }
 
 /** Key Vault's DeletionRecoveryLevel for keys of this vault. */
@@ -255,6 +282,8 @@ export function auditKeyVaultCall(
     caller: KeyVaultCaller;
     operationName: string;
     id: string;
+    /** The URL the caller sent, with its api-version. */
+    requestUri: string;
     status: number;
     startedAt: number;
   },
@@ -266,7 +295,9 @@ export function auditKeyVaultCall(
     vaultKind: call.vault.kind,
     operationName: call.operationName,
     id: call.id,
+    requestUri: call.requestUri,
     callerObjectId: call.caller.objectId,
+    ...(call.caller.appId ? { callerAppId: call.caller.appId } : {}),
     callerIpAddress: call.caller.ipAddress,
     httpStatusCode: call.status,
     resultType: call.status < 400 ? "Success" : "Failure",
@@ -278,26 +309,46 @@ export function auditKeyVaultCall(
 
 /** Where simulated consumers' calls come from in audit records (an Azure service address). */
 export const CONSUMER_IP_ADDRESS = "10.0.0.4";
+/** The api-version in the request URI of a simulated consumer's call. */
+const CONSUMER_API_VERSION = "7.4";
+
+/** A simulated consumer's call on its key: unwrap (the periodic use) or wrap (re-wrapping on a switch). */
+export interface ConsumerKeyCall {
+  callerObjectId: string;
+  vault: string;
+  key: string;
+  version: string;
+  /** Default "unwrap". */
+  operation?: "unwrap" | "wrap";
+}
 
 /**
- * What a simulated consumer does every few seconds: unwrap a freshly wrapped 32-byte
- * content-encryption key with the version it uses, under its own identity. Judged and
- * audited exactly like an HTTP unwrapKey (operation KeyUnwrap, versioned key id).
+ * What a simulated consumer does with its key: unwrap a freshly wrapped 32-byte
+ * content-encryption key with the version it uses (or wrap one with a new version when it
+ * switches), under its own identity. Judged and audited exactly like an HTTP unwrapKey or
+ * wrapKey: operation KeyUnwrap/KeyWrap, request URI `<kid>/unwrapkey?api-version=…`, the
+ * caller's object id and application id.
  */
-export function consumerUnwrap(
+export function consumerKeyOperation(
   store: SandboxStore,
-  call: { callerObjectId: string; vault: string; key: string; version: string },
+  call: ConsumerKeyCall,
 ): { status: number; errorCode?: string } {
   const startedAt = store.now();
+  const operation = call.operation ?? "unwrap";
   const vault = findVault(store, call.vault);
   if (!vault) return { status: 404, errorCode: "VaultNotFound" };
-  const caller: KeyVaultCaller = { objectId: call.callerObjectId, ipAddress: CONSUMER_IP_ADDRESS };
+  const identity = store.identities.get(call.callerObjectId.toLowerCase());
+  const caller: KeyVaultCaller = {
+    objectId: call.callerObjectId,
+    ipAddress: CONSUMER_IP_ADDRESS,
+    ...(identity?.clientId ? { appId: identity.clientId } : {}),
+  };
   let status = 200;
   let errorCode: string | undefined;
   try {
-    authorizeKeyOperation(store, caller, vault, call.key, "unwrap");
+    authorizeKeyOperation(store, caller, vault, call.key, operation);
     const version = requireVersion(requireKey(vault, call.key), call.version);
-    requireUsable(version, "unwrapKey", store.now());
+    requireUsable(version, operation === "unwrap" ? "unwrapKey" : "wrapKey", store.now());
     const contentKey = randomBytes(32);
     const unwrapped = rsaUnwrap(
       version.privateKey,
@@ -311,13 +362,23 @@ export function consumerUnwrap(
     status = error.status;
     errorCode = error.innerCode ?? error.code;
   }
+  const id = keyIdentifier(vault, call.key, call.version);
   auditKeyVaultCall(store, {
     vault,
     caller,
-    operationName: "KeyUnwrap",
-    id: keyIdentifier(vault, call.key, call.version),
+    operationName: operation === "unwrap" ? "KeyUnwrap" : "KeyWrap",
+    id,
+    requestUri: `${id}/${operation === "unwrap" ? "unwrapkey" : "wrapkey"}?api-version=${CONSUMER_API_VERSION}`,
     status,
     startedAt,
   });
   return errorCode === undefined ? { status } : { status, errorCode };
+}
+
+/** The periodic unwrap of a simulated consumer (see consumerKeyOperation). */
+export function consumerUnwrap(
+  store: SandboxStore,
+  call: Omit<ConsumerKeyCall, "operation">,
+): { status: number; errorCode?: string } {
+  return consumerKeyOperation(store, { ...call, operation: "unwrap" });
 }

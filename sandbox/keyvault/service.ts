@@ -27,6 +27,7 @@ import {
   keyScope,
   recoveryLevelOf,
   requireKey,
+  requireRoomForNewVersion,
   requireUsable,
   requireVersion,
 } from "./operations.js";
@@ -459,6 +460,7 @@ function keyCreate(keyName: string): Route {
       const tags = optionalTags(fields);
       const keyOps = optionalKeyOps(fields) ?? DEFAULT_KEY_OPS;
       let key = vault.keys.get(keyName.toLowerCase());
+      if (key) requireRoomForNewVersion(vault, key);
       if (!key) {
         key = { name: keyName, kty, size, versions: [] };
         vault.keys.set(keyName.toLowerCase(), key);
@@ -485,6 +487,7 @@ function keyRotate(keyName: string): Route {
     handle(context) {
       const { store, vault } = context;
       const key = authorizedKey(context, keyName, "rotate");
+      requireRoomForNewVersion(vault, key);
       const current = key.versions.at(-1);
       const expiryTime = key.rotationPolicy?.attributes as { expiryTime?: unknown } | undefined;
       const expiresIn =
@@ -686,6 +689,7 @@ async function handleKeyVault(request: SandboxRequest, store: SandboxStore): Pro
     );
   }
   const requestedId = `${vault.uri.replace(/\/$/, "")}${request.path}`;
+  const requestUri = `${requestedId}?api-version=${apiVersion}`;
   let caller: KeyVaultCaller;
   try {
     caller = authenticate(store, vault, request);
@@ -696,6 +700,7 @@ async function handleKeyVault(request: SandboxRequest, store: SandboxStore): Pro
       caller: { objectId: "", ipAddress: request.remoteAddress },
       operationName: "Authentication",
       id: requestedId,
+      requestUri,
       status: error.status,
       startedAt,
     });
@@ -716,6 +721,7 @@ async function handleKeyVault(request: SandboxRequest, store: SandboxStore): Pro
       caller,
       operationName: route.operationName,
       id: context.auditId,
+      requestUri,
       status: response.status,
       startedAt,
     });

@@ -10,7 +10,7 @@ import { analyseQuery } from "./languageService.js";
 import { KqlError, type KqlResult, type KqlTable, type KqlType } from "./types.js";
 import { coerceToType, formatTimespan, isNullValue, type KqlValue, Timespan } from "./values.js";
 
-export type { KqlColumn, KqlErrorCode, KqlResult, KqlTable, KqlType } from "./types.js";
+export type { KqlColumn, KqlDiagnosticInfo, KqlErrorCode, KqlResult, KqlTable, KqlType } from "./types.js";
 export { KqlError } from "./types.js";
 
 function loadTable(table: KqlTable): Tabular {
@@ -53,6 +53,7 @@ export function runKql(query: string, tables: KqlTable[], options?: { now?: numb
     throw new KqlError(
       firstError.isSyntax ? "SyntaxError" : "SemanticError",
       `${firstError.message} (${firstError.code} ${where} of the query)`,
+      { diagnostic: { code: firstError.code, start: firstError.start, length: firstError.length } },
     );
   }
   const scope: Scope = {

@@ -35,13 +35,26 @@ export interface KqlResult {
 /** Why a query cannot be answered. */
 export type KqlErrorCode = "SyntaxError" | "SemanticError" | "UnsupportedQuery" | "EvaluationError";
 
+/** Where the language service found the first error: its code (e.g. KS142) and the offending text. */
+export interface KqlDiagnosticInfo {
+  code: string;
+  start: number;
+  length: number;
+}
+
 /** A query that cannot be answered; always a 400-class error (the caller's query is at fault). */
 export class KqlError extends Error {
   readonly code: KqlErrorCode;
-  constructor(code: KqlErrorCode, message: string, options?: { cause?: unknown }) {
+  readonly diagnostic: KqlDiagnosticInfo | undefined;
+  constructor(
+    code: KqlErrorCode,
+    message: string,
+    options?: { cause?: unknown; diagnostic?: KqlDiagnosticInfo },
+  ) {
     super(message, options);
     this.name = "KqlError";
     this.code = code;
+    this.diagnostic = options?.diagnostic;
   }
 }
 

@@ -2,19 +2,38 @@
  * The Key Vault audit tables a Log Analytics workspace holds: `AzureDiagnostics` (vaults
  * and Managed HSMs) and the resource-specific `AZKVAuditLogs` (vaults only), built from
  * the sandbox's visible audit records of the vaults that send their logs to the workspace.
- * Columns follow the Azure Monitor table reference (a relevant subset).
+ * Columns follow the Azure Monitor table reference (a relevant subset), with Azure's
+ * untidy parts:
+ *
+ * - `AzureDiagnostics` flattens each record's JSON into typed columns (`id_s`,
+ *   `httpStatusCode_d`, `identity_claim_…_g`), and a column exists in a workspace only once
+ *   a record has put data in it: naming a column that never received data fails the query.
+ *   Which column carries a vault caller's object id depends on the workspace
+ *   (`objectIdColumn`): `identity_claim_oid_g` in some, the long
+ *   `identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g` in others.
+ * - Key Vault writes the object's id (`id_s`) only for a call that returned one; a failed
+ *   call carries its key only in `requestUri_s`.
+ * - Managed HSM records have their own shape (learn.microsoft.com/azure/key-vault/managed-hsm/logging,
+ *   sample entry): the identity claim is nested, so the object id is always the long
+ *   column; `requestUri`, `httpStatusCode`, `clientInfo`, `PoolName` and `subnetId` sit at
+ *   the top level and `properties` holds only `PoolType`, `sku_Family`, `sku_Name`; there is
+ *   no `id`, so the key is named only by the request URI.
  */
 import { visibleAuditRecords } from "../audit.js";
 import type { KqlColumn, KqlTable } from "../kql/index.js";
-import type { SandboxAuditRecord, SandboxVault, SandboxWorkspace } from "../model.js";
+import type { ObjectIdColumn, SandboxAuditRecord, SandboxVault, SandboxWorkspace } from "../model.js";
 import type { SandboxStore } from "../store.js";
 import type { TimeWindow } from "./queryTimespan.js";
 
 const KEY_VAULT_API_VERSION = "7.6";
 const CLIENT_INFO = "azsdk-js-keyvault-keys/4.10.2 core-rest-pipeline/1.25.0 Node/22";
 const OBJECT_ID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier";
+const LONG_OBJECT_ID_COLUMN: ObjectIdColumn =
+  "identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g";
+export const DEFAULT_OBJECT_ID_COLUMN: ObjectIdColumn = "identity_claim_oid_g";
 
-const azureDiagnosticsColumns: KqlColumn[] = [
+/** Columns every AzureDiagnostics table has (Azure Monitor's common columns). */
+const azureDiagnosticsBaseColumns: KqlColumn[] = [
   { name: "TenantId", type: "string" },
   { name: "TimeGenerated", type: "datetime" },
   { name: "ResourceId", type: "string" },
@@ -32,16 +51,26 @@ const azureDiagnosticsColumns: KqlColumn[] = [
   { name: "DurationMs", type: "long" },
   { name: "CallerIPAddress", type: "string" },
   { name: "OperationVersion", type: "string" },
+  { name: "SourceSystem", type: "string" },
+  { name: "Type", type: "string" },
+  { name: "_ResourceId", type: "string" },
+];
+
+/** Columns AzureDiagnostics gets from the Key Vault records' own fields, in the order they are listed. */
+const azureDiagnosticsDataColumns: KqlColumn[] = [
   { name: "id_s", type: "string" },
   { name: "identity_claim_oid_g", type: "string" },
+  { name: LONG_OBJECT_ID_COLUMN, type: "string" },
   { name: "identity_claim_appid_g", type: "string" },
   { name: "httpStatusCode_d", type: "real" },
   { name: "requestUri_s", type: "string" },
   { name: "clientInfo_s", type: "string" },
   { name: "isAccessPolicyMatch_b", type: "bool" },
-  { name: "SourceSystem", type: "string" },
-  { name: "Type", type: "string" },
-  { name: "_ResourceId", type: "string" },
+  { name: "PoolType_s", type: "string" },
+  { name: "sku_Family_s", type: "string" },
+  { name: "sku_Name_s", type: "string" },
+  { name: "PoolName_s", type: "string" },
+  { name: "subnetId_s", type: "string" },
 ];
 
 const azkvAuditLogsColumns: KqlColumn[] = [
@@ -68,8 +97,31 @@ const azkvAuditLogsColumns: KqlColumn[] = [
   { name: "_SubscriptionId", type: "string" },
 ];
 
-function requestUriOf(record: SandboxAuditRecord): string {
-  return `${record.id}${record.id.includes("?") ? "&" : "?"}api-version=${KEY_VAULT_API_VERSION}`;
+export const AUDIT_TABLE_NAMES = ["AzureDiagnostics", "AZKVAuditLogs"] as const;
+
+export function requestUriOf(record: SandboxAuditRecord): string {
+  return (
+    record.requestUri ??
+    `${record.id}${record.id.includes("?") ? "&" : "?"}api-version=${KEY_VAULT_API_VERSION}`
+  );
+}
+
+/** Whether Key Vault logs the object id (`id`): only a call that returned an object, and never on a Managed HSM. */
+export function loggedObjectId(record: SandboxAuditRecord): string | undefined {
+  return record.vaultKind === "vault" && record.httpStatusCode < 400 ? record.id : undefined;
+}
+
+function appIdOf(store: SandboxStore, record: SandboxAuditRecord): string | undefined {
+  if (record.callerAppId) return record.callerAppId;
+  if (!record.callerObjectId) return undefined;
+  return store.identities.get(record.callerObjectId.toLowerCase())?.clientId;
+}
+
+/** Which object-id column a record fills in a workspace. */
+export function objectIdColumnFor(workspace: SandboxWorkspace, record: SandboxAuditRecord): ObjectIdColumn {
+  return record.vaultKind === "managedHsm"
+    ? LONG_OBJECT_ID_COLUMN
+    : (workspace.objectIdColumn ?? DEFAULT_OBJECT_ID_COLUMN);
 }
 
 function azureDiagnosticsRow(
@@ -78,10 +130,9 @@ function azureDiagnosticsRow(
   vault: SandboxVault,
   record: SandboxAuditRecord,
 ): Record<string, unknown> {
-  const appId =
-    [...store.identities.values()].find((identity) => identity.objectId === record.callerObjectId)
-      ?.clientId ?? "";
-  return {
+  const appId = appIdOf(store, record);
+  const objectId = loggedObjectId(record);
+  const row: Record<string, unknown> = {
     TenantId: workspace.id,
     TimeGenerated: new Date(record.time),
     ResourceId: vault.resourceId.toUpperCase(),
@@ -99,17 +150,26 @@ function azureDiagnosticsRow(
     DurationMs: record.durationMs,
     CallerIPAddress: record.callerIpAddress,
     OperationVersion: KEY_VAULT_API_VERSION,
-    id_s: record.id,
-    identity_claim_oid_g: record.callerObjectId,
-    identity_claim_appid_g: appId,
-    httpStatusCode_d: record.httpStatusCode,
-    requestUri_s: requestUriOf(record),
-    clientInfo_s: CLIENT_INFO,
-    isAccessPolicyMatch_b: false,
     SourceSystem: "Azure",
     Type: "AzureDiagnostics",
     _ResourceId: vault.resourceId.toLowerCase(),
+    httpStatusCode_d: record.httpStatusCode,
+    requestUri_s: requestUriOf(record),
+    clientInfo_s: CLIENT_INFO,
   };
+  if (objectId !== undefined) row.id_s = objectId;
+  if (record.callerObjectId) row[objectIdColumnFor(workspace, record)] = record.callerObjectId;
+  if (appId) row.identity_claim_appid_g = appId;
+  if (vault.kind === "vault") {
+    row.isAccessPolicyMatch_b = false;
+  } else {
+    row.PoolType_s = "M-HSM";
+    row.sku_Family_s = "B";
+    row.sku_Name_s = "Standard_B1";
+    row.PoolName_s = vault.name;
+    row.subnetId_s = "(unknown)";
+  }
+  return row;
 }
 
 function azkvAuditLogsRow(
@@ -118,10 +178,15 @@ function azkvAuditLogsRow(
   vault: SandboxVault,
   record: SandboxAuditRecord,
 ): Record<string, unknown> {
-  const appId = [...store.identities.values()].find(
-    (identity) => identity.objectId === record.callerObjectId,
-  )?.clientId;
+  const appId = appIdOf(store, record);
   const requestUri = requestUriOf(record);
+  const objectId = loggedObjectId(record) ?? "";
+  const claim: Record<string, string> = {};
+  if (record.callerObjectId) {
+    claim.oid = record.callerObjectId;
+    claim[OBJECT_ID_CLAIM] = record.callerObjectId;
+  }
+  if (appId) claim.appid = appId;
   return {
     TenantId: workspace.id,
     TimeGenerated: new Date(record.time),
@@ -133,15 +198,14 @@ function azkvAuditLogsRow(
     DurationMs: record.durationMs,
     CallerIpAddress: record.callerIpAddress,
     CorrelationId: record.correlationId,
-    Identity: {
-      claim: {
-        oid: record.callerObjectId,
-        [OBJECT_ID_CLAIM]: record.callerObjectId,
-        ...(appId ? { appid: appId } : {}),
-      },
+    Identity: Object.keys(claim).length > 0 ? { claim } : {},
+    Properties: {
+      ...(objectId ? { id: objectId } : {}),
+      requestUri,
+      httpStatusCode: record.httpStatusCode,
+      clientInfo: CLIENT_INFO,
     },
-    Properties: { id: record.id, requestUri, httpStatusCode: record.httpStatusCode, clientInfo: CLIENT_INFO },
-    Id: record.id,
+    Id: objectId,
     RequestUri: requestUri,
     HttpStatusCode: record.httpStatusCode,
     ClientInfo: CLIENT_INFO,
@@ -161,23 +225,72 @@ function vaultNamed(store: SandboxStore, name: string): SandboxVault | undefined
   return undefined;
 }
 
-/** The audit tables of `workspace`, holding only records visible now and inside `window`. */
+/** Data columns that ever received data, per workspace: once a column exists it stays. */
+const columnsWithData = new WeakMap<SandboxStore, Map<string, Set<string>>>();
+
+function workspaceColumns(store: SandboxStore, workspace: SandboxWorkspace): Set<string> {
+  let byWorkspace = columnsWithData.get(store);
+  if (!byWorkspace) {
+    byWorkspace = new Map();
+    columnsWithData.set(store, byWorkspace);
+  }
+  const key = workspace.id.toLowerCase();
+  let columns = byWorkspace.get(key);
+  if (!columns) {
+    columns = new Set();
+    byWorkspace.set(key, columns);
+  }
+  return columns;
+}
+
+/** Data columns one record fills in AzureDiagnostics (same rules as azureDiagnosticsRow). */
+function dataColumnsOf(
+  store: SandboxStore,
+  workspace: SandboxWorkspace,
+  record: SandboxAuditRecord,
+): string[] {
+  const columns = ["httpStatusCode_d", "requestUri_s", "clientInfo_s"];
+  if (loggedObjectId(record) !== undefined) columns.push("id_s");
+  if (record.callerObjectId) columns.push(objectIdColumnFor(workspace, record));
+  if (appIdOf(store, record)) columns.push("identity_claim_appid_g");
+  if (record.vaultKind === "vault") columns.push("isAccessPolicyMatch_b");
+  else columns.push("PoolType_s", "sku_Family_s", "sku_Name_s", "PoolName_s", "subnetId_s");
+  return columns;
+}
+
+/** The AzureDiagnostics schema of a workspace now: the common columns and every data column that received data. */
+export function azureDiagnosticsSchema(store: SandboxStore, workspace: SandboxWorkspace): KqlColumn[] {
+  const seen = workspaceColumns(store, workspace);
+  return [...azureDiagnosticsBaseColumns, ...azureDiagnosticsDataColumns.filter((c) => seen.has(c.name))];
+}
+
+/**
+ * The audit tables of `workspace`, holding only records visible now and inside `window`.
+ * `tables` limits which tables get rows (a query can only read the tables it names); the
+ * others are returned with their schema and no rows.
+ */
 export function workspaceAuditTables(
   store: SandboxStore,
   workspace: SandboxWorkspace,
   window?: TimeWindow,
+  tables: readonly string[] = AUDIT_TABLE_NAMES,
 ): KqlTable[] {
   const diagnostics: Record<string, unknown>[] = [];
   const resourceSpecific: Record<string, unknown>[] = [];
+  const wantDiagnostics = tables.includes("AzureDiagnostics");
+  const wantResourceSpecific = tables.includes("AZKVAuditLogs");
+  const seen = workspaceColumns(store, workspace);
   for (const record of visibleAuditRecords(store)) {
-    if (window && (record.time < window.start || record.time >= window.end)) continue;
     const vault = vaultNamed(store, record.vault);
     if (!vault || vault.workspaceId.toLowerCase() !== workspace.id.toLowerCase()) continue;
-    diagnostics.push(azureDiagnosticsRow(store, workspace, vault, record));
-    if (vault.kind === "vault") resourceSpecific.push(azkvAuditLogsRow(store, workspace, vault, record));
+    for (const column of dataColumnsOf(store, workspace, record)) seen.add(column);
+    if (window && (record.time < window.start || record.time >= window.end)) continue;
+    if (wantDiagnostics) diagnostics.push(azureDiagnosticsRow(store, workspace, vault, record));
+    if (wantResourceSpecific && vault.kind === "vault")
+      resourceSpecific.push(azkvAuditLogsRow(store, workspace, vault, record));
   }
   return [
-    { name: "AzureDiagnostics", columns: azureDiagnosticsColumns, rows: diagnostics },
+    { name: "AzureDiagnostics", columns: azureDiagnosticsSchema(store, workspace), rows: diagnostics },
     { name: "AZKVAuditLogs", columns: azkvAuditLogsColumns, rows: resourceSpecific },
   ];
 }

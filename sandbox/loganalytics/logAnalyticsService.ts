@@ -15,7 +15,7 @@ import { KqlError, type KqlResult, type KqlTable, runKql } from "../kql/index.js
 import type { SandboxWorkspace } from "../model.js";
 import { isAuthorized } from "../rbac.js";
 import type { SandboxStore } from "../store.js";
-import { workspaceAuditTables } from "./auditTables.js";
+import { AUDIT_TABLE_NAMES, workspaceAuditTables } from "./auditTables.js";
 import { parseQueryTimespan } from "./queryTimespan.js";
 
 export const LOG_ANALYTICS_HOST = "api.loganalytics.io";
@@ -176,14 +176,26 @@ function parsePrefer(value: string | string[] | undefined): Preferences {
 
 // --- Running a query --------------------------------------------------------------------------
 
+/** Tables of several workspaces as one: rows appended, columns the union (a column existing in any workspace). */
 function mergeTables(tableSets: KqlTable[][]): KqlTable[] {
   const merged = new Map<string, KqlTable>();
   for (const table of tableSets.flat()) {
     const existing = merged.get(table.name);
-    if (existing) existing.rows.push(...table.rows);
-    else merged.set(table.name, { ...table, rows: [...table.rows] });
+    if (!existing) {
+      merged.set(table.name, { ...table, columns: [...table.columns], rows: [...table.rows] });
+      continue;
+    }
+    existing.rows.push(...table.rows);
+    for (const column of table.columns) {
+      if (!existing.columns.some((known) => known.name === column.name)) existing.columns.push(column);
+    }
   }
   return [...merged.values()];
+}
+
+/** The audit tables a query names (a query can read no other); tables not named get no rows. */
+function tablesNamedIn(query: string): string[] {
+  return AUDIT_TABLE_NAMES.filter((name) => new RegExp(`\\b${name}\\b`).test(query));
 }
 
 /** A result cell as the API sends it: datetimes as ISO strings, dynamic values as JSON text. */
@@ -208,7 +220,42 @@ function wireTable(result: KqlResult): {
   };
 }
 
-function kqlFailure(error: KqlError): LogAnalyticsError {
+/** The tabular operator in force at `position` of a query (the word after the last pipe before it). */
+function operatorAt(query: string, position: number): string | undefined {
+  const before = query.slice(0, position);
+  const pipe = before.lastIndexOf("|");
+  if (pipe < 0) return undefined;
+  return /^\s*([a-z][a-z-]*)/i.exec(before.slice(pipe + 1))?.[1];
+}
+
+/**
+ * A query the language service refused, answered as Log Analytics answers it. A name that
+ * resolves to nothing (a column that never received data, a table the workspace lacks) is
+ * Kusto's SEM0100 inside a SemanticError inside BadArgumentError "The request had some invalid
+ * properties", e.g. "'where' operator: Failed to resolve column or scalar expression named
+ * 'identity_claim_oid_g'" (the wording Log Analytics users report, e.g.
+ * microsoft/BCTech#107, Azure/azure-quickstart-templates#5174). Other errors carry the
+ * language service's own message.
+ */
+function kqlFailure(error: KqlError, query: string): LogAnalyticsError {
+  const diagnostic = error.diagnostic;
+  if (diagnostic && (diagnostic.code === "KS142" || diagnostic.code === "KS204")) {
+    const name = query.slice(diagnostic.start, diagnostic.start + diagnostic.length);
+    const operator = operatorAt(query, diagnostic.start);
+    const what = diagnostic.code === "KS142" ? "column or scalar expression" : "table or column expression";
+    return new LogAnalyticsError(400, {
+      code: "BadArgumentError",
+      message: "The request had some invalid properties",
+      innererror: {
+        code: "SemanticError",
+        message: "A semantic error occurred.",
+        innererror: {
+          code: "SEM0100",
+          message: `${operator ? `'${operator}' operator: ` : ""}Failed to resolve ${what} named '${name}'`,
+        },
+      },
+    });
+  }
   return badArgument(`The request had some invalid properties: ${error.message}`, {
     code: error.code === "SyntaxError" ? "SyntaxError" : "SemanticError",
     message: error.code === "SyntaxError" ? "A syntax error occurred." : "A semantic error occurred.",
@@ -232,37 +279,56 @@ function executeQuery(
     if ("error" in parsed) throw badArgument(parsed.error);
     window = parsed;
   }
-  const tables = mergeTables(workspaces.map((workspace) => workspaceAuditTables(store, workspace, window)));
+  const named = tablesNamedIn(body.query);
+  const tables = mergeTables(
+    workspaces.map((workspace) => workspaceAuditTables(store, workspace, window, named)),
+  );
   let result: KqlResult;
   try {
     result = runKql(body.query, tables, { now });
   } catch (error) {
-    if (error instanceof KqlError) throw kqlFailure(error);
+    if (error instanceof KqlError) throw kqlFailure(error, body.query);
     throw error;
   }
+  const partial = partialErrorOf(store, window, workspaces);
   return {
     tables: [wireTable(result)],
     ...(preferences.includeStatistics
       ? { statistics: { query: { executionTime: 0.001, resourceUsage: {} } } }
       : {}),
     ...(preferences.includeRender ? { render: {} } : {}),
-    ...(store.ingestion.partialError
-      ? {
-          error: {
-            code: "PartialError",
-            message: "There were some errors when processing your query.",
-            details: [
-              {
-                code: "EngineError",
-                message:
-                  "Some data could not be read (simulated partial failure): the result may be incomplete.",
-                resources: workspaces.map((workspace) => workspace.id),
-              },
-            ],
-          },
-        }
-      : {}),
+    ...(partial ? { error: partial } : {}),
   };
+}
+
+/**
+ * The PartialError a result carries: when the control API simulates one, or when the query
+ * reaches back to records the sandbox dropped to bound its memory (audit.ts): then the
+ * result may lack records, and saying so is the only honest answer.
+ */
+function partialErrorOf(
+  store: SandboxStore,
+  window: { start: number; end: number } | undefined,
+  workspaces: SandboxWorkspace[],
+): ErrorInfo | undefined {
+  const details: NonNullable<ErrorInfo["details"]> = [];
+  if (store.ingestion.partialError) {
+    details.push({
+      code: "EngineError",
+      message: "Some data could not be read (simulated partial failure): the result may be incomplete.",
+      resources: workspaces.map((workspace) => workspace.id),
+    });
+  }
+  const dropped = store.auditDroppedThrough;
+  if (dropped !== undefined && (window === undefined || window.start <= dropped)) {
+    details.push({
+      code: "EngineError",
+      message: `The sandbox dropped audit records up to ${new Date(dropped).toISOString()} to keep at most ${store.auditMaxRecords} in memory; a query reaching back that far may lack records.`,
+      resources: workspaces.map((workspace) => workspace.id),
+    });
+  }
+  if (details.length === 0) return undefined;
+  return { code: "PartialError", message: "There were some errors when processing your query.", details };
 }
 
 function singleQuery(request: SandboxRequest, store: SandboxStore, workspaceId: string): SandboxResponse {

@@ -17,6 +17,7 @@ import {
 let sandbox: RunningSandbox;
 let cosmos: CosmosDBManagementClient;
 const uaiCosmos1 = `/subscriptions/${subscriptionId}/resourceGroups/${dataGroup}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-cosmos-1`;
+const accountIdPrefix = `/subscriptions/${subscriptionId}/resourceGroups/${dataGroup}/providers/Microsoft.DocumentDB/databaseAccounts`;
 const cosmosKeyUri = (version?: string) =>
   `https://kv-cmk-1.vault.azure.net/keys/cosmos-key${version ? `/${version}` : ""}`;
 
@@ -29,11 +30,12 @@ afterAll(async () => {
 });
 
 describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () => {
-  it("gets a pinned account: versioned key URI, the version in use, identity, backup policy", async () => {
+  it("gets an account: key URI without version, the version in use, identity, backup policy", async () => {
     const newest = keyNamed(sandbox.store, "kv-cmk-1", "cosmos-key").versions.at(-1)?.version;
-    const account = await cosmos.databaseAccounts.get(dataGroup, "cosmos-pinned");
-    expect(account.keyVaultKeyUri).toBe(cosmosKeyUri(newest));
+    const account = await cosmos.databaseAccounts.get(dataGroup, "cosmos-periodic");
+    expect(account.keyVaultKeyUri).toBe(cosmosKeyUri());
     expect(account.keyVaultKeyUriVersion).toBe(newest);
+    expect(account.customerManagedKeyStatus).toBe("Access to the configured customer managed key confirmed.");
     expect(account.defaultIdentity).toBe(`UserAssignedIdentity=${uaiCosmos1}`);
     expect(account.identity?.userAssignedIdentities?.[uaiCosmos1]?.principalId).toBe(
       "33333333-0000-0000-0000-000000000001",
@@ -50,6 +52,7 @@ describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () =>
     const consumerId = account.id?.toLowerCase() ?? "";
     const usage = sandbox.store.consumers.get(consumerId)?.usage.find((entry) => entry.pin === "key");
     expect(usage).toBeDefined();
+    const before = usage?.version;
     if (usage) usage.version = "00000000000000000000000000000001";
     const reread = await cosmos.databaseAccounts.get(dataGroup, "cosmos-latest");
     expect(reread.keyVaultKeyUriVersion).toBe("00000000000000000000000000000001");
@@ -57,25 +60,66 @@ describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () =>
       type: "Continuous",
       continuousModeProperties: { tier: "Continuous7Days" },
     });
+    if (usage && before) usage.version = before;
+  });
+
+  it("serves a FirstPartyIdentity account and one with a Managed HSM key", async () => {
+    const firstParty = await cosmos.databaseAccounts.get(dataGroup, "cosmos-firstparty");
+    expect(firstParty.defaultIdentity).toBe("FirstPartyIdentity");
+    expect(firstParty.backupPolicy).toMatchObject({ continuousModeProperties: { tier: "Continuous30Days" } });
+    const hsm = await cosmos.databaseAccounts.get(dataGroup, "cosmos-hsm");
+    expect(hsm.keyVaultKeyUri).toBe("https://hsm-cmk-1.managedhsm.azure.net/keys/cosmos-hsm-key");
+    expect(hsm.keyVaultKeyUriVersion).toBe(
+      keyNamed(sandbox.store, "hsm-cmk-1", "cosmos-hsm-key").versions.at(-1)?.version,
+    );
   });
 
   it("lists accounts by subscription", async () => {
     const names = [];
     for await (const account of cosmos.databaseAccounts.list()) names.push(account.name);
-    expect(names.sort()).toEqual(["cosmos-latest", "cosmos-pinned"]);
+    expect(names.sort()).toEqual(["cosmos-firstparty", "cosmos-hsm", "cosmos-latest", "cosmos-periodic"]);
   });
 
-  it("repoints with an update LRO (200 + Azure-AsyncOperation) and keeps the identity fields", async () => {
-    const fresh = addKeyVersion(sandbox.store, "kv-cmk-1", "cosmos-key");
+  it("refuses a versioned keyVaultKeyUri with 400 and the provider's words, and changes nothing", async () => {
+    const newest = keyNamed(sandbox.store, "kv-cmk-1", "cosmos-key").versions.at(-1)?.version;
+    const before = structuredClone(sandbox.store.armResource(`${accountIdPrefix}/cosmos-periodic`)?.body);
+    const error = await cosmos.databaseAccounts
+      .beginUpdateAndWait(dataGroup, "cosmos-periodic", { keyVaultKeyUri: cosmosKeyUri(newest) }, pollFast)
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ statusCode: 400, code: "BadRequest" });
+    expect(String((error as Error).message)).toMatch(
+      /^Please provide KeyVault Key Uri without version\. We will use latest version of the key\r\nActivityId: [0-9a-f-]{36}, Microsoft\.Azure\.Documents\.Common\//,
+    );
+    // The Cosmos DB provider's bare error shape.
+    const token = await sandbox.transport().credential.getToken("https://management.azure.com/.default");
+    const response = await rawRequest(
+      sandbox,
+      "PATCH",
+      `https://management.azure.com/subscriptions/${subscriptionId}/resourceGroups/${dataGroup}/providers/Microsoft.DocumentDB/databaseAccounts/cosmos-periodic?api-version=2025-10-15`,
+      {
+        headers: { authorization: `Bearer ${token?.token}` },
+        body: { properties: { keyVaultKeyUri: cosmosKeyUri(newest) } },
+      },
+    );
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({
+      code: "BadRequest",
+      message: expect.stringContaining("without version"),
+    });
+    expect(sandbox.store.armResource(`${accountIdPrefix}/cosmos-periodic`)?.body).toEqual(before);
+  });
+
+  it("accepts a versionless update with an update LRO (200 + Azure-AsyncOperation) and keeps the identity fields", async () => {
     const poller = await cosmos.databaseAccounts.beginUpdate(
       dataGroup,
-      "cosmos-pinned",
-      { keyVaultKeyUri: cosmosKeyUri(fresh.version) },
+      "cosmos-periodic",
+      { keyVaultKeyUri: cosmosKeyUri(), disableLocalAuth: true },
       pollFast,
     );
     finishOperations();
     const result = await poller.pollUntilDone();
-    expect(result.keyVaultKeyUri).toBe(cosmosKeyUri(fresh.version));
+    expect(result.keyVaultKeyUri).toBe(cosmosKeyUri());
+    expect(result.disableLocalAuth).toBe(true);
     expect(result.provisioningState).toBe("Succeeded");
     expect(result.defaultIdentity).toBe(`UserAssignedIdentity=${uaiCosmos1}`);
     expect(result.identity?.type).toBe("UserAssigned");
@@ -85,7 +129,7 @@ describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () =>
     const error = await cosmos.databaseAccounts
       .beginUpdateAndWait(
         dataGroup,
-        "cosmos-pinned",
+        "cosmos-periodic",
         { keyVaultKeyUri: "https://kv-cmk-1.vault.azure.net/keys/adx-key" },
         pollFast,
       )
@@ -94,12 +138,25 @@ describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () =>
     expect(String((error as Error).message)).toMatch(/get, wrapKey and unwrapKey/);
   });
 
+  it("judges a FirstPartyIdentity account's key by the Cosmos DB principal's rights", async () => {
+    const error = await cosmos.databaseAccounts
+      .beginUpdateAndWait(
+        dataGroup,
+        "cosmos-firstparty",
+        { keyVaultKeyUri: "https://kv-cmk-1.vault.azure.net/keys/adx-key" },
+        pollFast,
+      )
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ statusCode: 400, code: "BadRequest" });
+    expect(String((error as Error).message)).toContain("77c0e3a1-6d2b-4f58-9e41-3a5b2c1d0e9f");
+  });
+
   it("refuses a vault without purge protection, and a changed keyVaultKeyUriVersion", async () => {
     cloneVault(sandbox.store, "kv-cmk-1", "kv-cosmos-np", { purgeProtection: false });
     await expect(
       cosmos.databaseAccounts.beginUpdateAndWait(
         dataGroup,
-        "cosmos-pinned",
+        "cosmos-periodic",
         { keyVaultKeyUri: "https://kv-cosmos-np.vault.azure.net/keys/cosmos-key" },
         pollFast,
       ),
@@ -108,7 +165,7 @@ describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () =>
     const response = await rawRequest(
       sandbox,
       "PATCH",
-      `https://management.azure.com/subscriptions/${subscriptionId}/resourceGroups/${dataGroup}/providers/Microsoft.DocumentDB/databaseAccounts/cosmos-pinned?api-version=2025-10-15`,
+      `https://management.azure.com/subscriptions/${subscriptionId}/resourceGroups/${dataGroup}/providers/Microsoft.DocumentDB/databaseAccounts/cosmos-periodic?api-version=2025-10-15`,
       {
         headers: { authorization: `Bearer ${token?.token}` },
         body: { properties: { keyVaultKeyUriVersion: "abc" } },
@@ -134,8 +191,9 @@ describe("Managed Cassandra clusters and data centers in the sandbox, through @a
   it("gets and lists data centers with both key URIs", async () => {
     const dataCenter = await cosmos.cassandraDataCenters.get(dataGroup, "cassandra-1", "dc-east");
     expect(dataCenter.properties?.managedDiskCustomerKeyUri).toMatch(
-      /^https:\/\/hsm-cmk-1\.managedhsm\.azure\.net\/keys\/cassandra-disk-key\/[0-9a-f]{32}$/,
+      /^https:\/\/kv-cmk-1\.vault\.azure\.net\/keys\/cassandra-disk-key\/[0-9a-f]{32}$/,
     );
+    expect(dataCenter.properties?.deallocated).toBe(false);
     expect(dataCenter.properties?.backupStorageCustomerKeyUri).toMatch(
       /kv-cmk-1\.vault\.azure\.net\/keys\/cassandra-backup-key\//,
     );
@@ -168,6 +226,25 @@ describe("Managed Cassandra clusters and data centers in the sandbox, through @a
     expect(result.properties?.backupStorageCustomerKeyUri).toBe(backupUri);
     expect(result.properties?.managedDiskCustomerKeyUri).toBe(before.properties?.managedDiskCustomerKeyUri);
     expect(result.properties?.provisioningState).toBe("Succeeded");
+  });
+
+  it("refuses a Managed HSM key: Managed Instance for Apache Cassandra takes Key Vault keys only", async () => {
+    const hsmKey = keyNamed(sandbox.store, "hsm-cmk-1", "cosmos-hsm-key").versions.at(-1)?.version;
+    const error = await cosmos.cassandraDataCenters
+      .beginUpdate(
+        dataGroup,
+        "cassandra-1",
+        "dc-east",
+        {
+          properties: {
+            managedDiskCustomerKeyUri: `https://hsm-cmk-1.managedhsm.azure.net/keys/cosmos-hsm-key/${hsmKey}`,
+          },
+        },
+        pollFast,
+      )
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ statusCode: 400, code: "BadRequest" });
+    expect(String((error as Error).message)).toMatch(/Managed HSM.*Azure Key Vault only/);
   });
 
   it("refuses a key the cluster identity may not use", async () => {

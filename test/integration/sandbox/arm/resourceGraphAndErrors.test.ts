@@ -28,7 +28,7 @@ describe("Resource Graph in the sandbox, through @azure/arm-resourcegraph", () =
   it("pages the three consumer kinds with $top and $skipToken", async () => {
     const graph = createAzureClientFactory(sandbox.transport()).resourceGraph();
     const first = await graph.resources({ query, subscriptions: [subscriptionId], options: { top: 2 } });
-    expect(first.totalRecords).toBe(5);
+    expect(first.totalRecords).toBe(7);
     expect(first.count).toBe(2);
     expect(first.resultTruncated).toBe("false");
     expect(first.skipToken).toBeDefined();
@@ -43,7 +43,15 @@ describe("Resource Graph in the sandbox, through @azure/arm-resourcegraph", () =
       names.push(...(page.data as { name: string }[]).map((row) => row.name));
       skipToken = page.skipToken;
     }
-    expect(names).toEqual(["adx-latest", "adx-pinned", "cassandra-1", "cosmos-latest", "cosmos-pinned"]);
+    expect(names).toEqual([
+      "adx-latest",
+      "adx-pinned",
+      "cassandra-1",
+      "cosmos-firstparty",
+      "cosmos-hsm",
+      "cosmos-latest",
+      "cosmos-periodic",
+    ]);
   });
 
   it("turns a query error into 400 BadRequest with an InvalidQuery detail", async () => {

@@ -1,7 +1,8 @@
 /**
  * Simulated consumers in a running sandbox: they unwrap under their own identities (audit
  * records appear), a pinned consumer moves after a repoint only once its lag has passed, a
- * versionless one follows a new version, and a stuck one stays.
+ * versionless one follows a new version, a stuck one stays, a staged stale version fails
+ * the way its service shows it, and a stopped cluster comes back to the version it stopped with.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sandboxControl } from "../../../../sandbox/controlClient.js";
@@ -15,7 +16,7 @@ const ADX_PINNED = `${DATA}/Microsoft.Kusto/clusters/adx-pinned`;
 const ADX_LATEST = `${DATA}/Microsoft.Kusto/clusters/adx-latest`;
 const COSMOS_LATEST = `${DATA}/Microsoft.DocumentDB/databaseAccounts/cosmos-latest`;
 const UAI_ADX_1 = "22222222-0000-0000-0000-000000000001";
-const CASSANDRA_1 = "44444444-0000-0000-0000-000000000001";
+const UAI_COSMOS_HSM = "33333333-0000-0000-0000-000000000003";
 
 describe("sandbox simulated consumers", () => {
   let sandbox: RunningSandbox;
@@ -53,11 +54,11 @@ describe("sandbox simulated consumers", () => {
       ),
     );
     expect(record).toMatchObject({ httpStatusCode: 200, id: `${VAULT_URL}keys/adx-key/${pinned}` });
-    await waitFor("a KeyUnwrap by the Cassandra cluster on the HSM", () =>
+    await waitFor("a KeyUnwrap by the Cosmos account on the HSM", () =>
       sandbox.store.audit.find(
         (each) =>
           each.operationName === "KeyUnwrap" &&
-          each.callerObjectId === CASSANDRA_1 &&
+          each.callerObjectId === UAI_COSMOS_HSM &&
           each.vaultKind === "managedHsm",
       ),
     );
@@ -103,6 +104,74 @@ describe("sandbox simulated consumers", () => {
       "cosmos-latest to move on",
       () => versionInUse(COSMOS_LATEST) === created.properties.version,
     );
+  });
+
+  it("try a staged stale version: Key Vault's 403, the failure in the state, the account in revoke state", async () => {
+    const stale = sandbox.store.vaults.get("kv-cmk-1")?.keys.get("cosmos-key")?.versions[0];
+    if (!stale) throw new Error("no cosmos-key version");
+    stale.enabled = false;
+    try {
+      await setBehaviour({ id: COSMOS_LATEST, unwrapVersion: stale.version, unwrapIntervalSeconds: 1 });
+      await waitFor("the failed unwrap", () =>
+        consumer(COSMOS_LATEST).failures.find((failure) => failure.version === stale.version),
+      );
+      const state = await sandboxControl(sandbox, "GET", "/_sandbox/state");
+      const shown = (
+        state.body as { consumers: { id: string; failures: { version: string; at: string }[] }[] }
+      ).consumers.find((each) => each.id === COSMOS_LATEST);
+      expect(shown?.failures.at(-1)).toMatchObject({
+        version: stale.version,
+        status: 403,
+        errorCode: "KeyDisabled",
+        at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      });
+      const account = await clients.cosmos(SUBSCRIPTION).databaseAccounts.get("rg-data", "cosmos-latest");
+      expect(account.customerManagedKeyStatus).toMatch(
+        /^Access to your account is currently revoked .*\(4002\)\.$/,
+      );
+      expect(
+        sandbox.store.audit.some(
+          (each) => each.httpStatusCode === 403 && each.id.endsWith(`/cosmos-key/${stale.version}`),
+        ),
+      ).toBe(true);
+    } finally {
+      stale.enabled = true;
+      await setBehaviour({ id: COSMOS_LATEST, unwrapVersion: null });
+    }
+    const keyStatus = () =>
+      (sandbox.store.armResource(COSMOS_LATEST)?.body.properties as { customerManagedKeyStatus?: string })
+        ?.customerManagedKeyStatus ?? "";
+    await waitFor("the account to confirm its key again", () => keyStatus().includes("confirmed"));
+    const account = await clients.cosmos(SUBSCRIPTION).databaseAccounts.get("rg-data", "cosmos-latest");
+    expect(account.customerManagedKeyStatus).toBe("Access to the configured customer managed key confirmed.");
+  });
+
+  it("a stopped Kusto cluster is silent; started, it unwraps the version it stopped with first", async () => {
+    const stoppedWith = versionInUse(ADX_PINNED);
+    expect(
+      (
+        await sandboxControl(sandbox, "POST", "/_sandbox/consumers/state", {
+          id: ADX_PINNED,
+          state: "Stopped",
+        })
+      ).status,
+    ).toBe(200);
+    const cluster = await clients.kusto(SUBSCRIPTION).clusters.get("rg-data", "adx-pinned");
+    expect(cluster.state).toBe("Stopped");
+    await pause(300);
+    const silentFrom = sandbox.store.audit.length;
+    await pause(2500);
+    expect(sandbox.store.audit.slice(silentFrom).some((each) => each.callerObjectId === UAI_ADX_1)).toBe(
+      false,
+    );
+    await sandboxControl(sandbox, "POST", "/_sandbox/consumers/state", { id: ADX_PINNED, state: "Running" });
+    const first = await waitFor("the first unwrap after the start", () =>
+      sandbox.store.audit.slice(silentFrom).find((each) => each.callerObjectId === UAI_ADX_1),
+    );
+    expect(first).toMatchObject({
+      operationName: "KeyUnwrap",
+      id: `${VAULT_URL}keys/adx-key/${stoppedWith}`,
+    });
   });
 
   it("refuse a behaviour for an unknown consumer or with bad types", async () => {

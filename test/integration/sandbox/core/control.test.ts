@@ -88,8 +88,75 @@ describe("control API", () => {
     await control("POST", "/_sandbox/ingestion", { partialError: false });
   });
 
+  it("sets a per-record latency range, and a fixed delay again", async () => {
+    const range = await control("POST", "/_sandbox/ingestion", { latencySeconds: { min: 5, max: 1200 } });
+    expect(range.status).toBe(200);
+    expect(range.body).toMatchObject({ latencySeconds: { min: 5, max: 1200 } });
+    expect(sandbox.store.ingestion.latencySeconds).toEqual({ min: 5, max: 1200 });
+    await control("POST", "/_sandbox/ingestion", { delaySeconds: 0 });
+    expect(sandbox.store.ingestion.latencySeconds).toBeUndefined();
+  });
+
+  it("stops and starts a Kusto cluster and deallocates a Cassandra cluster; the state and ARM show it", async () => {
+    const data = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-data/providers";
+    const adx = `${data}/Microsoft.Kusto/clusters/adx-latest`;
+    const cassandra = `${data}/Microsoft.DocumentDB/cassandraClusters/cassandra-1`;
+    const stopped = await control("POST", "/_sandbox/consumers/state", { id: adx, state: "Stopped" });
+    expect(stopped.status).toBe(200);
+    expect(stopped.body).toMatchObject({ state: "Stopped", consumers: [{ id: adx, state: "Stopped" }] });
+    expect(sandbox.store.armResource(adx)?.body.properties).toMatchObject({ state: "Stopped" });
+    const deallocated = await control("POST", "/_sandbox/consumers/state", {
+      id: cassandra,
+      state: "Deallocated",
+    });
+    expect(deallocated.status).toBe(200);
+    const state = (await control("GET", "/_sandbox/state")).body as {
+      consumers: { id: string; state: string; failures: unknown[]; behaviour: Record<string, unknown> }[];
+    };
+    const byName = (name: string) => state.consumers.filter((consumer) => consumer.id.includes(name));
+    expect(byName("adx-latest").map((consumer) => consumer.state)).toEqual(["Stopped"]);
+    expect(byName("cassandra-1").map((consumer) => consumer.state)).toEqual(["Deallocated", "Deallocated"]);
+    expect(byName("adx-pinned")[0]).toMatchObject({
+      state: "Running",
+      failures: [],
+      behaviour: { unwrapIntervalSeconds: 10, jitterSeconds: 0, unwrapVersion: null },
+    });
+    await control("POST", "/_sandbox/consumers/state", { id: adx, state: "Running" });
+    await control("POST", "/_sandbox/consumers/state", { id: cassandra, state: "Running" });
+    expect(sandbox.store.armResource(adx)?.body.properties).toMatchObject({ state: "Running" });
+    expect(sandbox.store.armResource(cassandra)?.body.properties).toMatchObject({ deallocated: false });
+  });
+
   it.each([
     ["/_sandbox/ingestion", { delaySeconds: -1 }, "delaySeconds"],
+    ["/_sandbox/ingestion", { delaySeconds: 1, latencySeconds: { min: 1, max: 2 } }, "not both"],
+    ["/_sandbox/ingestion", { latencySeconds: { min: 9, max: 2 } }, "must be at least"],
+    ["/_sandbox/ingestion", { latencySeconds: { min: 1 } }, "latencySeconds.max"],
+    [
+      "/_sandbox/consumers/state",
+      {
+        id: "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-data/providers/Microsoft.Kusto/clusters/adx-pinned",
+        state: "Deallocated",
+      },
+      "Stopped or Running",
+    ],
+    [
+      "/_sandbox/consumers/behaviour",
+      {
+        id: "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-data/providers/Microsoft.Kusto/clusters/adx-pinned",
+        unwrapIntervalSeconds: 5,
+        jitterSeconds: 6,
+      },
+      "at most",
+    ],
+    [
+      "/_sandbox/consumers/behaviour",
+      {
+        id: "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-data/providers/Microsoft.Kusto/clusters/adx-pinned",
+        unwrapVersion: "0123456789abcdef0123456789abcdef",
+      },
+      "is not a version of a key",
+    ],
     ["/_sandbox/ingestion", { paused: "yes" }, "paused"],
     ["/_sandbox/ingestion", { surprise: 1 }, "unknown field(s) surprise"],
     ["/_sandbox/latency", { armWriteMs: "fast" }, "armWriteMs"],

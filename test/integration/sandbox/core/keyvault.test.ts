@@ -157,6 +157,64 @@ describe("Key Vault data plane through the real KeyClient", () => {
     },
   );
 
+  it("answers an unwrap with a disabled version with Key Vault's 403 KeyDisabled, audited without the key id", async () => {
+    const officer = keysAs("key-officer");
+    const key = await officer.createRsaKey("disabled-unwrap-key");
+    const version = key.properties.version ?? "";
+    const transport = sandbox.transport("key-officer");
+    const crypto = new CryptographyClient(key.id ?? "", transport.credential, {
+      httpClient: httpClientFor(transport),
+    });
+    const wrapped = await crypto.wrapKey("RSA-OAEP", randomBytes(32));
+    await officer.updateKeyProperties("disabled-unwrap-key", version, { enabled: false });
+    const before = sandbox.store.audit.length;
+    const error = await crypto.unwrapKey("RSA-OAEP", wrapped.result).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({
+      statusCode: 403,
+      code: "Forbidden",
+      message: "Operation unwrapKey is not allowed on a disabled key.",
+    });
+    expect((error as { details?: unknown }).details).toMatchObject({
+      error: { innerError: { code: "KeyDisabled" } },
+    });
+    const [record] = auditSince(before).filter((each) => each.operationName === "KeyUnwrap");
+    expect(record).toMatchObject({
+      httpStatusCode: 403,
+      resultType: "Failure",
+      resultSignature: "Forbidden",
+      requestUri: `${VAULT_URL}/keys/disabled-unwrap-key/${version}/unwrapkey?api-version=2025-07-01`,
+    });
+  });
+
+  it("keeps at most 100 versions of a Managed HSM key: the 101st create or rotate is refused", async () => {
+    const hsm = keysAs("rotator", HSM_URL);
+    const key = sandbox.store.vaults.get("hsm-cmk-1")?.keys.get("cosmos-hsm-key");
+    const template = key?.versions[0];
+    if (!key || !template) throw new Error("no HSM key");
+    while (key.versions.length < 100) {
+      key.versions.push({ ...template, version: randomBytes(16).toString("hex") });
+    }
+    await expect(hsm.rotateKey("cosmos-hsm-key")).rejects.toMatchObject({
+      statusCode: 400,
+      code: "BadParameter",
+    });
+    await expect(hsm.createRsaKey("cosmos-hsm-key", { hsm: true, keySize: 3072 })).rejects.toMatchObject({
+      statusCode: 400,
+      message: expect.stringMatching(/most a Managed HSM keeps for one key \(100\).*Activity ID/),
+    });
+    expect(key.versions).toHaveLength(100);
+    // A vault has no such limit.
+    const vaultKey = sandbox.store.vaults.get("kv-cmk-1")?.keys.get("cassandra-backup-key");
+    const vaultTemplate = vaultKey?.versions[0];
+    if (!vaultKey || !vaultTemplate) throw new Error("no vault key");
+    while (vaultKey.versions.length < 100) {
+      vaultKey.versions.push({ ...vaultTemplate, version: randomBytes(16).toString("hex") });
+    }
+    await expect(keys.rotateKey("cassandra-backup-key")).resolves.toMatchObject({
+      name: "cassandra-backup-key",
+    });
+  });
+
   it("answers 401 with the challenge the SDK expects, and audits it", async () => {
     const before = sandbox.store.audit.length;
     const response = await rawRequest(sandbox, "GET", `${VAULT_URL}/keys/adx-key?api-version=2025-07-01`);
@@ -167,7 +225,7 @@ describe("Key Vault data plane through the real KeyClient", () => {
     expect(auditSince(before).map((record) => [record.operationName, record.httpStatusCode])).toEqual([
       ["Authentication", 401],
     ]);
-    const hsm = await rawRequest(sandbox, "GET", `${HSM_URL}/keys/cassandra-disk-key?api-version=2025-07-01`);
+    const hsm = await rawRequest(sandbox, "GET", `${HSM_URL}/keys/cosmos-hsm-key?api-version=2025-07-01`);
     expect(hsm.headers["www-authenticate"]).toContain('resource="https://managedhsm.azure.net"');
   });
 
@@ -203,10 +261,10 @@ describe("Key Vault data plane through the real KeyClient", () => {
 
   it("serves Managed HSM keys as RSA-HSM with HSM data actions", async () => {
     const hsm = keysAs("rotator", HSM_URL);
-    const key = await hsm.getKey("cassandra-disk-key");
+    const key = await hsm.getKey("cosmos-hsm-key");
     expect(key.keyType).toBe("RSA-HSM");
     expect(key.key?.n?.length).toBe(384);
-    await expect(keysAs("uai-adx-1", HSM_URL).getKey("cassandra-disk-key")).rejects.toMatchObject({
+    await expect(keysAs("uai-adx-1", HSM_URL).getKey("cosmos-hsm-key")).rejects.toMatchObject({
       statusCode: 403,
     });
     expect(sandbox.store.audit.at(-1)).toMatchObject({ vaultKind: "managedHsm", operationName: "KeyGet" });

@@ -165,7 +165,7 @@ describe("sandbox Event Grid", () => {
     expect(answer.status).toBe(400);
     expect(JSON.stringify(answer.body)).toMatch(/Managed HSM/);
     const before = sandbox.store.deliveries.length;
-    const created = await clients.keys(HSM_URL).rotateKey("cassandra-disk-key");
+    const created = await clients.keys(HSM_URL).rotateKey("cosmos-hsm-key");
     expect(created.properties.version).toBeTruthy();
     await pause(1000);
     expect(sandbox.store.deliveries.length).toBe(before);

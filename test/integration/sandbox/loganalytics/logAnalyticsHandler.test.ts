@@ -197,6 +197,69 @@ describe("Log Analytics service handler", () => {
     });
   });
 
+  it("answers a column the workspace lacks as Log Analytics does: SEM0100 inside SemanticError inside BadArgumentError", async () => {
+    const workspace = store.workspaces.get(WORKSPACE_ID);
+    if (workspace)
+      workspace.objectIdColumn =
+        "identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g";
+    const response = await logAnalyticsService.handle(
+      request({
+        json: {
+          query: "AzureDiagnostics | extend Caller = tolower(tostring(identity_claim_oid_g)) | take 1",
+          timespan: "PT2H",
+        },
+      }),
+      store,
+    );
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({
+      error: {
+        code: "BadArgumentError",
+        message: "The request had some invalid properties",
+        correlationId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        innererror: {
+          code: "SemanticError",
+          message: "A semantic error occurred.",
+          innererror: {
+            code: "SEM0100",
+            message:
+              "'extend' operator: Failed to resolve column or scalar expression named 'identity_claim_oid_g'",
+          },
+        },
+      },
+    });
+    const longColumn = await logAnalyticsService.handle(
+      request({
+        json: {
+          query:
+            "AzureDiagnostics | summarize count() by identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g",
+          timespan: "PT2H",
+        },
+      }),
+      store,
+    );
+    expect(longColumn.body).toMatchObject({ tables: [{ rows: [[CONSUMER_OID, 2]] }] });
+  });
+
+  it("answers a query reaching back past records dropped for the memory bound with a PartialError", async () => {
+    store.auditDroppedThrough = NOW - 3_600_000;
+    const reachesBack = await logAnalyticsService.handle(
+      request({ json: { query: "AzureDiagnostics | count", timespan: "PT2H" } }),
+      store,
+    );
+    expect(reachesBack.body).toMatchObject({
+      error: {
+        code: "PartialError",
+        details: [{ code: "EngineError", message: expect.stringContaining("dropped audit records") }],
+      },
+    });
+    const recentOnly = await logAnalyticsService.handle(
+      request({ json: { query: "AzureDiagnostics | count", timespan: "PT30M" } }),
+      store,
+    );
+    expect(recentOnly.body).not.toHaveProperty("error");
+  });
+
   it("answers 403 to a caller without a role on the workspace", async () => {
     const response = await logAnalyticsService.handle(
       request({ bearer: token(CONSUMER_OID), json: { query: "AzureDiagnostics" } }),

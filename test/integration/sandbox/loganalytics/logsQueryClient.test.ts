@@ -38,7 +38,7 @@ beforeEach(() => {
       minutesAgo: 5,
       vault: "hsm-cmk-1",
       vaultKind: "managedHsm",
-      id: "https://hsm-cmk-1.managedhsm.azure.net/keys/cassandra-disk-key/v9",
+      id: "https://hsm-cmk-1.managedhsm.azure.net/keys/cosmos-hsm-key/v9",
     }),
   ];
 });
@@ -49,7 +49,7 @@ describe("Log Analytics query API with LogsQueryClient", () => {
   it("queries AzureDiagnostics restricted by the timespan", async () => {
     const result = await logs().queryWorkspace(
       WORKSPACE_ID,
-      "AzureDiagnostics | where Category == 'AuditEvent' | project TimeGenerated, id_s, ResourceType, Resource, httpStatusCode_d | order by TimeGenerated asc",
+      "AzureDiagnostics | where Category == 'AuditEvent' | project TimeGenerated, id_s, ResourceType, Resource, httpStatusCode_d, requestUri_s | order by TimeGenerated asc",
       { duration: "PT2H" },
     );
     if (result.status !== LogsQueryResultStatus.Success) throw new Error(`query failed: ${result.status}`);
@@ -60,14 +60,17 @@ describe("Log Analytics query API with LogsQueryClient", () => {
       "ResourceType:string",
       "Resource:string",
       "httpStatusCode_d:real",
+      "requestUri_s:string",
     ]);
-    expect(table?.rows.map((row) => row[1])).toEqual([
-      `${KEY_ID}/v1`,
-      `${KEY_ID}/v2`,
-      "https://hsm-cmk-1.managedhsm.azure.net/keys/cassandra-disk-key/v9",
-    ]);
+    // Managed HSM records carry no id: the key is only in the request URI.
+    expect(table?.rows.map((row) => row[1])).toEqual([`${KEY_ID}/v1`, `${KEY_ID}/v2`, ""]);
     expect(table?.rows[0]?.[0]).toBeInstanceOf(Date);
-    expect(table?.rows[2]?.slice(2)).toEqual(["MANAGEDHSMS", "HSM-CMK-1", 200]);
+    expect(table?.rows[2]?.slice(2)).toEqual([
+      "MANAGEDHSMS",
+      "HSM-CMK-1",
+      200,
+      "https://hsm-cmk-1.managedhsm.azure.net/keys/cosmos-hsm-key/v9?api-version=7.6",
+    ]);
   });
 
   it("queries AZKVAuditLogs (vaults only) with the caller in the dynamic Identity column", async () => {
@@ -86,7 +89,7 @@ describe("Log Analytics query API with LogsQueryClient", () => {
 
   it("answers a batch that summarises the last use per version excluding the service itself", async () => {
     const lastUse = (table: string, idColumn: string, callerColumn: string) =>
-      `${table} | where ${callerColumn} != '${ROTATOR_OID}' | summarize LastUse = max(TimeGenerated) by Version = tostring(split(${idColumn}, '/')[5]) | order by Version asc`;
+      `${table} | where isnotempty(${idColumn}) and ${callerColumn} != '${ROTATOR_OID}' | summarize LastUse = max(TimeGenerated) by Version = tostring(split(${idColumn}, '/')[5]) | order by Version asc`;
     const results = await logs().queryBatch([
       {
         workspaceId: WORKSPACE_ID,
@@ -110,7 +113,6 @@ describe("Log Analytics query API with LogsQueryClient", () => {
     expect(diagnostics.tables[0]?.rows).toEqual([
       ["v1", new Date(now - 180 * 60_000)],
       ["v2", new Date(now - 20 * 60_000)],
-      ["v9", new Date(now - 5 * 60_000)],
     ]);
     expect(resourceSpecific.tables[0]?.rows).toEqual([["v2", new Date(now - 20 * 60_000)]]);
   });
@@ -125,14 +127,18 @@ describe("Log Analytics query API with LogsQueryClient", () => {
     }
   });
 
-  it("refuses a query with an unknown column with 400 BadArgumentError naming the column", async () => {
-    await expect(
-      logs().queryWorkspace(WORKSPACE_ID, "AzureDiagnostics | where NoSuchColumn == 1", { duration: "PT1H" }),
-    ).rejects.toMatchObject({
+  it("refuses a query with an unknown column with 400 BadArgumentError and Kusto's SEM0100 naming the column", async () => {
+    const error = await logs()
+      .queryWorkspace(WORKSPACE_ID, "AzureDiagnostics | where NoSuchColumn == 1", { duration: "PT1H" })
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({
       statusCode: 400,
       code: "BadArgumentError",
-      message: expect.stringContaining("NoSuchColumn"),
+      message: "The request had some invalid properties",
     });
+    expect(JSON.stringify((error as { details?: unknown }).details)).toContain(
+      "'where' operator: Failed to resolve column or scalar expression named 'NoSuchColumn'",
+    );
   });
 
   it("refuses a caller without read access to the workspace with 403", async () => {

@@ -270,10 +270,14 @@ describe("simulated consumers: unwrapping", () => {
     loop.tick(store);
     clock.advance(1);
     loop.tick(store);
-    expect(calls).toEqual([
-      { callerObjectId: ADX_OID, vault: "kv1", key: "adx-key", version: versions("kv1", "adx-key")[0] },
-      { callerObjectId: ADX_OID, vault: "kv1", key: "adx-key", version: versions("kv1", "adx-key")[0] },
-    ]);
+    const unwrap = {
+      callerObjectId: ADX_OID,
+      vault: "kv1",
+      key: "adx-key",
+      version: versions("kv1", "adx-key")[0],
+      operation: "unwrap",
+    };
+    expect(calls).toEqual([unwrap, unwrap]);
   });
 });
 

@@ -1,11 +1,11 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { consumerUnwrap } from "../../../../sandbox/keyvault/operations.js";
+import { consumerKeyOperation, consumerUnwrap } from "../../../../sandbox/keyvault/operations.js";
 import { defaultEstate, seedStore } from "../../../../sandbox/seed.js";
 import { SandboxStore } from "../../../../sandbox/store.js";
 
 const UAI_ADX_1 = "22222222-0000-0000-0000-000000000001";
 const UAI_COSMOS_1 = "33333333-0000-0000-0000-000000000001";
-const CASSANDRA_1 = "44444444-0000-0000-0000-000000000001";
+const UAI_COSMOS_HSM = "33333333-0000-0000-0000-000000000003";
 
 let store: SandboxStore;
 
@@ -82,15 +82,47 @@ describe("consumerUnwrap", () => {
         version: "f".repeat(32),
       }),
     ).toEqual({ status: 404, errorCode: "KeyNotFound" });
-    const hsmVersion = versionsOf("hsm-cmk-1", "cassandra-disk-key")[0]?.version ?? "";
+    const hsmVersion = versionsOf("hsm-cmk-1", "cosmos-hsm-key")[0]?.version ?? "";
     expect(
       consumerUnwrap(store, {
-        callerObjectId: CASSANDRA_1,
+        callerObjectId: UAI_COSMOS_HSM,
         vault: "hsm-cmk-1",
-        key: "cassandra-disk-key",
+        key: "cosmos-hsm-key",
         version: hsmVersion,
       }),
     ).toEqual({ status: 200 });
     expect(store.audit.at(-1)?.vaultKind).toBe("managedHsm");
+  });
+
+  it("writes the request URI and the caller's app id; a failed call is a Failure with Key Vault's status", () => {
+    const version = versionsOf("kv-cmk-1", "adx-key")[0];
+    consumerKeyOperation(store, {
+      callerObjectId: UAI_ADX_1,
+      vault: "kv-cmk-1",
+      key: "adx-key",
+      version: version?.version ?? "",
+      operation: "wrap",
+    });
+    const id = `https://kv-cmk-1.vault.azure.net/keys/adx-key/${version?.version}`;
+    expect(store.audit.at(-1)).toMatchObject({
+      operationName: "KeyWrap",
+      id,
+      requestUri: `${id}/wrapkey?api-version=7.4`,
+      callerAppId: store.identities.get(UAI_ADX_1)?.clientId,
+    });
+    if (version) version.enabled = false;
+    consumerUnwrap(store, {
+      callerObjectId: UAI_ADX_1,
+      vault: "kv-cmk-1",
+      key: "adx-key",
+      version: version?.version ?? "",
+    });
+    expect(store.audit.at(-1)).toMatchObject({
+      operationName: "KeyUnwrap",
+      requestUri: `${id}/unwrapkey?api-version=7.4`,
+      httpStatusCode: 403,
+      resultType: "Failure",
+      resultSignature: "Forbidden",
+    });
   });
 });

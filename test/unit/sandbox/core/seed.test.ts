@@ -41,7 +41,49 @@ describe("default estate", () => {
     );
     const hsm = store.vaults.get("hsm-cmk-1");
     expect(hsm?.uri).toBe("https://hsm-cmk-1.managedhsm.azure.net/");
-    expect(hsm?.keys.get("cassandra-disk-key")?.kty).toBe("RSA-HSM");
+    expect(hsm?.keys.get("cosmos-hsm-key")?.kty).toBe("RSA-HSM");
+  });
+
+  it("covers the cases the README lists: no pinned Cosmos account, Cassandra on Key Vault keys, an HSM key with a consumer", () => {
+    const estate = defaultEstate();
+    const consumers = estate.consumers;
+    const kusto = consumers.filter((consumer) => consumer.kind === "kusto");
+    expect(kusto.map((consumer) => consumer.key.version)).toEqual(expect.arrayContaining(["newest", "none"]));
+    const cosmos = consumers.filter((consumer) => consumer.kind === "cosmos");
+    expect(cosmos.every((consumer) => consumer.key.version === "none")).toBe(true);
+    expect(cosmos.map((consumer) => consumer.backupPolicy.type)).toEqual(
+      expect.arrayContaining(["Periodic", "Continuous"]),
+    );
+    expect(cosmos.some((consumer) => consumer.defaultIdentity === "FirstPartyIdentity")).toBe(true);
+    const hsmVault = estate.vaults.find((vault) => vault.kind === "managedHsm")?.name;
+    expect(cosmos.some((consumer) => consumer.key.vault === hsmVault)).toBe(true);
+    const cassandra = consumers.filter((consumer) => consumer.kind === "cassandra");
+    const dataCenters = cassandra.flatMap((consumer) => consumer.dataCenters);
+    expect(dataCenters).toHaveLength(2);
+    for (const dc of dataCenters) {
+      expect([dc.managedDiskKey.vault, dc.backupStorageKey.vault]).not.toContain(hsmVault);
+      expect([dc.managedDiskKey.version, dc.backupStorageKey.version]).not.toContain("none");
+    }
+  });
+
+  it("seeds the workspace's object-id column, unwatched subscriptions and the ingestion latency range", () => {
+    const estate = defaultEstate();
+    estate.workspaces[0] = {
+      ...(estate.workspaces[0] as Estate["workspaces"][number]),
+      objectIdColumn: "identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g",
+    };
+    estate.subscriptions.push({
+      id: "00000000-0000-0000-0000-000000000002",
+      resourceGroups: ["rg"],
+      watched: false,
+    });
+    estate.simulation = { ...estate.simulation, ingestionLatencySeconds: { min: 5, max: 1200 } };
+    const store = seeded(estate);
+    expect(store.workspaces.get("a1b2c3d4-0000-4000-8000-000000000001")?.objectIdColumn).toBe(
+      "identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g",
+    );
+    expect(store.subscriptions.map((subscription) => subscription.watched)).toEqual([true, false]);
+    expect(store.ingestion.latencySeconds).toEqual({ min: 5, max: 1200 });
   });
 
   it("gives user-assigned identities ARM ids and resolves scope shorthands", () => {
@@ -141,6 +183,82 @@ describe("estate validation", () => {
       "a consumer name ARM would refuse",
       (e) => Object.assign(e.consumers[0] ?? {}, { name: "x/y" }),
       /consumers\[0\]\.name/,
+    ],
+    [
+      "a pinned Cosmos account",
+      (e) =>
+        Object.assign(e.consumers.find((c) => c.kind === "cosmos") ?? {}, {
+          key: { vault: "kv-cmk-1", key: "cosmos-key", version: "newest" },
+        }),
+      /consumers\[2\]\.key\.version must be "none": Cosmos DB refuses a versioned keyVaultKeyUri/,
+    ],
+    [
+      "a Cassandra key in a Managed HSM",
+      (e) => {
+        const dc = e.consumers.find((c) => c.kind === "cassandra");
+        if (dc?.kind === "cassandra" && dc.dataCenters[0])
+          dc.dataCenters[0].managedDiskKey = { vault: "hsm-cmk-1", key: "cosmos-hsm-key", version: "newest" };
+      },
+      /managedDiskKey\.vault \("hsm-cmk-1"\) is a Managed HSM; Managed Instance for Apache Cassandra takes customer-managed keys from Key Vault only/,
+    ],
+    [
+      "a FirstPartyIdentity account without the Cosmos DB principal",
+      (e) => {
+        e.identities = e.identities.filter((identity) => identity.name !== "azure-cosmos-db");
+        e.roleAssignments = e.roleAssignments.filter(
+          (assignment) => assignment.principal !== "azure-cosmos-db",
+        );
+      },
+      /defaultIdentity is "FirstPartyIdentity", but no identity has the Azure Cosmos DB application's clientId a232010e-820c-4083-83bb-3ace5fc29d0b/,
+    ],
+    [
+      "a UserAssignedIdentity naming another identity",
+      (e) =>
+        Object.assign(e.consumers.find((c) => c.name === "cosmos-hsm") ?? {}, {
+          defaultIdentity: "UserAssignedIdentity=uai-adx-1",
+        }),
+      /must name the account's identity "uai-cosmos-hsm"/,
+    ],
+    [
+      "a malformed defaultIdentity",
+      (e) => Object.assign(e.consumers.find((c) => c.kind === "cosmos") ?? {}, { defaultIdentity: "Mine" }),
+      /defaultIdentity must be "FirstPartyIdentity", "SystemAssignedIdentity" or "UserAssignedIdentity=/,
+    ],
+    [
+      "jitter longer than the interval",
+      (e) =>
+        Object.assign(e.consumers[0] ?? {}, { behaviour: { unwrapIntervalSeconds: 60, jitterSeconds: 61 } }),
+      /consumers\[0\]\.behaviour\.jitterSeconds \(61\) must be at most the unwrap interval \(60\)/,
+    ],
+    [
+      "an unwrap interval below a second",
+      (e) => Object.assign(e.consumers[0] ?? {}, { behaviour: { unwrapIntervalSeconds: 0 } }),
+      /consumers\[0\]\.behaviour\.unwrapIntervalSeconds must be at least 1/,
+    ],
+    [
+      "an auto-stop flag that is not a boolean",
+      (e) => Object.assign(e.consumers[0] ?? {}, { enableAutoStop: "yes" }),
+      /consumers\[0\]\.enableAutoStop must be true or false/,
+    ],
+    [
+      "an unknown object-id column",
+      (e) => Object.assign(e.workspaces[0] ?? {}, { objectIdColumn: "identity_claim_upn_s" }),
+      /workspaces\[0\]\.objectIdColumn must be one of "identity_claim_oid_g"/,
+    ],
+    [
+      "an ingestion latency range upside down",
+      (e) => {
+        e.simulation = { ingestionLatencySeconds: { min: 60, max: 5 } };
+      },
+      /simulation\.ingestionLatencySeconds\.max must be at least min/,
+    ],
+    [
+      "an HSM key with more than 100 versions",
+      (e) =>
+        Object.assign(e.vaults[1]?.keys[0] ?? {}, {
+          versions: Array.from({ length: 101 }, (_, index) => ({ ageHours: 200 - index })),
+        }),
+      /vaults\[1\]\.keys\[0\]\.versions has 101; a Managed HSM keeps at most 100/,
     ],
   ];
   it.each(cases)("rejects %s with the field named", (_name, change, message) => {
