@@ -1,16 +1,18 @@
 /**
- * Cosmos DB accounts: one pin, `keyVaultKeyUri` (pinned when it has a version segment). The
- * service reports the version it really uses (`keyVaultKeyUriVersion`) and the key's state
- * (`customerManagedKeyStatus`); backups taken with a version need it for the account's
- * backup retention (`backupPolicy`).
+ * Cosmos DB accounts: a follower. Cosmos DB takes `keyVaultKeyUri` without a version only (a
+ * versioned one is refused: "Please provide KeyVault Key Uri without version. We will use
+ * latest version of the key") and moves to the newest version of the key by itself, in its
+ * own time. So the account's one pin always follows the latest version, whatever its URI
+ * spells, and the service never PATCHes an account: this adapter has no call that could.
+ * What the account really uses is `keyVaultKeyUriVersion`, its read-back; the key's state is
+ * `customerManagedKeyStatus`; backups taken with a version need it for the account's backup
+ * retention (`backupPolicy`).
  */
-import type { DatabaseAccountUpdateParameters } from "@azure/arm-cosmosdb";
 import type { AzureClientFactory } from "../../azure/clientFactory.js";
 import { ValidationError } from "../../errors.js";
 import type { BackupRetention, ConsumerSnapshot } from "../../model.js";
-import { keyIdOf, validateVersion } from "../keyRef.js";
+import { validateVersion } from "../keyRef.js";
 import {
-  beginRepointWith,
   isRecord,
   optionalKeyUri,
   optionalString,
@@ -30,14 +32,9 @@ const CONTINUOUS_TIERS: Record<string, number> = {
   Continuous30Days: 30 * DAY_MS,
 };
 
-/** The `CosmosDBManagementClient.databaseAccounts` calls used here. */
+/** The `CosmosDBManagementClient.databaseAccounts` call used here: a read, never an update. */
 export interface CosmosAccountsApi {
   get(resourceGroupName: string, accountName: string): Promise<unknown>;
-  beginUpdate(
-    resourceGroupName: string,
-    accountName: string,
-    updateParameters: DatabaseAccountUpdateParameters,
-  ): Promise<unknown>;
 }
 
 /** Retention of backups from `backupPolicy` (Periodic hours, or the Continuous tier). */
@@ -89,7 +86,7 @@ function identityOf(account: Record<string, unknown>, subject: string): string |
 export function createCosmosAdapter(
   accountsFor: (subscriptionId: string) => CosmosAccountsApi,
 ): ConsumerAdapter {
-  const adapter: ConsumerAdapter = {
+  return {
     kind: "cosmos",
     resourceGraphType: "microsoft.documentdb/databaseaccounts",
 
@@ -130,7 +127,8 @@ export function createCosmosAdapter(
         id,
         kind: "cosmos",
         subscriptionId: arm.subscriptionId,
-        pins: parsed ? [{ pin: "key", key: parsed.key, version: parsed.version }] : [],
+        // A follower: the version in a (legacy) versioned URI is not what the account uses.
+        pins: parsed ? [{ pin: "key", key: parsed.key, version: null }] : [],
         inUse: inUseVersion ? { key: validateVersion(inUseVersion, `${subject} keyVaultKeyUriVersion`) } : {},
         ...(identity ? { identity } : {}),
         ...(identityPrincipalId ? { identityPrincipalId } : {}),
@@ -141,31 +139,20 @@ export function createCosmosAdapter(
       return snapshot;
     },
 
-    beginRepoint(consumer, pin, toVersion, guard) {
-      // The DatabaseAccounts_Update spec takes no If-Match: the re-read just before the write is the guard.
-      return beginRepointWith(
-        consumer,
-        pin,
-        toVersion,
-        guard,
-        () => adapter.read(consumer.id),
-        async (_fresh, current) => {
-          const arm = parseArmId(consumer.id, TYPE_PATH, "Cosmos DB account");
-          const [accountName = ""] = arm.names;
-          // Only the key URI is sent: identity and defaultIdentity stay as they are.
-          await accountsFor(arm.subscriptionId).beginUpdate(arm.resourceGroup, accountName, {
-            keyVaultKeyUri: keyIdOf(
-              current.key,
-              validateVersion(toVersion, `target version for ${consumer.id}`),
-            ),
-          });
-        },
-      );
+    async beginRepoint(consumer, pin, toVersion) {
+      // The planner never repoints a follower; should anything ask, nothing is sent.
+      return {
+        status: "failed",
+        reason: "follows-latest",
+        detail: `Cosmos DB account ${consumer.id} (${pin}) follows the newest version of its key by itself; it is never patched to version ${toVersion}.`,
+      };
     },
   };
-  return adapter;
 }
 
 export function cosmosAdapterFromFactory(factory: AzureClientFactory): ConsumerAdapter {
-  return createCosmosAdapter((subscriptionId) => factory.cosmos(subscriptionId).databaseAccounts);
+  return createCosmosAdapter((subscriptionId) => {
+    const accounts = factory.cosmos(subscriptionId).databaseAccounts;
+    return { get: (resourceGroupName, accountName) => accounts.get(resourceGroupName, accountName) };
+  });
 }

@@ -1,7 +1,9 @@
 /**
- * The same cases for every consumer kind, over fakes of each adapter's narrow client:
- * read pins and in-use version, begin repoint, 409 → pending, busy → pending, 429 with
- * Retry-After → pending, validation error → failed, identity preserved, odd payloads.
+ * The same cases for every consumer kind, over fakes of each adapter's narrow client: read
+ * pins, in-use version and identity, odd payloads; and for the kinds that can be pinned
+ * (Kusto, Cassandra): begin repoint, 409 → pending, busy → pending, 429 with Retry-After →
+ * pending, validation error → failed, identity preserved. Cosmos DB is a follower: its pin
+ * always follows the latest version and it is never patched.
  */
 import { describe, expect, it } from "vitest";
 import { createCassandraAdapter } from "../../../src/adapters/consumers/cassandra.js";
@@ -38,6 +40,8 @@ interface Harness {
   expectedIdentity: string;
   /** The identity's object id, as audit records name the caller. */
   expectedPrincipalId: string;
+  /** The version the pin reports: V1, or null for a follower. */
+  expectedPinVersion: string | null;
   patches: unknown[];
   state: { provisioningState: string; failPatchWith?: Error; oddPayload?: boolean };
   /** Changes the pinned version behind the adapter's back (another run, an operator). */
@@ -79,6 +83,7 @@ function kustoHarness(): Harness {
     pin: "key",
     expectedIdentity: UAI,
     expectedPrincipalId: "44444444-4444-4444-4444-44444444444a",
+    expectedPinVersion: V1,
     patches,
     state,
     pinnedVersion: () => keyVersion,
@@ -91,14 +96,14 @@ function kustoHarness(): Harness {
 
 function cosmosHarness(): Harness {
   const state: Harness["state"] = { provisioningState: "Succeeded" };
-  const patches: unknown[] = [];
-  let uri = `${VAULT}keys/key1/${V1}`;
+  // Even a legacy versioned URI: the account uses whatever keyVaultKeyUriVersion says.
+  const uri = `${VAULT}keys/key1/${V1}`;
   const adapter = createCosmosAdapter(() => ({
     async get() {
       return {
         provisioningState: state.provisioningState,
         keyVaultKeyUri: state.oddPayload ? 42 : uri,
-        keyVaultKeyUriVersion: uri.split("/").at(-1),
+        keyVaultKeyUriVersion: V2,
         defaultIdentity: `UserAssignedIdentity=${UAI}`,
         // ARM ids are case-insensitive: the identity block may spell the id differently.
         identity: {
@@ -111,11 +116,6 @@ function cosmosHarness(): Harness {
         backupPolicy: { type: "Continuous", continuousModeProperties: { tier: "Continuous7Days" } },
       };
     },
-    async beginUpdate(_rg, _name, parameters) {
-      if (state.failPatchWith) throw state.failPatchWith;
-      patches.push(parameters);
-      uri = parameters.keyVaultKeyUri ?? uri;
-    },
   }));
   return {
     adapter,
@@ -123,12 +123,12 @@ function cosmosHarness(): Harness {
     pin: "key",
     expectedIdentity: UAI,
     expectedPrincipalId: "55555555-5555-5555-5555-555555555555",
-    patches,
+    expectedPinVersion: null,
+    patches: [],
     state,
-    pinnedVersion: () => uri.split("/").at(-1),
-    setPinned: (version) => {
-      uri = `${VAULT}keys/key1/${version}`;
-    },
+    pinnedVersion: () => undefined,
+    // A follower pins nothing.
+    setPinned: () => undefined,
   };
 }
 
@@ -164,6 +164,7 @@ function cassandraHarness(): Harness {
     pin: "managedDisk",
     expectedIdentity: "33333333-3333-3333-3333-333333333333",
     expectedPrincipalId: "33333333-3333-3333-3333-333333333333",
+    expectedPinVersion: V1,
     patches,
     state,
     pinnedVersion: () => properties.managedDiskCustomerKeyUri?.split("/").at(-1),
@@ -187,10 +188,30 @@ describe.each([
     expect(snapshot.identityPrincipalId).toBe(h.expectedPrincipalId);
     expect(snapshot.provisioningState).toBe("Succeeded");
     const pin = snapshot.pins.find((candidate) => candidate.pin === h.pin);
-    expect(pin?.version).toBe(V1);
+    expect(pin?.version).toBe(h.expectedPinVersion);
     expect(pin?.key).toMatchObject({ vaultName: "kv1", keyName: "key1" });
   });
 
+  it("an odd payload is a ValidationError naming the consumer", async () => {
+    const h = makeHarness();
+    h.state.oddPayload = true;
+    const error = await h.adapter.read(h.id).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toContain(h.id);
+  });
+
+  it("refuses an id of another resource type", async () => {
+    const h = makeHarness();
+    await expect(h.adapter.read(`${RG}/Microsoft.Storage/storageAccounts/sa1`)).rejects.toThrow(
+      ValidationError,
+    );
+  });
+});
+
+describe.each([
+  ["kusto", kustoHarness],
+  ["cassandra", cassandraHarness],
+] as const)("%s adapter (pinned consumers)", (_kind, makeHarness) => {
   it("begins a repoint and the next read shows the new version", async () => {
     const h = makeHarness();
     const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, V2, GUARD);
@@ -261,21 +282,6 @@ describe.each([
     expect(outcome.status === "failed" && outcome.detail).toContain("KeyVaultNotPurgeProtected message");
   });
 
-  it("an odd payload is a ValidationError naming the consumer", async () => {
-    const h = makeHarness();
-    h.state.oddPayload = true;
-    const error = await h.adapter.read(h.id).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(ValidationError);
-    expect((error as Error).message).toContain(h.id);
-  });
-
-  it("refuses an id of another resource type", async () => {
-    const h = makeHarness();
-    await expect(h.adapter.read(`${RG}/Microsoft.Storage/storageAccounts/sa1`)).rejects.toThrow(
-      ValidationError,
-    );
-  });
-
   it("refuses a target that is not a version", async () => {
     const h = makeHarness();
     const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), h.pin, "latest", GUARD);
@@ -303,17 +309,21 @@ describe("kind specifics", () => {
     expect(h.patches[0]).toMatchObject({ ifMatch: '"etag-1"' });
   });
 
-  it("Cosmos reports the version in use, key status and backup retention, and PATCHes only the key URI", async () => {
+  it("Cosmos reports the version in use from keyVaultKeyUriVersion, key status and backup retention", async () => {
     const h = cosmosHarness();
     const snapshot = await h.adapter.read(h.id);
-    expect(snapshot.inUse).toEqual({ key: V1 });
+    expect(snapshot.inUse).toEqual({ key: V2 });
     expect(snapshot.keyStatus).toContain("confirmed");
     expect(snapshot.backupRetention).toEqual({
       retentionMs: 7 * 24 * 3_600_000,
       description: "Continuous7Days continuous backup",
     });
-    await h.adapter.beginRepoint(snapshot, "key", V2, GUARD);
-    expect(h.patches[0]).toEqual({ keyVaultKeyUri: `${VAULT}keys/key1/${V2}` });
+  });
+
+  it("Cosmos is never repointed: a request to is refused and nothing is sent", async () => {
+    const h = cosmosHarness();
+    const outcome = await h.adapter.beginRepoint(await h.adapter.read(h.id), "key", V2, GUARD);
+    expect(outcome).toMatchObject({ status: "failed", reason: "follows-latest" });
   });
 
   it("Cassandra has two pins per data center and PATCHes only the one repointed", async () => {
@@ -347,7 +357,6 @@ describe("kind specifics", () => {
         keyVaultKeyUri: `${VAULT}keys/key1`,
         backupPolicy: { type: "Periodic", periodicModeProperties: { backupRetentionIntervalInHours: 48 } },
       }),
-      beginUpdate: async () => undefined,
     }));
     const snapshot = await adapter.read(`${RG}/Microsoft.DocumentDB/databaseAccounts/c2`);
     expect(snapshot.pins[0]?.version).toBeNull();

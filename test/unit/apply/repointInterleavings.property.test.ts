@@ -14,8 +14,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { createCassandraAdapter } from "../../../src/adapters/consumers/cassandra.js";
 import type { ConsumerAdapter } from "../../../src/adapters/consumers/consumerAdapter.js";
-import { createCosmosAdapter } from "../../../src/adapters/consumers/cosmos.js";
 import { createKustoAdapter } from "../../../src/adapters/consumers/kusto.js";
 import { MemoryKeyLock } from "../../../src/lock/keyLease.js";
 import { keyRefId } from "../../../src/model.js";
@@ -23,7 +23,7 @@ import { versionsOlderThan } from "../../../src/plan/versionOrder.js";
 
 const SUB = "00000000-0000-0000-0000-000000000001";
 const KUSTO_ID = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Kusto/clusters/adx1`;
-const COSMOS_ID = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.DocumentDB/databaseAccounts/c1`;
+const DATA_CENTER_ID = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.DocumentDB/cassandraClusters/cass1/dataCenters/dc1`;
 const VAULT = "https://kv1.vault.azure.net/";
 const LEASE_MS = 60_000;
 /** Oldest first, a second apart: their order is known. */
@@ -33,7 +33,8 @@ const VERSIONS = ["1", "2", "3", "4"].map((digit, index) => ({
 }));
 const CASINGS = ["cmk", "CMK", "Cmk"] as const;
 
-type Provider = "kusto-with-etag" | "kusto-without-etag" | "cosmos";
+/** Cosmos DB accounts are never written (they follow the newest version): the provider without etags is a Cassandra data center. */
+type Provider = "kusto-with-etag" | "kusto-without-etag" | "cassandra";
 
 interface Resource {
   version: string;
@@ -68,17 +69,37 @@ function providerOver(
     resource.etag++;
     resource.history.push(version);
   };
-  if (provider === "cosmos") {
+  if (provider === "cassandra") {
+    const dataCenter = () => ({
+      id: DATA_CENTER_ID,
+      properties: {
+        provisioningState: "Succeeded",
+        managedDiskCustomerKeyUri: `${VAULT}keys/cmk/${resource.version}`,
+      },
+    });
     return {
-      id: COSMOS_ID,
-      adapter: createCosmosAdapter(() => ({
-        async get() {
-          await land("GET lands");
-          return { provisioningState: "Succeeded", keyVaultKeyUri: `${VAULT}keys/cmk/${resource.version}` };
+      id: DATA_CENTER_ID,
+      adapter: createCassandraAdapter(() => ({
+        async getCluster() {
+          return {
+            identity: { type: "SystemAssigned", principalId: "44444444-4444-4444-4444-444444444444" },
+          };
         },
-        async beginUpdate(_rg, _name, parameters) {
+        async *listDataCenters() {
+          yield dataCenter();
+        },
+        async getDataCenter() {
+          await land("GET lands");
+          return dataCenter();
+        },
+        async beginUpdateDataCenter(_rg, _cluster, _dc, body) {
           await land("PATCH lands");
-          write(parameters.keyVaultKeyUri?.split("/").at(-1) ?? "", undefined);
+          write(
+            String(body.properties?.managedDiskCustomerKeyUri ?? "")
+              .split("/")
+              .at(-1) ?? "",
+            undefined,
+          );
           await land("PATCH answered");
         },
       })),
@@ -114,7 +135,7 @@ interface RunSpec {
 
 const scenarioArb = fc
   .record({
-    provider: fc.constantFrom<Provider>("kusto-with-etag", "kusto-without-etag", "cosmos"),
+    provider: fc.constantFrom<Provider>("kusto-with-etag", "kusto-without-etag", "cassandra"),
     initial: fc.integer({ min: 0, max: 1 }),
     first: fc.record({ casing: fc.constantFrom(...CASINGS), target: fc.integer({ min: 1, max: 3 }) }),
     second: fc.record({ casing: fc.constantFrom(...CASINGS), target: fc.integer({ min: 1, max: 3 }) }),
@@ -146,9 +167,14 @@ describe("repoint writes under generated interleavings", () => {
             // The planner never plans a repoint for a pin on or ahead of its target.
             if (position(pinned) >= spec.target) return "nothing to do";
             const known = VERSIONS.slice(0, spec.target + 1);
-            const outcome = await adapter.beginRepoint(observed, "key", target.version, {
-              replaceable: versionsOlderThan(known, target.version),
-            });
+            const outcome = await adapter.beginRepoint(
+              observed,
+              observed.pins[0]?.pin ?? "key",
+              target.version,
+              {
+                replaceable: versionsOlderThan(known, target.version),
+              },
+            );
             return outcome.status;
           } finally {
             await lease.release();
