@@ -1,8 +1,10 @@
 /**
  * Estates for the benchmarks, generated in code: one vault and N consumers split evenly
  * between the consumer kinds asked for (Kusto clusters, Cosmos DB accounts, Cassandra data
- * centers). Every consumer has exactly one pin that can be repointed (a data center's
- * backup key follows the newest version), so "N consumers" means N repoints.
+ * centers). Every Kusto cluster and Cassandra data center has exactly one pin that can be
+ * repointed (a data center's backup key follows the newest version); Cosmos DB accounts
+ * follow the newest version by themselves (Cosmos refuses a versioned key URI) and are never
+ * repointed.
  *
  * Why two keys: Kusto accepts RSA 2048 only and Cosmos DB needs at least 3072 bits, so no
  * single key can serve both. Kusto clusters and Cassandra data centers use `bench-key`
@@ -43,7 +45,7 @@ export interface BenchEstateOptions {
   kinds?: readonly BenchConsumerKind[];
   /** Ages in hours of each key's versions, oldest first. */
   versionAgesHours: readonly number[];
-  /** Which version every consumer pins (index, 0 = oldest, or "newest"). */
+  /** Which version every Kusto cluster and Cassandra data center pins (index, 0 = oldest, or "newest"). */
   pinnedVersion: EstateVersionRef;
 }
 
@@ -80,7 +82,8 @@ export function benchEstate(options: BenchEstateOptions): Estate {
   const subscriptionId = subscription.id;
   const split = consumerSplit(options.consumers, options.kinds ?? ["kusto", "cosmos", "cassandra"]);
   const keyRef = { vault: BENCH_VAULT, key: BENCH_KEY, version: options.pinnedVersion };
-  const cosmosKeyRef = { vault: BENCH_VAULT, key: BENCH_COSMOS_KEY, version: options.pinnedVersion };
+  // Cosmos DB takes a key URI without version only.
+  const cosmosKeyRef = { vault: BENCH_VAULT, key: BENCH_COSMOS_KEY, version: "none" as const };
   const followsNewest = { vault: BENCH_VAULT, key: BENCH_KEY, version: "none" as const };
   const placement = { subscriptionId, resourceGroup: DATA_GROUP, location: LOCATION };
 

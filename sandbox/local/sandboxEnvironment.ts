@@ -46,7 +46,11 @@ export function sandboxSettings(
     ROTATOR_ALLOW_SHORT_QUIET_PERIOD: "true",
     ROTATOR_TIMER_SCHEDULE: "*/30 * * * * *",
     ROTATOR_MANAGED_VAULTS: vaults.map((vault) => vault.uri.replace(/\/$/, "")).join(","),
-    ROTATOR_SUBSCRIPTIONS: store.subscriptions.map((subscription) => subscription.id).join(","),
+    // An estate subscription marked `watched: false` is one the service is not told about.
+    ROTATOR_SUBSCRIPTIONS: store.subscriptions
+      .filter((subscription) => subscription.watched !== false)
+      .map((subscription) => subscription.id)
+      .join(","),
     ROTATOR_AUDIT_WORKSPACES: vaults.map((vault) => `${vault.name}=${vault.workspaceId}`).join(","),
     ROTATOR_AUDIT_TABLE: "AzureDiagnostics",
     ROTATOR_SERVICE_PRINCIPAL_ID: rotator.objectId,

@@ -4,6 +4,7 @@
  * repoints the backup key; then every exchange against managedCassandra.json 2025-10-15.
  */
 import { describe, expect, it } from "vitest";
+import { applyStateChange, reflectKeyHealth } from "../../sandbox/consumers/consumerLifecycle.js";
 import {
   DATA_RESOURCE_GROUP,
   expectRecordingConforms,
@@ -44,6 +45,36 @@ describe("Managed Cassandra conformance", () => {
     );
     expect(updated.properties?.backupStorageCustomerKeyUri).toBe(newUri);
     expect(updated.properties?.managedDiskCustomerKeyUri).toBe(east.properties?.managedDiskCustomerKeyUri);
+  });
+
+  it("reads a deallocated cluster and its data centers, and a data center failed on its key", async () => {
+    const cosmos = run.clients.cosmos(SUBSCRIPTION_ID);
+    const clusterId = `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${DATA_RESOURCE_GROUP}/providers/Microsoft.DocumentDB/cassandraClusters/${CLUSTER}`;
+    applyStateChange(run.sandbox.store, { id: clusterId, state: "Deallocated" });
+    expect((await cosmos.cassandraClusters.get(DATA_RESOURCE_GROUP, CLUSTER)).properties?.deallocated).toBe(
+      true,
+    );
+    expect(
+      (await cosmos.cassandraDataCenters.get(DATA_RESOURCE_GROUP, CLUSTER, "dc-west")).properties
+        ?.deallocated,
+    ).toBe(true);
+    applyStateChange(run.sandbox.store, { id: clusterId, state: "Running" });
+    const dataCenter = run.sandbox.store.consumers.get(`${clusterId}/dataCenters/dc-west`.toLowerCase());
+    if (!dataCenter) throw new Error("no dc-west");
+    reflectKeyHealth(run.sandbox.store, dataCenter, {
+      pin: "managedDisk",
+      vault: "kv-cmk-1",
+      key: "cassandra-disk-key",
+      version: dataCenter.usage[0]?.version ?? "",
+      operationName: "KeyUnwrap",
+      at: run.sandbox.store.now(),
+      status: 403,
+      errorCode: "KeyDisabled",
+    });
+    const failed = await cosmos.cassandraDataCenters.get(DATA_RESOURCE_GROUP, CLUSTER, "dc-west");
+    expect(failed.properties?.provisioningState).toBe("Failed");
+    expect(failed.properties?.provisionError?.code).toBe("KeyDisabled");
+    reflectKeyHealth(run.sandbox.store, dataCenter, undefined);
   });
 
   it("every recorded request and response conforms to managedCassandra.json 2025-10-15", () => {

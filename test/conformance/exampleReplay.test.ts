@@ -11,7 +11,7 @@
  * belongs to another key); la-post-example queries AzureDiagnostics instead of Usage;
  * Clusters_Update sends the estate's key instead of https://dummy.keyvault.com; the
  * Resource Graph queries name the resource types the sandbox hosts; DatabaseAccounts_Update
- * leaves out the example's identity changes.
+ * leaves out the example's new system-assigned identity (its FirstPartyIdentity is kept).
  *
  * Not replayed (and why): la-post-resource-centric-example (a storage account resource,
  * which the sandbox does not host); ResourcesMgBasicQuery (management groups, not
@@ -58,6 +58,12 @@ function examplesEstate(): Estate {
       identity("uai-kusto", "99999999-0000-0000-0000-0000000000bb", KUSTO_SUBSCRIPTION, "kustorptest"),
       identity("uai-cosmos", "99999999-0000-0000-0000-0000000000cc", KUSTO_SUBSCRIPTION, "rg1"),
       { name: "cassandra-prod", objectId: "99999999-0000-0000-0000-0000000000dd" },
+      // The Azure Cosmos DB application's service principal: the example switches to FirstPartyIdentity.
+      {
+        name: "azure-cosmos-db",
+        objectId: "99999999-0000-0000-0000-0000000000ee",
+        clientId: "a232010e-820c-4083-83bb-3ace5fc29d0b",
+      },
     ],
     roleAssignments: [
       { principal: REPLAYER, role: "Key Vault Crypto Officer", scope: "vault:myvault" },
@@ -78,6 +84,11 @@ function examplesEstate(): Estate {
         principal: "cassandra-prod",
         role: "Key Vault Crypto Service Encryption User",
         scope: keyScope("cassandrakey"),
+      },
+      {
+        principal: "azure-cosmos-db",
+        role: "Key Vault Crypto Service Encryption User",
+        scope: keyScope("cosmoskey"),
       },
     ],
     workspaces: [
@@ -123,7 +134,8 @@ function examplesEstate(): Estate {
         resourceGroup: "rg1",
         location: "westus",
         identity: "uai-cosmos",
-        key: { vault: "myvault", key: "cosmoskey", version: "newest" },
+        // Cosmos DB takes a key URI without version only.
+        key: { vault: "myvault", key: "cosmoskey", version: "none" },
         backupPolicy: { type: "Periodic", intervalInMinutes: 240, retentionInHours: 8 },
       },
       {
@@ -364,12 +376,9 @@ describe("official examples replayed through the sandbox", () => {
       identity?: unknown;
       properties: object;
     };
-    // The example adds a system-assigned identity and switches defaultIdentity to FirstPartyIdentity; the
-    // sandbox keeps identities as the estate defines them, so both are left out.
-    const { defaultIdentity: _defaultIdentity, ...properties } = patchBody.properties as {
-      defaultIdentity?: unknown;
-    };
-    await replay("management.azure.com", patch, { ...patchBody, properties });
+    // The example adds a system-assigned identity; the sandbox keeps identities as the estate
+    // defines them, so that is left out. Its switch to FirstPartyIdentity is replayed.
+    await replay("management.azure.com", patch, patchBody);
   });
 
   it("Cassandra: clusters Get and ListBySubscription, data centers Get, List and Update", async () => {

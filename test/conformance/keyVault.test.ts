@@ -58,7 +58,7 @@ describe("Key Vault keys conformance", () => {
     const unwrapped = await crypto.unwrapKey("RSA-OAEP", wrapped.result);
     expect(Buffer.from(unwrapped.result).equals(contentKey)).toBe(true);
 
-    const hsmKey = await run.clients.keys(HSM_URL).getKey("cassandra-disk-key");
+    const hsmKey = await run.clients.keys(HSM_URL).getKey("cosmos-hsm-key");
     expect(hsmKey.keyType).toBe("RSA-HSM");
   });
 

@@ -4,6 +4,7 @@
  * repoints the cluster's key; then every exchange against kusto.json 2023-08-15.
  */
 import { describe, expect, it } from "vitest";
+import { applyStateChange, reflectKeyHealth } from "../../sandbox/consumers/consumerLifecycle.js";
 import {
   DATA_RESOURCE_GROUP,
   expectRecordingConforms,
@@ -38,6 +39,31 @@ describe("Kusto clusters conformance", () => {
     );
     expect(updated.keyVaultProperties?.keyVersion).toBe(newVersion.properties.version);
     expect(updated.provisioningState).toBe("Succeeded");
+  });
+
+  it("reads a stopped cluster and one suspended for its key (state Stopped, Unavailable with stateReason)", async () => {
+    const kusto = run.clients.kusto(SUBSCRIPTION_ID);
+    const id = `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${DATA_RESOURCE_GROUP}/providers/Microsoft.Kusto/clusters/adx-latest`;
+    const consumer = run.sandbox.store.consumers.get(id.toLowerCase());
+    if (!consumer) throw new Error("no adx-latest");
+    applyStateChange(run.sandbox.store, { id, state: "Stopped" });
+    const stopped = await kusto.clusters.get(DATA_RESOURCE_GROUP, "adx-latest");
+    expect(stopped).toMatchObject({ state: "Stopped", provisioningState: "Succeeded", enableAutoStop: true });
+    applyStateChange(run.sandbox.store, { id, state: "Running" });
+    reflectKeyHealth(run.sandbox.store, consumer, {
+      pin: "key",
+      vault: "kv-cmk-1",
+      key: "adx-key",
+      version: consumer.usage[0]?.version ?? "",
+      operationName: "KeyUnwrap",
+      at: run.sandbox.store.now(),
+      status: 403,
+      errorCode: "KeyDisabled",
+    });
+    const suspended = await kusto.clusters.get(DATA_RESOURCE_GROUP, "adx-latest");
+    expect(suspended.state).toBe("Unavailable");
+    expect(suspended.stateReason).toContain("KeyDisabled");
+    reflectKeyHealth(run.sandbox.store, consumer, undefined);
   });
 
   it("answers a missing cluster with the ARM error shape", async () => {

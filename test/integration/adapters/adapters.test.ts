@@ -22,7 +22,8 @@ const SERVICE_OID = "11111111-1111-1111-1111-111111111111";
 const key = (id: string): KeyRef => parseKeyId(id).key;
 const ADX_KEY = key("https://kv-cmk-1.vault.azure.net/keys/adx-key");
 const COSMOS_KEY = key("https://kv-cmk-1.vault.azure.net/keys/cosmos-key");
-const DISK_KEY = key("https://hsm-cmk-1.managedhsm.azure.net/keys/cassandra-disk-key");
+const DISK_KEY = key("https://kv-cmk-1.vault.azure.net/keys/cassandra-disk-key");
+const HSM_KEY = key("https://hsm-cmk-1.managedhsm.azure.net/keys/cosmos-hsm-key");
 
 let sandbox: RunningSandbox;
 let factory: AzureClientFactory;
@@ -71,7 +72,7 @@ describe("Key Vault adapter on the sandbox", () => {
   });
 
   it("reads Managed HSM keys as RSA-HSM", async () => {
-    const versions = await keyVault.listVersions(DISK_KEY);
+    const versions = await keyVault.listVersions(HSM_KEY);
     expect(versions.at(-1)?.keyType).toBe("RSA-HSM");
   });
 
@@ -111,8 +112,10 @@ describe("discovery on the sandbox", () => {
     expect(names).toEqual([
       "cassandra:dc-east",
       "cassandra:dc-west",
+      "cosmos:cosmos-firstparty",
+      "cosmos:cosmos-hsm",
       "cosmos:cosmos-latest",
-      "cosmos:cosmos-pinned",
+      "cosmos:cosmos-periodic",
       "kusto:adx-latest",
       "kusto:adx-pinned",
     ]);
@@ -127,9 +130,9 @@ interface ContractCase {
   identity: string;
 }
 
+/** The kinds that can be pinned: Cosmos DB is a follower (below). */
 const CASES: ContractCase[] = [
   { kind: "kusto", name: "adx-pinned", pin: "key", key: ADX_KEY, identity: "uai-adx-1" },
-  { kind: "cosmos", name: "cosmos-pinned", pin: "key", key: COSMOS_KEY, identity: "uai-cosmos-1" },
   {
     kind: "cassandra",
     name: "dc-east",
@@ -160,10 +163,6 @@ describe.each(CASES)("$kind consumer contract on the sandbox", (contract) => {
     expect(pin?.version).toBe(versions.at(-1)?.version);
     expect(snapshot.provisioningState).toBe("Succeeded");
     expect(snapshot.identity).toContain(contract.identity);
-    if (contract.kind === "cosmos") {
-      expect(snapshot.inUse.key).toBe(pin?.version);
-      expect(snapshot.backupRetention?.retentionMs).toBe(8 * 3_600_000);
-    }
   });
 
   it("begins a repoint, answers pending to a second one during the update, and the next read shows the new version with the identity kept", async () => {
@@ -186,7 +185,7 @@ describe.each(CASES)("$kind consumer contract on the sandbox", (contract) => {
       replaceable: replaceableOf(before, contract.pin),
     });
     expect(outcome.status).toBe("failed");
-    // Kusto answers KeyNotFound; Cosmos DB and Cassandra answer BadRequest with the reason in the message.
+    // Kusto answers KeyNotFound; Cassandra answers BadRequest with the reason in the message.
     expect(outcome.status === "failed" && `${outcome.reason} ${outcome.detail}`).toMatch(/key/i);
     expect(outcome.status === "failed" && outcome.detail).toContain(contract.name);
   });
@@ -197,6 +196,38 @@ function replaceableOf(consumer: ConsumerSnapshot, pin: PinName): Set<string> {
   const version = consumer.pins.find((candidate) => candidate.pin === pin)?.version;
   return new Set(version ? [version] : []);
 }
+
+describe("cosmos consumer on the sandbox: a follower", () => {
+  it("reads a pin that follows the newest version, the version in use from keyVaultKeyUriVersion, and the identity", async () => {
+    const id = discovered.consumers.find((consumer) => consumer.id.endsWith("/cosmos-periodic"))?.id ?? "";
+    const snapshot = await adapters.cosmos.read(id);
+    const versions = await keyVault.listVersions(COSMOS_KEY);
+    expect(snapshot.pins).toEqual([
+      { pin: "key", key: expect.objectContaining({ keyName: "cosmos-key" }), version: null },
+    ]);
+    expect(snapshot.inUse.key).toBe(versions.at(-1)?.version);
+    expect(snapshot.identity).toContain("uai-cosmos-1");
+    expect(snapshot.backupRetention?.retentionMs).toBe(8 * 3_600_000);
+  });
+
+  it("never sends a PATCH: a repoint request is refused before anything reaches Resource Manager", async () => {
+    const id = discovered.consumers.find((consumer) => consumer.id.endsWith("/cosmos-periodic"))?.id ?? "";
+    const before = structuredClone(sandbox.store.armResource(id)?.body);
+    const created = await keyVault.createVersion(COSMOS_KEY);
+    sandbox.store.recording = [];
+    const outcome = await adapters.cosmos.beginRepoint(
+      await adapters.cosmos.read(id),
+      "key",
+      created.version,
+      { replaceable: new Set() },
+    );
+    const methods = sandbox.store.recording.map((exchange) => exchange.method);
+    sandbox.store.recording = undefined;
+    expect(outcome).toMatchObject({ status: "failed", reason: "follows-latest" });
+    expect(methods).not.toContain("PATCH");
+    expect(sandbox.store.armResource(id)?.body).toEqual(before);
+  });
+});
 
 describe("audit evidence and observe on the sandbox", () => {
   it("answers complete evidence for both tables with one query each", async () => {
@@ -235,7 +266,7 @@ describe("audit evidence and observe on the sandbox", () => {
               auditTable: "AZKVAuditLogs",
             },
             {
-              vaultUrl: DISK_KEY.vaultUrl,
+              vaultUrl: HSM_KEY.vaultUrl,
               vaultName: "hsm-cmk-1",
               hostKind: "managedHsm",
               workspaceId: WORKSPACE,
@@ -249,16 +280,18 @@ describe("audit evidence and observe on the sandbox", () => {
         },
         log: silentLog,
       },
-      { keys: [ADX_KEY, COSMOS_KEY, DISK_KEY] },
+      { keys: [ADX_KEY, COSMOS_KEY, DISK_KEY, HSM_KEY] },
       now,
     );
     expect(snapshot.unreadableKeys).toEqual({});
-    expect(snapshot.keys).toHaveLength(3);
+    expect(snapshot.keys).toHaveLength(4);
     expect(snapshot.consumers.map((consumer) => consumer.id.split("/").at(-1)).sort()).toEqual([
       "adx-latest",
       "adx-pinned",
+      "cosmos-firstparty",
+      "cosmos-hsm",
       "cosmos-latest",
-      "cosmos-pinned",
+      "cosmos-periodic",
       "dc-east",
       "dc-west",
     ]);

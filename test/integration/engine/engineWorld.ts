@@ -30,8 +30,10 @@ const DATA = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers`;
 export const CONSUMERS = {
   adxPinned: `${DATA}/Microsoft.Kusto/clusters/adx-pinned`,
   adxLatest: `${DATA}/Microsoft.Kusto/clusters/adx-latest`,
-  cosmosPinned: `${DATA}/Microsoft.DocumentDB/databaseAccounts/cosmos-pinned`,
+  cosmosPeriodic: `${DATA}/Microsoft.DocumentDB/databaseAccounts/cosmos-periodic`,
   cosmosLatest: `${DATA}/Microsoft.DocumentDB/databaseAccounts/cosmos-latest`,
+  cosmosFirstParty: `${DATA}/Microsoft.DocumentDB/databaseAccounts/cosmos-firstparty`,
+  cosmosHsm: `${DATA}/Microsoft.DocumentDB/databaseAccounts/cosmos-hsm`,
   dcEast: `${DATA}/Microsoft.DocumentDB/cassandraClusters/cassandra-1/dataCenters/dc-east`,
   dcWest: `${DATA}/Microsoft.DocumentDB/cassandraClusters/cassandra-1/dataCenters/dc-west`,
 } as const;

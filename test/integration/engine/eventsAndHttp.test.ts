@@ -1,15 +1,18 @@
 /**
  * Engine scenarios driven by Event Grid, the timer and HTTP, on one sandbox:
- *   1  a new version reaches every pinned consumer of all three kinds; versionless ones are untouched
+ *   1  a new version reaches every pinned Kusto and Cassandra consumer; Cosmos DB accounts and
+ *      versionless ones are never patched (Cosmos follows by itself)
  *   2  duplicate and out-of-order events are harmless
  *   3  events about anything else change nothing
- *   4  Managed HSM keys emit no events; the timer finds their new versions
+ *   4  Managed HSM keys emit no events; the timer finds their new versions (the Cosmos DB account
+ *      on the HSM key follows by itself)
  *   12 a new version that fails preflight is blocked and reported; nothing moves to it
  *   10 emergency rotation over HTTP, with an idempotent replay
  *   11 report mode journals what it would do and changes nothing
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SandboxExchange } from "../../../sandbox/http.js";
 import { createAzureClientFactory } from "../../../src/azure/clientFactory.js";
 import { TAGS } from "../../../src/model.js";
 import {
@@ -18,6 +21,7 @@ import {
   expectNoPinnedVersionDisabled,
   sameId,
   sleep,
+  versionInUse,
   waitUntil,
 } from "./engineWorld.js";
 
@@ -52,9 +56,12 @@ function estateState(): string {
 }
 
 describe("engine scenarios on the sandbox: events", () => {
-  it("1: a new version repoints every pinned Kusto, Cosmos DB and Cassandra consumer; versionless ones are untouched", async () => {
+  it("1: a new version repoints every pinned Kusto and Cassandra consumer; Cosmos DB and versionless ones are never patched", async () => {
     const adxLatestBefore = structuredClone(world.armProperties(CONSUMERS.adxLatest));
-    const cosmosLatestBefore = structuredClone(world.armProperties(CONSUMERS.cosmosLatest));
+    const cosmosIds = [CONSUMERS.cosmosLatest, CONSUMERS.cosmosPeriodic, CONSUMERS.cosmosFirstParty];
+    const cosmosBefore = cosmosIds.map((id) => structuredClone(world.armProperties(id)));
+    const exchanges: SandboxExchange[] = [];
+    world.sandbox.store.recording = exchanges;
     const adx = await world.newVersion("kv-cmk-1", "adx-key");
     const cosmos = await world.newVersion("kv-cmk-1", "cosmos-key");
     const backup = await world.newVersion("kv-cmk-1", "cassandra-backup-key");
@@ -63,13 +70,25 @@ describe("engine scenarios on the sandbox: events", () => {
     await world.deliver(world.newVersionEvent("kv-cmk-1", "cosmos-key", cosmos));
     await world.deliver(world.newVersionEvent("kv-cmk-1", "cassandra-backup-key", backup));
     await waitUntil(settled, 10_000, "consumer updates finished");
+    world.sandbox.store.recording = undefined;
 
     expect(world.pinnedVersions(CONSUMERS.adxPinned)).toEqual([adx]);
-    expect(world.pinnedVersions(CONSUMERS.cosmosPinned)).toEqual([cosmos]);
     expect(world.pinnedVersions(CONSUMERS.dcEast)).toContain(backup);
     expect(world.pinnedVersions(CONSUMERS.dcWest)).toContain(backup);
     expect(world.armProperties(CONSUMERS.adxLatest)).toMatchObject(adxLatestBefore);
-    expect(world.armProperties(CONSUMERS.cosmosLatest)).toMatchObject(cosmosLatestBefore);
+    expect(cosmosIds.map((id) => world.armProperties(id))).toEqual(cosmosBefore);
+    expect(
+      exchanges.filter((exchange) => exchange.method === "PATCH" && /databaseAccounts/i.test(exchange.path)),
+    ).toEqual([]);
+    // Cosmos DB follows the new version by itself, and reports it.
+    await waitUntil(
+      () => versionInUse(world, CONSUMERS.cosmosLatest) === cosmos,
+      10_000,
+      "cosmos-latest following the new version",
+    );
+    expect(
+      (await world.journal("kv-cmk-1/cosmos-key")).filter((entry) => entry.action === "repoint"),
+    ).toEqual([]);
 
     const journal = await world.journal("kv-cmk-1/adx-key");
     expect(
@@ -78,7 +97,7 @@ describe("engine scenarios on the sandbox: events", () => {
       ),
     ).toEqual([expect.objectContaining({ version: adx })]);
     await waitUntil(
-      () => world.publishedEventTypes().filter((type) => type === "ConsumerRepointed").length >= 4,
+      () => world.publishedEventTypes().filter((type) => type === "ConsumerRepointed").length >= 3,
       10_000,
       "ConsumerRepointed events on the custom topic",
     );
@@ -128,27 +147,27 @@ describe("engine scenarios on the sandbox: events", () => {
     // ids that sort the wrong way round, so only the key's current version tells them apart.
     let pair: [string, string] | undefined;
     for (let attempt = 0; attempt < 12 && !pair; attempt++) {
-      const first = await world.newVersion("kv-cmk-1", "cosmos-key");
-      const second = await world.newVersion("kv-cmk-1", "cosmos-key");
+      const first = await world.newVersion("kv-cmk-1", "adx-key");
+      const second = await world.newVersion("kv-cmk-1", "adx-key");
       const seconds = (version: string) =>
-        Math.floor(world.version("kv-cmk-1", "cosmos-key", version).created / 1000);
+        Math.floor(world.version("kv-cmk-1", "adx-key", version).created / 1000);
       if (seconds(first) === seconds(second) && first > second) pair = [first, second];
     }
     if (!pair) throw new Error("could not create two versions within one second with ids in reverse order");
     const [older, newer] = pair;
 
-    await world.deliver(world.newVersionEvent("kv-cmk-1", "cosmos-key", newer));
-    await world.deliver(world.newVersionEvent("kv-cmk-1", "cosmos-key", older));
+    await world.deliver(world.newVersionEvent("kv-cmk-1", "adx-key", newer));
+    await world.deliver(world.newVersionEvent("kv-cmk-1", "adx-key", older));
     await waitUntil(settled, 10_000, "consumer updates finished");
     await world.timer();
     await waitUntil(settled, 10_000, "consumer updates finished");
 
-    expect(world.pinnedVersions(CONSUMERS.cosmosPinned)).toEqual([newer]);
-    const repointedTo = (await world.journal("kv-cmk-1/cosmos-key"))
+    expect(world.pinnedVersions(CONSUMERS.adxPinned)).toEqual([newer]);
+    const repointedTo = (await world.journal("kv-cmk-1/adx-key"))
       .filter((entry) => entry.action === "repoint" && entry.outcome === "done")
       .map((entry) => entry.version);
     expect(repointedTo).not.toContain(older);
-    expect(world.version("kv-cmk-1", "cosmos-key", newer).enabled).toBe(true);
+    expect(world.version("kv-cmk-1", "adx-key", newer).enabled).toBe(true);
     expectNoPinnedVersionDisabled(world);
   });
 
@@ -201,18 +220,28 @@ describe("engine scenarios on the sandbox: events", () => {
 });
 
 describe("engine scenarios on the sandbox: timer and preflight", () => {
-  it("4: a new Managed HSM version is picked up by the timer and reaches both data centers' disk pins", async () => {
-    const hsmVersion = await world.newVersion("hsm-cmk-1", "cassandra-disk-key", "managedhsm.azure.net");
+  it("4: a new Managed HSM version is picked up by the timer; the Cosmos DB account on it follows by itself", async () => {
+    const before = structuredClone(world.armProperties(CONSUMERS.cosmosHsm));
+    const hsmVersion = await world.newVersion("hsm-cmk-1", "cosmos-hsm-key", "managedhsm.azure.net");
 
-    await world.timerUntil(
-      () =>
-        world.pinnedVersions(CONSUMERS.dcEast).includes(hsmVersion) &&
-        world.pinnedVersions(CONSUMERS.dcWest).includes(hsmVersion),
-      20_000,
+    const targetShown = async () =>
+      JSON.stringify((await world.keysView("hsm-cmk-1", "cosmos-hsm-key")).body).includes(
+        `"target":"${hsmVersion}"`,
+      );
+    for (let run = 0; run < 20 && !(await targetShown()); run++) {
+      await world.timer();
+      await sleep(500);
+    }
+    expect(await targetShown()).toBe(true);
+
+    expect(world.armProperties(CONSUMERS.cosmosHsm)).toEqual(before);
+    expect(world.armProperties(CONSUMERS.cosmosHsm).keyVaultKeyUri).toBe(
+      "https://hsm-cmk-1.managedhsm.azure.net/keys/cosmos-hsm-key",
     );
-
-    expect(world.armProperties(CONSUMERS.dcEast).managedDiskCustomerKeyUri).toBe(
-      `https://hsm-cmk-1.managedhsm.azure.net/keys/cassandra-disk-key/${hsmVersion}`,
+    await waitUntil(
+      () => versionInUse(world, CONSUMERS.cosmosHsm) === hsmVersion,
+      10_000,
+      "cosmos-hsm following the new HSM version",
     );
     expectNoPinnedVersionDisabled(world);
   });

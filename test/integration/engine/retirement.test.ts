@@ -2,11 +2,19 @@
  * Scenarios 8, 7, 6: retirement on evidence only. A version unused for the quiet period is
  * disabled with evidence tags; a partial audit query or a paused log pipeline holds it,
  * and once the evidence is sound again it retires. Cosmos DB backups keep the version their
- * account used until their retention ends.
+ * account used until their retention ends. A Cosmos DB account is never patched: its old
+ * version is held while its keyVaultKeyUriVersion still names it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TAGS } from "../../../src/model.js";
-import { CONSUMERS, EngineWorld, expectNoPinnedVersionDisabled, sleep, waitUntil } from "./engineWorld.js";
+import {
+  CONSUMERS,
+  EngineWorld,
+  expectNoPinnedVersionDisabled,
+  sleep,
+  versionInUse,
+  waitUntil,
+} from "./engineWorld.js";
 
 const QUIET_MS = 6_000;
 let world: EngineWorld;
@@ -84,9 +92,35 @@ describe("engine scenarios on the sandbox: retirement", () => {
     expectNoPinnedVersionDisabled(world);
   });
 
+  it("a Cosmos DB account that has not picked the new version up holds the old one, and is never patched", async () => {
+    const account = world.sandbox.store.consumers.get(CONSUMERS.cosmosPeriodic.toLowerCase());
+    if (!account) throw new Error("no cosmos-periodic consumer");
+    account.behaviour.lagSeconds = 3600;
+    const before = structuredClone(world.armProperties(CONSUMERS.cosmosPeriodic));
+    const [old] = await world.supersede("kv-cmk-1", "cosmos-key", [CONSUMERS.cosmosLatest]);
+    try {
+      await sleep(QUIET_MS + 1_000);
+      const inUseHold = async () =>
+        (await world.journal("kv-cmk-1/cosmos-key")).find(
+          (entry) =>
+            entry.action === "hold" && entry.version === old && entry.reason === "in-use-by-consumer",
+        );
+      for (let run = 0; run < 5 && !(await inUseHold()); run++) await world.timer();
+      const hold = await inUseHold();
+      // cosmos-periodic waits an hour here, cosmos-firstparty its estate pick-up delay of two minutes.
+      expect(hold?.message).toMatch(/cosmos-(periodic|firstparty)/);
+      expect(versionInUse(world, CONSUMERS.cosmosPeriodic)).toBe(old);
+      expect(world.version("kv-cmk-1", "cosmos-key", old).enabled).toBe(true);
+      expect(world.armProperties(CONSUMERS.cosmosPeriodic)).toEqual(before);
+    } finally {
+      account.behaviour.lagSeconds = 1;
+    }
+    expectNoPinnedVersionDisabled(world);
+  });
+
   it("holds a version Cosmos DB backups still need, for as long as the account's backup retention", async () => {
     const [old] = await world.supersede("kv-cmk-1", "cosmos-key", [
-      CONSUMERS.cosmosPinned,
+      CONSUMERS.cosmosPeriodic,
       CONSUMERS.cosmosLatest,
     ]);
     // Past the quiet period: only the backups (periodic 8 h, continuous 7 days) still need the old version.

@@ -146,9 +146,9 @@ describe("PlanApplier repoints", () => {
   it("begins every repoint, journals it done and publishes ConsumerRepointed", async () => {
     const { consumers, journal, applier, publisher } = setup();
     const a = aConsumer({ pins: [aPin(key, versionId(1))] });
-    const b = aConsumer({ kind: "cosmos", pins: [aPin(key, versionId(1))] });
+    const b = aConsumer({ kind: "cassandra", pins: [aPin(key, versionId(1), "managedDisk")] });
     const report = await applier.apply(
-      aPlan({ actions: [repoint(a), repoint(b)] }),
+      aPlan({ actions: [repoint(a), repoint(b, { pin: "managedDisk" })] }),
       aSnapshot({ keys: [aKeySnapshot({ key, versions })], consumers: [a, b] }),
       run(),
     );

@@ -201,7 +201,9 @@ describe("infra/main.json: least privilege", () => {
       );
     }
     expect(actions).toContain("Microsoft.Kusto/clusters/write");
-    expect(actions).toContain("Microsoft.DocumentDB/databaseAccounts/write");
+    // Cosmos DB accounts follow the newest version by themselves: the service never writes them.
+    expect(actions).toContain("Microsoft.DocumentDB/databaseAccounts/read");
+    expect(actions).not.toContain("Microsoft.DocumentDB/databaseAccounts/write");
     expect(actions).toContain("Microsoft.DocumentDB/cassandraClusters/dataCenters/write");
     expect(actions).not.toContain("Microsoft.DocumentDB/cassandraClusters/write");
   });

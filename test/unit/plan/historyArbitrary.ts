@@ -152,7 +152,8 @@ export function snapshotOf(history: History): { snapshot: Snapshot; policy: Poli
     mergeUse(uses, versionAt(use.versionIndex), new Date(NOW.getTime() - use.ageMs), use.caller);
   }
   const consumers: ConsumerSnapshot[] = history.consumers.map((spec) => {
-    const pinned = spec.pinIndex === null ? null : versionAt(spec.pinIndex);
+    // Cosmos DB accounts are followers: never pinned, their read-back says what they use.
+    const pinned = spec.pinIndex === null || spec.kind === "cosmos" ? null : versionAt(spec.pinIndex);
     const consumer = aConsumer({
       kind: spec.kind,
       pins: [aPin(KEY, pinned)],

@@ -76,14 +76,14 @@ function withVersion(index: number, tweak: Parameters<typeof aVersion>[1]): KeyS
 describe("plan: target and repoint", () => {
   it("targets the newest valid version and repoints every pin older than it", () => {
     const kusto = aConsumer({ kind: "kusto", pins: [aPin(key, V0)] });
-    const cosmos = aConsumer({ kind: "cosmos", pins: [aPin(key, V1)] });
-    const result = plan(snapshotWith({ consumers: [kusto, cosmos] }), aPolicy(), NOW);
+    const cassandra = aConsumer({ kind: "cassandra", pins: [aPin(key, V1, "backupStorage")] });
+    const result = plan(snapshotWith({ consumers: [kusto, cassandra] }), aPolicy(), NOW);
 
     expect(result.targets[keyRefId(key)]).toBe(V2);
     expect(repoints(result).map((a) => [a.consumerId, a.from, a.to, a.reason])).toEqual(
       [
         [kusto.id, V0, V2, "consumer-lags"],
-        [cosmos.id, V1, V2, "consumer-lags"],
+        [cassandra.id, V1, V2, "consumer-lags"],
       ].sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1)),
     );
   });
@@ -322,10 +322,14 @@ describe("plan: retire", () => {
     expect(holdOf(result, V1)?.message).toContain("Updating");
   });
 
-  it("holds a version a consumer still reports in use", () => {
-    const switching = aConsumer({ kind: "cosmos", pins: [aPin(key, V2)], inUse: { key: V1 } });
-    const result = plan(snapshotWith({ consumers: [switching] }), aPolicy(), NOW);
-    expect(holdOf(result, V1)).toMatchObject({ reason: "in-use-by-consumer", concerns: switching.id });
+  it("holds a version a Cosmos DB account still reports in use (keyVaultKeyUriVersion), and never repoints it", () => {
+    const follower = aConsumer({ kind: "cosmos", pins: [aPin(key, null)], inUse: { key: V1 } });
+    const result = plan(snapshotWith({ consumers: [follower] }), aPolicy(), NOW);
+    expect(holdOf(result, V1)).toMatchObject({ reason: "in-use-by-consumer", concerns: follower.id });
+    expect(repoints(result)).toEqual([]);
+    // Once its read-back shows the newer version, the rule lets the old one go.
+    const moved = aConsumer({ kind: "cosmos", pins: [aPin(key, null)], inUse: { key: V2 } });
+    expect(disabled(plan(snapshotWith({ consumers: [moved] }), aPolicy(), NOW))).toEqual([V0, V1]);
   });
 
   it("holds a version superseded less than the quiet period ago, until it ends", () => {
@@ -467,7 +471,8 @@ describe("plan: retire", () => {
   it("holds a version for a consumer's backup retention after its last use", () => {
     const cosmos: ConsumerSnapshot = aConsumer({
       kind: "cosmos",
-      pins: [aPin(key, V2)],
+      pins: [aPin(key, null)],
+      inUse: { key: V2 },
       backupRetention: { retentionMs: 7 * DAY, description: "Continuous7Days" },
     });
     const identity = cosmos.identity ?? "";
@@ -492,7 +497,8 @@ describe("plan: retire", () => {
     const principalId = "66666666-6666-6666-6666-666666666666";
     const cosmos: ConsumerSnapshot = aConsumer({
       kind: "cosmos",
-      pins: [aPin(key, V2)],
+      pins: [aPin(key, null)],
+      inUse: { key: V2 },
       identity:
         "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai",
       identityPrincipalId: principalId,

@@ -1,6 +1,7 @@
 /** Builders for Resource Manager integration tests: a sandbox on the default estate plus small store tweaks. */
 import { randomBytes } from "node:crypto";
 import type { SandboxKey, SandboxKeyVersion, SandboxVault } from "../../../../sandbox/model.js";
+import { defaultEstate } from "../../../../sandbox/seed.js";
 import type { RunningSandbox } from "../../../../sandbox/server.js";
 import type { SandboxStore } from "../../../../sandbox/store.js";
 import { startQuietSandbox } from "../quietSandbox.js";
@@ -12,12 +13,23 @@ export const pollFast = { updateIntervalInMs: 20 };
 const lroDurationMs = 60_000;
 let clockOffsetMs = 0;
 
+/** An identity of the ARM test estate with Contributor on the data resource group (the service may not write Cosmos accounts). */
+export const ARM_WRITER = "arm-writer";
+
 /**
- * A sandbox on the default estate whose long-running operations end only when a test calls
- * `finishOperations`: the clock runs with real time plus an offset the test moves forward.
+ * A sandbox on the default estate (plus ARM_WRITER) whose long-running operations end only
+ * when a test calls `finishOperations`: the clock runs with real time plus an offset the test
+ * moves forward.
  */
 export async function startArmSandbox(): Promise<RunningSandbox> {
-  const sandbox = await startQuietSandbox({ clock: { now: () => Date.now() + clockOffsetMs } });
+  const estate = defaultEstate();
+  estate.identities.push({ name: ARM_WRITER, objectId: "99999999-0000-0000-0000-0000000000aa" });
+  estate.roleAssignments.push({
+    principal: ARM_WRITER,
+    role: "Contributor",
+    scope: `/subscriptions/${subscriptionId}/resourceGroups/${dataGroup}`,
+  });
+  const sandbox = await startQuietSandbox({ estate, clock: { now: () => Date.now() + clockOffsetMs } });
   sandbox.store.latency = { armWriteMs: 0, lroDurationMs };
   return sandbox;
 }

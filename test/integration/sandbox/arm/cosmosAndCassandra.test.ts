@@ -4,6 +4,7 @@ import type { RunningSandbox } from "../../../../sandbox/server.js";
 import { createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
 import { rawRequest } from "../core/sandboxHttp.js";
 import {
+  ARM_WRITER,
   addKeyVersion,
   cloneVault,
   dataGroup,
@@ -16,6 +17,8 @@ import {
 
 let sandbox: RunningSandbox;
 let cosmos: CosmosDBManagementClient;
+/** Writes Cosmos DB accounts: the service's own identity may not (it never patches them). */
+let cosmosWriter: CosmosDBManagementClient;
 const uaiCosmos1 = `/subscriptions/${subscriptionId}/resourceGroups/${dataGroup}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-cosmos-1`;
 const accountIdPrefix = `/subscriptions/${subscriptionId}/resourceGroups/${dataGroup}/providers/Microsoft.DocumentDB/databaseAccounts`;
 const cosmosKeyUri = (version?: string) =>
@@ -24,6 +27,7 @@ const cosmosKeyUri = (version?: string) =>
 beforeAll(async () => {
   sandbox = await startArmSandbox();
   cosmos = createAzureClientFactory(sandbox.transport()).cosmos(subscriptionId);
+  cosmosWriter = createAzureClientFactory(sandbox.transport(ARM_WRITER)).cosmos(subscriptionId);
 });
 afterAll(async () => {
   await sandbox?.close();
@@ -80,10 +84,21 @@ describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () =>
     expect(names.sort()).toEqual(["cosmos-firstparty", "cosmos-hsm", "cosmos-latest", "cosmos-periodic"]);
   });
 
+  it("does not let the service's own identity write an account: it never patches Cosmos DB", async () => {
+    await expect(
+      cosmos.databaseAccounts.beginUpdateAndWait(
+        dataGroup,
+        "cosmos-periodic",
+        { disableLocalAuth: true },
+        pollFast,
+      ),
+    ).rejects.toMatchObject({ statusCode: 403, code: "AuthorizationFailed" });
+  });
+
   it("refuses a versioned keyVaultKeyUri with 400 and the provider's words, and changes nothing", async () => {
     const newest = keyNamed(sandbox.store, "kv-cmk-1", "cosmos-key").versions.at(-1)?.version;
     const before = structuredClone(sandbox.store.armResource(`${accountIdPrefix}/cosmos-periodic`)?.body);
-    const error = await cosmos.databaseAccounts
+    const error = await cosmosWriter.databaseAccounts
       .beginUpdateAndWait(dataGroup, "cosmos-periodic", { keyVaultKeyUri: cosmosKeyUri(newest) }, pollFast)
       .catch((caught: unknown) => caught);
     expect(error).toMatchObject({ statusCode: 400, code: "BadRequest" });
@@ -91,7 +106,9 @@ describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () =>
       /^Please provide KeyVault Key Uri without version\. We will use latest version of the key\r\nActivityId: [0-9a-f-]{36}, Microsoft\.Azure\.Documents\.Common\//,
     );
     // The Cosmos DB provider's bare error shape.
-    const token = await sandbox.transport().credential.getToken("https://management.azure.com/.default");
+    const token = await sandbox
+      .transport(ARM_WRITER)
+      .credential.getToken("https://management.azure.com/.default");
     const response = await rawRequest(
       sandbox,
       "PATCH",
@@ -110,7 +127,7 @@ describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () =>
   });
 
   it("accepts a versionless update with an update LRO (200 + Azure-AsyncOperation) and keeps the identity fields", async () => {
-    const poller = await cosmos.databaseAccounts.beginUpdate(
+    const poller = await cosmosWriter.databaseAccounts.beginUpdate(
       dataGroup,
       "cosmos-periodic",
       { keyVaultKeyUri: cosmosKeyUri(), disableLocalAuth: true },
@@ -126,7 +143,7 @@ describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () =>
   });
 
   it("refuses a key the account's identity may not use with 400 BadRequest in Cosmos' error shape", async () => {
-    const error = await cosmos.databaseAccounts
+    const error = await cosmosWriter.databaseAccounts
       .beginUpdateAndWait(
         dataGroup,
         "cosmos-periodic",
@@ -139,7 +156,7 @@ describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () =>
   });
 
   it("judges a FirstPartyIdentity account's key by the Cosmos DB principal's rights", async () => {
-    const error = await cosmos.databaseAccounts
+    const error = await cosmosWriter.databaseAccounts
       .beginUpdateAndWait(
         dataGroup,
         "cosmos-firstparty",
@@ -154,14 +171,16 @@ describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () =>
   it("refuses a vault without purge protection, and a changed keyVaultKeyUriVersion", async () => {
     cloneVault(sandbox.store, "kv-cmk-1", "kv-cosmos-np", { purgeProtection: false });
     await expect(
-      cosmos.databaseAccounts.beginUpdateAndWait(
+      cosmosWriter.databaseAccounts.beginUpdateAndWait(
         dataGroup,
         "cosmos-periodic",
         { keyVaultKeyUri: "https://kv-cosmos-np.vault.azure.net/keys/cosmos-key" },
         pollFast,
       ),
     ).rejects.toMatchObject({ statusCode: 400, code: "BadRequest" });
-    const token = await sandbox.transport().credential.getToken("https://management.azure.com/.default");
+    const token = await sandbox
+      .transport(ARM_WRITER)
+      .credential.getToken("https://management.azure.com/.default");
     const response = await rawRequest(
       sandbox,
       "PATCH",
