@@ -29,17 +29,20 @@ describe("cmk-rotator plan against the built-in sandbox", () => {
     expect(code, err.join("\n")).toBe(0);
     expect(out[0]).toBe(SANDBOX_NOTICE);
     const table = out.slice(1).join("\n");
-    expect(table).toMatch(/^4 keys, \d+ pending action/);
+    expect(table).toMatch(/^5 keys, \d+ pending action/);
     for (const key of [
       "kv-cmk-1/adx-key",
       "kv-cmk-1/cosmos-key",
+      "kv-cmk-1/cassandra-disk-key",
       "kv-cmk-1/cassandra-backup-key",
-      "hsm-cmk-1/cassandra-disk-key",
+      "hsm-cmk-1/cosmos-hsm-key",
     ]) {
       expect(table).toContain(`${key}  (`);
     }
     expect(table).toMatch(/adx-pinned\s+kusto\s+key\s+[0-9a-f]{8}/);
     expect(table).toMatch(/adx-latest\s+kusto\s+key\s+latest\s+.*follows-latest/);
+    // Cosmos DB accounts are followers: never pinned.
+    expect(table).toMatch(/cosmos-periodic\s+cosmos\s+key\s+latest\s+.*follows-latest/);
   });
 
   it("prints the same plan as JSON from the package bin, changing nothing", async () => {
@@ -63,9 +66,10 @@ describe("cmk-rotator plan against the built-in sandbox", () => {
     const document = JSON.parse(stdout) as PlanDocument;
     expect(document.environment).toBe("sandbox");
     expect(document.keys.map((key) => key.id)).toEqual([
-      "hsm-cmk-1/cassandra-disk-key",
+      "hsm-cmk-1/cosmos-hsm-key",
       "kv-cmk-1/adx-key",
       "kv-cmk-1/cassandra-backup-key",
+      "kv-cmk-1/cassandra-disk-key",
       "kv-cmk-1/cosmos-key",
     ]);
     const adx = document.keys.find((key) => key.id === "kv-cmk-1/adx-key");
