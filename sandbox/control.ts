@@ -3,8 +3,13 @@
  * and people use to look inside the sandbox and steer it. The route table below is the
  * contract; every body is validated and a bad one is a 400 that changes nothing.
  */
-import { randomUUID } from "node:crypto";
-import { type IngestionChange, recordAudit, updateIngestion, visibleAuditRecords } from "./audit.js";
+import {
+  type IngestionChange,
+  newCorrelationId,
+  recordAudit,
+  updateIngestion,
+  visibleAuditRecords,
+} from "./audit.js";
 import { applyStateChange, lifecycleOf, parseStateChange } from "./consumers/consumerLifecycle.js";
 import { unwrapSchedule, updateConsumerBehaviour } from "./consumers/consumerSimulation.js";
 import { pinnedKeysOf } from "./consumers/pinnedKeys.js";
@@ -299,7 +304,7 @@ function parseAuditRecords(store: SandboxStore, body: unknown): Omit<SandboxAudi
       httpStatusCode: status,
       resultType,
       resultSignature: optionalString("resultSignature", status < 400 ? "OK" : String(status)),
-      correlationId: optionalString("correlationId", randomUUID()),
+      correlationId: optionalString("correlationId", newCorrelationId()),
       durationMs: duration,
     };
   });

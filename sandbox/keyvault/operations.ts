@@ -9,7 +9,7 @@
  * `vault.keys` by lower-case key name (Key Vault names are case-insensitive).
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { recordAudit } from "../audit.js";
+import { newCorrelationId, recordAudit } from "../audit.js";
 import type { SandboxKey, SandboxKeyVersion, SandboxVault } from "../model.js";
 import { isAuthorized, type KeyOperationPermission, keyVaultDataActions } from "../rbac.js";
 import type { SandboxStore } from "../store.js";
@@ -302,7 +302,7 @@ export function auditKeyVaultCall(
     httpStatusCode: call.status,
     resultType: call.status < 400 ? "Success" : "Failure",
     resultSignature: resultSignatures[call.status] ?? String(call.status),
-    correlationId: randomUUID(),
+    correlationId: newCorrelationId(),
     durationMs: Math.max(0, time - call.startedAt),
   });
 }

@@ -5,6 +5,7 @@
  * resource, re-wrapping on a switch, a staged stale version, auto-stop, and the Cosmos
  * first-party caller.
  */
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { isJsonObject } from "../../../../sandbox/arm/patchBody.js";
 import {
@@ -350,7 +351,7 @@ function rotate(w: World, key: string): string {
   if (!newest) throw new Error(`no versions of ${key}`);
   const version = {
     ...newest,
-    version: `${newest.version.slice(0, 30)}ff`,
+    version: randomBytes(16).toString("hex"),
     created: w.clock.now(),
     enabled: true,
     tags: {},
