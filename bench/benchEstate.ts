@@ -9,6 +9,9 @@
  * Why two keys: Kusto accepts RSA 2048 only and Cosmos DB needs at least 3072 bits, so no
  * single key can serve both. Kusto clusters and Cassandra data centers use `bench-key`
  * (RSA 2048); Cosmos accounts use `bench-key-cosmos` (RSA 3072), present only when asked for.
+ * With `keys` above that minimum, each family gets more keys (`bench-key-2`, …,
+ * `bench-key-cosmos-2`, …; the Cosmos family its share of the consumers) and a family's
+ * consumers go round-robin over its keys.
  *
  * The service's own identity, its custom roles, the workspace and the outcome-events topic
  * are taken from the default estate, so the bench runs with the same least-privilege setup
@@ -47,6 +50,29 @@ export interface BenchEstateOptions {
   versionAgesHours: readonly number[];
   /** Which version every Kusto cluster and Cassandra data center pins (index, 0 = oldest, or "newest"). */
   pinnedVersion: EstateVersionRef;
+  /** How many keys in all (default and minimum: one per key family present). */
+  keys?: number;
+}
+
+/** The names of a key family's keys: the first keeps the family's name, the others are numbered. */
+function familyKeyNames(family: string, count: number): string[] {
+  return Array.from({ length: count }, (_, index) => (index === 0 ? family : `${family}-${index + 1}`));
+}
+
+/** How many keys each family gets: the Cosmos family its share of the consumers, at least one each. */
+export function keySplit(
+  keys: number | undefined,
+  split: Record<BenchConsumerKind, number>,
+): { rsa2048: number; rsa3072: number } {
+  const cosmosFamily = split.cosmos > 0 ? 1 : 0;
+  const families = 1 + cosmosFamily;
+  const total = keys ?? families;
+  if (!Number.isInteger(total) || total < families)
+    throw new Error(`a bench estate with these kinds needs at least ${families} key(s), not ${keys}`);
+  if (!cosmosFamily) return { rsa2048: total, rsa3072: 0 };
+  const consumers = split.kusto + split.cosmos + split.cassandra;
+  const rsa3072 = Math.min(total - 1, Math.max(1, Math.round((total * split.cosmos) / consumers)));
+  return { rsa2048: total - rsa3072, rsa3072 };
 }
 
 /** How N consumers split between the kinds: evenly, the first kinds taking the remainder. */
@@ -81,10 +107,19 @@ export function benchEstate(options: BenchEstateOptions): Estate {
   }
   const subscriptionId = subscription.id;
   const split = consumerSplit(options.consumers, options.kinds ?? ["kusto", "cosmos", "cassandra"]);
-  const keyRef = { vault: BENCH_VAULT, key: BENCH_KEY, version: options.pinnedVersion };
+  const keyCounts = keySplit(options.keys, split);
+  const rsa2048Keys = familyKeyNames(BENCH_KEY, keyCounts.rsa2048);
+  const rsa3072Keys = familyKeyNames(BENCH_COSMOS_KEY, keyCounts.rsa3072);
+  let nextRsa2048 = 0;
+  let nextRsa3072 = 0;
+  const pinned = (names: string[], index: number) => ({
+    vault: BENCH_VAULT,
+    key: names[index % names.length] as string,
+    version: options.pinnedVersion,
+  });
+  const keyRef = () => pinned(rsa2048Keys, nextRsa2048++);
   // Cosmos DB takes a key URI without version only.
-  const cosmosKeyRef = { vault: BENCH_VAULT, key: BENCH_COSMOS_KEY, version: "none" as const };
-  const followsNewest = { vault: BENCH_VAULT, key: BENCH_KEY, version: "none" as const };
+  const cosmosKeyRef = () => ({ ...pinned(rsa3072Keys, nextRsa3072++), version: "none" as const });
   const placement = { subscriptionId, resourceGroup: DATA_GROUP, location: LOCATION };
 
   const consumers: EstateConsumer[] = [];
@@ -101,12 +136,15 @@ export function benchEstate(options: BenchEstateOptions): Estate {
       name: `cass-bench-${padded(cluster)}`,
       identity,
       ...placement,
-      dataCenters: Array.from({ length: count }, (_, dc) => ({
-        name: `dc-${padded(dc)}`,
-        location: LOCATION,
-        managedDiskKey: keyRef,
-        backupStorageKey: followsNewest,
-      })),
+      dataCenters: Array.from({ length: count }, (_, dc) => {
+        const managedDiskKey = keyRef();
+        return {
+          name: `dc-${padded(dc)}`,
+          location: LOCATION,
+          managedDiskKey,
+          backupStorageKey: { ...managedDiskKey, version: "none" as const },
+        };
+      }),
     });
   }
   for (let index = 0; index < split.kusto; index++) {
@@ -115,7 +153,7 @@ export function benchEstate(options: BenchEstateOptions): Estate {
       name: `adxbench${padded(index)}`,
       identity: SHARED_CONSUMER_IDENTITY,
       ...placement,
-      key: keyRef,
+      key: keyRef(),
     });
   }
   for (let index = 0; index < split.cosmos; index++) {
@@ -124,14 +162,16 @@ export function benchEstate(options: BenchEstateOptions): Estate {
       name: `cosmos-bench-${padded(index)}`,
       identity: SHARED_CONSUMER_IDENTITY,
       ...placement,
-      key: cosmosKeyRef,
+      key: cosmosKeyRef(),
       backupPolicy: { type: "Periodic", intervalInMinutes: 240, retentionInHours: 8 },
     });
   }
 
   const versions: EstateKeyVersion[] = options.versionAgesHours.map((ageHours) => ({ ageHours }));
-  const keys: EstateKey[] = [{ name: BENCH_KEY, kty: "RSA", size: 2048, versions }];
-  if (split.cosmos > 0) keys.push({ name: BENCH_COSMOS_KEY, kty: "RSA", size: 3072, versions });
+  const keys: EstateKey[] = [
+    ...rsa2048Keys.map((name) => ({ name, kty: "RSA", size: 2048, versions })),
+    ...rsa3072Keys.map((name) => ({ name, kty: "RSA", size: 3072, versions })),
+  ];
   const subscriptionScope = `/subscriptions/${subscriptionId}`;
   const estate: Estate = {
     ...(base.tenantId ? { tenantId: base.tenantId } : {}),
@@ -162,15 +202,12 @@ export function benchEstate(options: BenchEstateOptions): Estate {
         role: "Log Analytics Reader",
         scope: `${subscriptionScope}/resourceGroups/${workspace.resourceGroup}/providers/Microsoft.OperationalInsights/workspaces/${workspace.name}`,
       },
-      ...keys.map((key) => ({
-        principal: SHARED_CONSUMER_IDENTITY,
-        role: CRYPTO_USER_ROLE,
-        scope: `key:${BENCH_VAULT}/${key.name}`,
-      })),
+      // At vault scope: one assignment per identity however many keys there are.
+      { principal: SHARED_CONSUMER_IDENTITY, role: CRYPTO_USER_ROLE, scope: `vault:${BENCH_VAULT}` },
       ...cassandraIdentities.map((principal) => ({
         principal,
         role: CRYPTO_USER_ROLE,
-        scope: `key:${BENCH_VAULT}/${BENCH_KEY}`,
+        scope: `vault:${BENCH_VAULT}`,
       })),
     ],
     workspaces: [{ ...workspace, subscriptionId, resourceGroup: KEYS_GROUP }],

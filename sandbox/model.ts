@@ -5,7 +5,7 @@
  *
  * Times are epoch milliseconds taken from the sandbox clock (`SandboxState.clock`).
  */
-import type { KeyObject } from "node:crypto";
+import type { RsaKeyMaterial } from "./keyvault/keyMaterial.js";
 
 /** An Entra identity of the estate. A bearer token's `oid` claim names one of these. */
 export interface SandboxIdentity {
@@ -47,9 +47,8 @@ export interface SandboxKeyVersion {
   exp?: number;
   tags: Record<string, string>;
   keyOps: string[];
-  /** RSA key material for wrap/unwrap (RSA-OAEP, RSA-OAEP-256, RSA1_5). */
-  privateKey: KeyObject;
-  publicKey: KeyObject;
+  /** RSA key material for wrap/unwrap (RSA-OAEP, RSA-OAEP-256, RSA1_5), derived on first use. */
+  material: RsaKeyMaterial;
 }
 
 export interface SandboxKey {

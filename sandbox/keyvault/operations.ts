@@ -13,7 +13,7 @@ import { newCorrelationId, recordAudit } from "../audit.js";
 import type { SandboxKey, SandboxKeyVersion, SandboxVault } from "../model.js";
 import { isAuthorized, type KeyOperationPermission, keyVaultDataActions } from "../rbac.js";
 import type { SandboxStore } from "../store.js";
-import { allocateRsaKeyPair, rsaUnwrap, rsaWrap } from "./keyMaterial.js";
+import { allocateRsaKeyMaterial, rsaUnwrap, rsaWrap } from "./keyMaterial.js";
 
 /** A failure answered in Key Vault's error shape `{error:{code,message,innererror?}}`. */
 export class KeyVaultError extends Error {
@@ -231,7 +231,7 @@ export interface NewVersionAttributes {
   created?: number;
 }
 
-/** Append a new version with fresh RSA material and announce it (Event Grid listens). */
+/** Append a new version with RSA material of its own (made on first use) and announce it (Event Grid listens). */
 export function addKeyVersion(
   store: SandboxStore,
   vault: SandboxVault,
@@ -240,7 +240,6 @@ export function addKeyVersion(
   announce = true,
 ): SandboxKeyVersion {
   const created = attributes.created ?? store.now();
-  const pair = allocateRsaKeyPair(store, key.size);
   const version: SandboxKeyVersion = {
     version: newVersionId(),
     created,
@@ -250,8 +249,7 @@ export function addKeyVersion(
     exp: attributes.exp,
     tags: { ...(attributes.tags ?? {}) },
     keyOps: [...(attributes.keyOps ?? key.versions.at(-1)?.keyOps ?? DEFAULT_KEY_OPS)],
-    privateKey: pair.privateKey,
-    publicKey: pair.publicKey,
+    material: allocateRsaKeyMaterial(store, key.size),
   };
   key.versions.push(version);
   if (announce)
@@ -351,9 +349,9 @@ export function consumerKeyOperation(
     requireUsable(version, operation === "unwrap" ? "unwrapKey" : "wrapKey", store.now());
     const contentKey = randomBytes(32);
     const unwrapped = rsaUnwrap(
-      version.privateKey,
+      version.material,
       "RSA-OAEP",
-      rsaWrap(version.publicKey, "RSA-OAEP", contentKey),
+      rsaWrap(version.material, "RSA-OAEP", contentKey),
     );
     if (!unwrapped.equals(contentKey))
       throw new KeyVaultError(500, "InternalServerError", "Unwrap mismatch.");

@@ -131,7 +131,7 @@ function keyBundle(
       kid: keyIdentifier(vault, key.name, version.version),
       kty: key.kty,
       key_ops: [...version.keyOps],
-      ...publicJwk(version.publicKey),
+      ...publicJwk(version.material),
     },
     attributes: attributesOf(vault, version),
     ...tagsOf(version),
@@ -580,8 +580,8 @@ function keyCrypto(keyName: string, version: string, direction: "wrap" | "unwrap
       try {
         result =
           direction === "wrap"
-            ? rsaWrap(found.publicKey, fields.alg, value)
-            : rsaUnwrap(found.privateKey, fields.alg, value);
+            ? rsaWrap(found.material, fields.alg, value)
+            : rsaUnwrap(found.material, fields.alg, value);
       } catch {
         throw badParameter(
           direction === "wrap"

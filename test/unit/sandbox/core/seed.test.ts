@@ -36,9 +36,10 @@ describe("default estate", () => {
     expect(adx?.versions.map((version) => (NOW - version.created) / 3_600_000)).toEqual([720, 48]);
     expect(adx?.versions[0]?.version).toMatch(/^[0-9a-f]{32}$/);
     expect(adx?.versions[0]?.version).not.toBe(adx?.versions[1]?.version);
-    expect(vault?.keys.get("cosmos-key")?.versions[0]?.publicKey.asymmetricKeyDetails?.modulusLength).toBe(
-      3072,
-    );
+    expect(
+      vault?.keys.get("cosmos-key")?.versions[0]?.material.pair().publicKey.asymmetricKeyDetails
+        ?.modulusLength,
+    ).toBe(3072);
     const hsm = store.vaults.get("hsm-cmk-1");
     expect(hsm?.uri).toBe("https://hsm-cmk-1.managedhsm.azure.net/");
     expect(hsm?.keys.get("cosmos-hsm-key")?.kty).toBe("RSA-HSM");

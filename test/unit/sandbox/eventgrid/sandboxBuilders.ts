@@ -3,6 +3,7 @@
  * versions that matter to it. Times come from a manual clock.
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { fixedRsaKeyMaterial } from "../../../../sandbox/keyvault/keyMaterial.js";
 import type {
   SandboxClock,
   SandboxKey,
@@ -15,7 +16,7 @@ import { SandboxStore } from "../../../../sandbox/store.js";
 export const START = Date.parse("2026-01-01T00:00:00Z");
 export const SUBSCRIPTION = "00000000-0000-0000-0000-000000000001";
 
-const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 1024 });
+const material = fixedRsaKeyMaterial(generateKeyPairSync("rsa", { modulusLength: 1024 }));
 
 export class ManualClock implements SandboxClock {
   constructor(private time = START) {}
@@ -39,8 +40,7 @@ export function keyVersion(overrides: Partial<SandboxKeyVersion> = {}): SandboxK
     enabled: true,
     tags: {},
     keyOps: ["wrapKey", "unwrapKey"],
-    privateKey,
-    publicKey,
+    material,
     ...overrides,
   };
 }
