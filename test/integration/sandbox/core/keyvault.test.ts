@@ -215,6 +215,27 @@ describe("Key Vault data plane through the real KeyClient", () => {
     });
   });
 
+  it("gives each version its own key: a value wrapped under one version does not unwrap under another", async () => {
+    const transport = sandbox.transport("uai-adx-1");
+    const [older, newer] = sandbox.store.vaults.get("kv-cmk-1")?.keys.get("adx-key")?.versions ?? [];
+    if (!older || !newer) throw new Error("adx-key needs two versions in the default estate");
+    const cryptoFor = (version: string) =>
+      new CryptographyClient(`${VAULT_URL}/keys/adx-key/${version}`, transport.credential, {
+        httpClient: httpClientFor(transport),
+      });
+    const olderKey = await keys.getKey("adx-key", { version: older.version });
+    const newerKey = await keys.getKey("adx-key", { version: newer.version });
+    expect(olderKey.key?.n).not.toEqual(newerKey.key?.n);
+    const contentKey = randomBytes(32);
+    const wrapped = await cryptoFor(older.version).wrapKey("RSA-OAEP-256", contentKey);
+    await expect(cryptoFor(newer.version).unwrapKey("RSA-OAEP-256", wrapped.result)).rejects.toMatchObject({
+      statusCode: 400,
+      code: "BadParameter",
+    });
+    const unwrapped = await cryptoFor(older.version).unwrapKey("RSA-OAEP-256", wrapped.result);
+    expect(Buffer.from(unwrapped.result).equals(contentKey)).toBe(true);
+  });
+
   it("answers 401 with the challenge the SDK expects, and audits it", async () => {
     const before = sandbox.store.audit.length;
     const response = await rawRequest(sandbox, "GET", `${VAULT_URL}/keys/adx-key?api-version=2025-07-01`);
