@@ -4,8 +4,17 @@
  * lower case) restricted to the requested subscriptions and to what the caller may read,
  * queried with the sandbox KQL engine, paged with `$top`/`$skip`/`$skipToken`.
  * Child proxy resources (Cassandra data centers) are not in `Resources`, as in Azure.
+ *
+ * Paging as Resource Graph documents it (resourcegraph.json 2024-04-01 and "Working with
+ * large Azure resource data sets"): 100 rows by default, `$top` 1 to 1,000; the skip token
+ * captures "the next page size and offset, as well as the context of the query", so later
+ * pages keep the first page's size unless `$top` overrides it (and `$skip` overrides the
+ * offset); a query that does not project `id` is not paged (`resultTruncated` "true", no
+ * skip token). The first page runs the query once and keeps its rows for the pages that
+ * follow, so a later page costs only its own rows, not a rebuild of the whole table.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import { KqlError, type KqlResult, type KqlTable, runKql } from "../kql/index.js";
 import type { SandboxStore } from "../store.js";
 import { type ArmCaller, callerMay } from "./armCaller.js";
@@ -14,8 +23,10 @@ import { isJsonObject, type JsonObject } from "./patchBody.js";
 
 export type QueryRunner = (query: string, tables: KqlTable[], options?: { now?: number }) => KqlResult;
 
-const defaultTop = 100;
-const maxTop = 1000;
+/** Rows per page when the request and its skip token say nothing. */
+const DEFAULT_TOP = 100;
+/** The largest page Resource Graph returns. */
+const MAX_TOP = 1000;
 
 const resourcesColumns: KqlTable["columns"] = [
   { name: "id", type: "string" },
@@ -49,8 +60,10 @@ function invalidQuery(message: string, detailCode = "InvalidQuery"): ArmRequestE
 interface ParsedQueryRequest {
   query: string;
   subscriptions: string[] | undefined;
-  top: number;
-  skip: number;
+  /** Undefined: the token's page size, or the default of 100. */
+  top: number | undefined;
+  /** Undefined: the token's offset, or 0. */
+  skip: number | undefined;
   skipToken: string | undefined;
   resultFormat: "objectArray" | "table";
 }
@@ -78,9 +91,9 @@ export function parseQueryRequest(body: unknown): ParsedQueryRequest {
   }
   const options = body.options === undefined || body.options === null ? {} : body.options;
   if (!isJsonObject(options)) throw invalidQuery("'options' must be a JSON object.", "InvalidRequestOptions");
-  const top = nonNegativeInteger(options.$top, "$top") ?? defaultTop;
-  if (top < 1 || top > maxTop) {
-    throw invalidQuery(`The option '$top' must be between 1 and ${maxTop}.`, "InvalidRequestOptions");
+  const top = nonNegativeInteger(options.$top, "$top");
+  if (top !== undefined && (top < 1 || top > MAX_TOP)) {
+    throw invalidQuery(`The option '$top' must be between 1 and ${MAX_TOP}.`, "InvalidRequestOptions");
   }
   const skipToken = options.$skipToken;
   if (skipToken !== undefined && skipToken !== null && typeof skipToken !== "string") {
@@ -97,34 +110,53 @@ export function parseQueryRequest(body: unknown): ParsedQueryRequest {
     query: body.query,
     subscriptions,
     top,
-    skip: nonNegativeInteger(options.$skip, "$skip") ?? 0,
+    skip: nonNegativeInteger(options.$skip, "$skip"),
     skipToken: typeof skipToken === "string" && skipToken !== "" ? skipToken : undefined,
     resultFormat,
   };
 }
 
-function queryFingerprint(query: string, subscriptions: string[]): string {
+/** Query, scope and caller: a skip token is good only for the request it came from. */
+function queryFingerprint(query: string, subscriptions: string[], caller: ArmCaller): string {
   return createHash("sha256")
-    .update(`${query}\n${subscriptions.join(",")}`)
+    .update(`${query}\n${subscriptions.join(",")}\n${caller.objectId}`)
     .digest("hex")
     .slice(0, 16);
 }
 
-function encodeSkipToken(offset: number, fingerprint: string): string {
-  return Buffer.from(JSON.stringify({ offset, fingerprint }), "utf8").toString("base64url");
+interface SkipToken {
+  /** The result the first page kept (see `resultSnapshots`). */
+  snapshot: string;
+  offset: number;
+  pageSize: number;
+  fingerprint: string;
 }
 
-function decodeSkipToken(token: string, fingerprint: string): number {
+function encodeSkipToken(token: SkipToken): string {
+  return Buffer.from(JSON.stringify(token), "utf8").toString("base64url");
+}
+
+function decodeSkipToken(text: string, fingerprint: string): SkipToken {
   try {
-    const decoded: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    const decoded: unknown = JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
     if (
       isJsonObject(decoded) &&
+      typeof decoded.snapshot === "string" &&
       typeof decoded.offset === "number" &&
       Number.isInteger(decoded.offset) &&
       decoded.offset >= 0 &&
+      typeof decoded.pageSize === "number" &&
+      Number.isInteger(decoded.pageSize) &&
+      decoded.pageSize >= 1 &&
+      decoded.pageSize <= MAX_TOP &&
       decoded.fingerprint === fingerprint
     ) {
-      return decoded.offset;
+      return {
+        snapshot: decoded.snapshot,
+        offset: decoded.offset,
+        pageSize: decoded.pageSize,
+        fingerprint,
+      };
     }
   } catch {
     // fall through to the error below
@@ -133,6 +165,57 @@ function decodeSkipToken(token: string, fingerprint: string): number {
     "The $skipToken is invalid or belongs to a different query; start again without it.",
     "InvalidSkipToken",
   );
+}
+
+/**
+ * Results kept for the pages after the first, per sandbox: at most `MAX_SNAPSHOTS`, each
+ * dropped `SNAPSHOT_IDLE_MS` after its last page was read. A token whose result was dropped
+ * still works: the query runs again (Resource Graph's own later pages see later data too).
+ */
+interface ResultSnapshot {
+  fingerprint: string;
+  result: KqlResult;
+  lastReadAt: number;
+}
+
+const MAX_SNAPSHOTS = 16;
+const SNAPSHOT_IDLE_MS = 60_000;
+const resultSnapshots = new WeakMap<SandboxStore, Map<string, ResultSnapshot>>();
+
+function snapshotsOf(store: SandboxStore): Map<string, ResultSnapshot> {
+  let snapshots = resultSnapshots.get(store);
+  if (!snapshots) {
+    snapshots = new Map();
+    resultSnapshots.set(store, snapshots);
+  }
+  const now = performance.now();
+  for (const [id, snapshot] of snapshots) {
+    if (now - snapshot.lastReadAt > SNAPSHOT_IDLE_MS) snapshots.delete(id);
+  }
+  return snapshots;
+}
+
+function keepSnapshot(store: SandboxStore, fingerprint: string, result: KqlResult): string {
+  const snapshots = snapshotsOf(store);
+  const id = randomUUID();
+  snapshots.set(id, { fingerprint, result, lastReadAt: performance.now() });
+  while (snapshots.size > MAX_SNAPSHOTS) {
+    const oldest = snapshots.keys().next().value;
+    if (oldest === undefined) break;
+    snapshots.delete(oldest);
+  }
+  return id;
+}
+
+function keptSnapshot(store: SandboxStore, token: SkipToken): KqlResult | undefined {
+  const snapshots = snapshotsOf(store);
+  const snapshot = snapshots.get(token.snapshot);
+  if (!snapshot || snapshot.fingerprint !== token.fingerprint) return undefined;
+  snapshot.lastReadAt = performance.now();
+  // Most recently read last, so the least recently read is evicted first.
+  snapshots.delete(token.snapshot);
+  snapshots.set(token.snapshot, snapshot);
+  return snapshot.result;
 }
 
 /** Build the `Resources` table over what the caller may read in `subscriptions`. */
@@ -200,31 +283,47 @@ export function answerResourceGraphQuery(
 ): JsonObject {
   const request = parseQueryRequest(body);
   const subscriptions = request.subscriptions ?? store.subscriptions.map((subscription) => subscription.id);
-  const fingerprint = queryFingerprint(request.query, subscriptions);
-  const offset = request.skipToken ? decodeSkipToken(request.skipToken, fingerprint) : request.skip;
-  let result: KqlResult;
-  try {
-    result = runQuery(request.query, [resourcesTable(store, caller, subscriptions)], { now: store.now() });
-  } catch (error) {
-    if (error instanceof KqlError) throw invalidQuery(`${error.code}: ${error.message}`);
-    throw error;
+  const fingerprint = queryFingerprint(request.query, subscriptions, caller);
+  const token = request.skipToken ? decodeSkipToken(request.skipToken, fingerprint) : undefined;
+  const offset = request.skip ?? token?.offset ?? 0;
+  const pageSize = request.top ?? token?.pageSize ?? DEFAULT_TOP;
+  let result = token ? keptSnapshot(store, token) : undefined;
+  let snapshot = token?.snapshot;
+  if (!result) {
+    try {
+      result = runQuery(request.query, [resourcesTable(store, caller, subscriptions)], { now: store.now() });
+    } catch (error) {
+      if (error instanceof KqlError) throw invalidQuery(`${error.code}: ${error.message}`);
+      throw error;
+    }
+    snapshot = undefined;
   }
-  const page = result.rows.slice(offset, offset + request.top);
+  const rows = result.rows;
+  const page = rows.slice(offset, offset + pageSize);
   const next = offset + page.length;
+  const more = next < rows.length;
+  // Without an id column Resource Graph cannot page: the rest is cut off.
+  const pageable = result.columns.some((column) => column.name === "id");
+  let skipToken: string | undefined;
+  if (more && pageable) {
+    snapshot ??= keepSnapshot(store, fingerprint, result);
+    skipToken = encodeSkipToken({ snapshot, offset: next, pageSize, fingerprint });
+  }
+  const columns = result.columns;
   const data =
     request.resultFormat === "table"
       ? {
-          columns: result.columns.map((column) => ({ name: column.name, type: columnDataType(column.type) })),
+          columns: columns.map((column) => ({ name: column.name, type: columnDataType(column.type) })),
           rows: page.map((row) => row.map(plainValue)),
         }
       : page.map((row) =>
-          Object.fromEntries(result.columns.map((column, index) => [column.name, plainValue(row[index])])),
+          Object.fromEntries(columns.map((column, index) => [column.name, plainValue(row[index])])),
         );
   return {
-    totalRecords: result.rows.length,
+    totalRecords: rows.length,
     count: page.length,
-    resultTruncated: "false",
-    ...(next < result.rows.length ? { $skipToken: encodeSkipToken(next, fingerprint) } : {}),
+    resultTruncated: more && !pageable ? "true" : "false",
+    ...(skipToken ? { $skipToken: skipToken } : {}),
     data,
     facets: [],
   };

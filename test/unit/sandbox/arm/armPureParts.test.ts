@@ -93,7 +93,7 @@ describe("routeArmPath", () => {
 
 describe("answerResourceGraphQuery", () => {
   const rows = [["a"], ["b"], ["c"]];
-  const runQuery = () => ({ columns: [{ name: "name", type: "string" as const }], rows });
+  const runQuery = () => ({ columns: [{ name: "id", type: "string" as const }], rows });
   const store = new SandboxStore({ now: () => 0 });
   store.subscriptions.push({ id: "s", resourceGroups: [] });
   const caller = { objectId: "o" };
@@ -103,7 +103,8 @@ describe("answerResourceGraphQuery", () => {
     expect(first).toMatchObject({
       totalRecords: 3,
       count: 2,
-      data: [{ name: "a" }, { name: "b" }],
+      resultTruncated: "false",
+      data: [{ id: "a" }, { id: "b" }],
       facets: [],
     });
     const second = answerResourceGraphQuery(
@@ -112,7 +113,7 @@ describe("answerResourceGraphQuery", () => {
       { query: "q", options: { $top: 2, $skipToken: first.$skipToken } },
       runQuery,
     );
-    expect(second).toMatchObject({ count: 1, data: [{ name: "c" }] });
+    expect(second).toMatchObject({ count: 1, data: [{ id: "c" }] });
     expect(second.$skipToken).toBeUndefined();
     expect(() =>
       answerResourceGraphQuery(
@@ -122,6 +123,62 @@ describe("answerResourceGraphQuery", () => {
         runQuery,
       ),
     ).toThrow(expect.objectContaining({ status: 400 }));
+    expect(() =>
+      answerResourceGraphQuery(
+        store,
+        { objectId: "someone-else" },
+        { query: "q", options: { $skipToken: first.$skipToken } },
+        runQuery,
+      ),
+    ).toThrow(expect.objectContaining({ status: 400 }));
+  });
+
+  it("runs the query once for all its pages, keeping the first page's size unless $top or $skip override it", () => {
+    const many = Array.from({ length: 2_500 }, (_, index) => [`r${index}`]);
+    let runs = 0;
+    const counted = () => {
+      runs += 1;
+      return { columns: [{ name: "id", type: "string" as const }], rows: many };
+    };
+    const first = answerResourceGraphQuery(store, caller, { query: "big", options: { $top: 1000 } }, counted);
+    const second = answerResourceGraphQuery(
+      store,
+      caller,
+      { query: "big", options: { $skipToken: first.$skipToken } },
+      counted,
+    );
+    expect(second).toMatchObject({
+      count: 1000,
+      data: expect.arrayContaining([{ id: "r1000" }, { id: "r1999" }]),
+    });
+    const third = answerResourceGraphQuery(
+      store,
+      caller,
+      { query: "big", options: { $skipToken: second.$skipToken } },
+      counted,
+    );
+    expect(third).toMatchObject({ count: 500 });
+    expect(third.$skipToken).toBeUndefined();
+    const overridden = answerResourceGraphQuery(
+      store,
+      caller,
+      { query: "big", options: { $skipToken: first.$skipToken, $top: 3, $skip: 10 } },
+      counted,
+    );
+    expect(overridden.data).toEqual([{ id: "r10" }, { id: "r11" }, { id: "r12" }]);
+    expect(runs).toBe(1);
+    const byDefault = answerResourceGraphQuery(store, caller, { query: "big" }, counted);
+    expect(byDefault.count).toBe(100);
+    expect(() =>
+      answerResourceGraphQuery(store, caller, { query: "big", options: { $top: 1001 } }, counted),
+    ).toThrow(expect.objectContaining({ status: 400 }));
+  });
+
+  it("does not page a result without an id column: the rest is truncated", () => {
+    const names = () => ({ columns: [{ name: "name", type: "string" as const }], rows });
+    const answer = answerResourceGraphQuery(store, caller, { query: "q", options: { $top: 2 } }, names);
+    expect(answer).toMatchObject({ totalRecords: 3, count: 2, resultTruncated: "true" });
+    expect(answer.$skipToken).toBeUndefined();
   });
 
   it("refuses a request without a query and answers the table format", () => {
@@ -134,6 +191,6 @@ describe("answerResourceGraphQuery", () => {
       { query: "q", options: { resultFormat: "table" } },
       runQuery,
     );
-    expect(table.data).toEqual({ columns: [{ name: "name", type: "string" }], rows });
+    expect(table.data).toEqual({ columns: [{ name: "id", type: "string" }], rows });
   });
 });
