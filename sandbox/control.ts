@@ -3,6 +3,7 @@
  * and people use to look inside the sandbox and steer it. The route table below is the
  * contract; every body is validated and a bad one is a 400 that changes nothing.
  */
+import { parseThrottlingChange, ThrottlingSettingsError, throttlingView } from "./arm/throttling.js";
 import {
   type IngestionChange,
   newCorrelationId,
@@ -148,6 +149,7 @@ function stateView(store: SandboxStore): unknown {
     audit: auditView(store),
     ingestion: store.ingestion,
     latency: store.latency,
+    throttling: throttlingView(store),
     faults: store.faults,
     eventSubscriptions: store.eventSubscriptions,
     deliveries: store.deliveries,
@@ -363,6 +365,21 @@ export const controlRoutes: ControlRoute[] = [
     handle(request, store) {
       store.latency = { ...store.latency, ...parseLatency(request) };
       return json(200, store.latency);
+    },
+  },
+  {
+    method: "POST",
+    path: "/_sandbox/throttling",
+    summary:
+      '{"enabled": bool, "reads"|"writes"|"deletes": {"size": n, "refillPerSecond": n}, "globalMultiplier": n, "resourceGraph": {"queries": n, "windowSeconds": n}}',
+    handle(request, store) {
+      try {
+        store.throttling = parseThrottlingChange(readJson(request), store.throttling);
+      } catch (error) {
+        if (error instanceof ThrottlingSettingsError) throw badRequest(error.message);
+        throw error;
+      }
+      return json(200, throttlingView(store));
     },
   },
   {

@@ -174,6 +174,16 @@ export interface EstateEventSubscription {
   schema: "EventGridSchema" | "CloudEventSchema";
 }
 
+/** Resource Manager's request budgets; what is left out keeps Azure's default (sandbox/arm/throttling.ts). */
+export interface EstateThrottling {
+  enabled?: boolean;
+  reads?: { size?: number; refillPerSecond?: number };
+  writes?: { size?: number; refillPerSecond?: number };
+  deletes?: { size?: number; refillPerSecond?: number };
+  globalMultiplier?: number;
+  resourceGraph?: { queries?: number; windowSeconds?: number };
+}
+
 export interface Estate {
   tenantId?: string;
   /** `watched: false` leaves a subscription out of the service's ROTATOR_SUBSCRIPTIONS (its consumers stay unknown). */
@@ -193,4 +203,5 @@ export interface Estate {
     /** Per-record ingestion latency of the audit logs, drawn uniformly from this range. Default 0. */
     ingestionLatencySeconds?: { min: number; max: number };
   };
+  throttling?: EstateThrottling;
 }

@@ -297,6 +297,25 @@ export interface LatencySettings {
   lroDurationMs: number;
 }
 
+/** One token bucket: `size` tokens, refilled at `refillPerSecond`. */
+export interface TokenBucketLimit {
+  size: number;
+  refillPerSecond: number;
+}
+
+/** Resource Manager's request budgets (see arm/throttling.ts). */
+export interface ArmThrottlingSettings {
+  enabled: boolean;
+  /** Per principal and subscription (per principal and tenant without a subscription). */
+  reads: TokenBucketLimit;
+  writes: TokenBucketLimit;
+  deletes: TokenBucketLimit;
+  /** The subscription's global bucket, for all principals together, is this many times a principal's. */
+  globalMultiplier: number;
+  /** Resource Graph's per-user quota: `queries` per window of `windowSeconds`. */
+  resourceGraph: { queries: number; windowSeconds: number };
+}
+
 /** A clock the sandbox reads; tests may install their own. */
 export interface SandboxClock {
   now(): number;

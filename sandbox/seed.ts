@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { COSMOS_FIRST_PARTY_APP_ID } from "./arm/cosmosAccounts.js";
+import { defaultArmThrottling, parseThrottlingChange, ThrottlingSettingsError } from "./arm/throttling.js";
 import type { Estate, EstateKeyRef, EstateVault } from "./estate.js";
 import { addKeyVersion, keyScope, MANAGED_HSM_MAX_KEY_VERSIONS } from "./keyvault/operations.js";
 import {
@@ -461,7 +462,19 @@ export function validateEstate(input: unknown): Estate {
       }
     }
   }
+  if (estate.throttling !== undefined) throttlingOf(estate.throttling);
   return input as Estate;
+}
+
+/** The estate's Resource Manager budgets over Azure's defaults. */
+function throttlingOf(value: unknown) {
+  try {
+    return parseThrottlingChange(value, defaultArmThrottling());
+  } catch (error) {
+    if (error instanceof ThrottlingSettingsError)
+      throw new EstateValidationError(`Invalid estate: ${error.message}`);
+    throw error;
+  }
 }
 
 /** Read and validate an estate file. */
@@ -570,6 +583,7 @@ export function resolveEstateKeyRef(store: SandboxStore, ref: EstateKeyRef): str
 export function seedStore(store: SandboxStore, estate: Estate): void {
   validateEstate(estate);
   if (estate.tenantId) store.tenantId = estate.tenantId;
+  if (estate.throttling) store.throttling = throttlingOf(estate.throttling);
   for (const subscription of estate.subscriptions) {
     store.subscriptions.push({
       id: subscription.id,

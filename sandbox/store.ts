@@ -4,8 +4,10 @@
  * Map keys for ARM ids are lower case (ARM ids are case-insensitive).
  */
 import { EventEmitter } from "node:events";
+import { defaultArmThrottling } from "./arm/throttling.js";
 import type { SandboxExchange } from "./http.js";
 import type {
+  ArmThrottlingSettings,
   FaultRule,
   IngestionSettings,
   LatencySettings,
@@ -80,6 +82,8 @@ export class SandboxStore {
   faults: FaultRule[] = [];
   ingestion: IngestionSettings = { delaySeconds: 0, paused: false, partialError: false };
   latency: LatencySettings = { armWriteMs: 0, lroDurationMs: 2000 };
+  /** Resource Manager's request budgets; replace the object to change them (the buckets start full again). */
+  throttling: ArmThrottlingSettings = defaultArmThrottling();
   /** When set, the server appends every exchange here (conformance tests). */
   recording: SandboxExchange[] | undefined;
 

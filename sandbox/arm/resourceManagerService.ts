@@ -2,7 +2,9 @@
  * The sandbox's `management.azure.com`: GET and list for the consumer resource kinds, PATCH
  * as a long-running operation with the providers' validation, the operation status URLs,
  * and Resource Graph. Order of checks as in ARM: authentication, api-version, subscription
- * and resource group, authorization, then the resource itself.
+ * and resource group, authorization, then the resource itself. Every authenticated request
+ * is charged to Resource Manager's budgets first (arm/throttling.ts): over budget it gets a
+ * 429, otherwise its answer, errors included, carries the remaining-request headers.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { takeOperationFault } from "../faults.js";
@@ -32,6 +34,7 @@ import {
   startUpdate,
 } from "./longRunningOperations.js";
 import { answerResourceGraphQuery, type QueryRunner } from "./resourceGraph.js";
+import { admitArmRequest } from "./throttling.js";
 
 export const armResourceKinds: readonly ArmResourceKind[] = [
   kustoClusterKind,
@@ -216,9 +219,18 @@ export interface ResourceManagerServiceOptions {
 }
 
 export function createResourceManagerService(options: ResourceManagerServiceOptions = {}): SandboxService {
-  async function dispatch(request: SandboxRequest, store: SandboxStore): Promise<SandboxResponse> {
+  async function dispatch(
+    request: SandboxRequest,
+    store: SandboxStore,
+    rateLimitHeaders: Record<string, string>,
+  ): Promise<SandboxResponse> {
     const route = routeArmPath(request.path);
     const caller = authenticateArmCaller(request, store);
+    const admission = admitArmRequest(store, request, caller.objectId, {
+      resourceGraph: route?.kind === "resourceGraph" && request.method === "POST",
+    });
+    if (!admission.admitted) return admission.response;
+    Object.assign(rateLimitHeaders, admission.headers);
     if (!route) throw notServed(request);
     completeDueOperations(store, kindOfResource);
     switch (route.kind) {
@@ -249,10 +261,15 @@ export function createResourceManagerService(options: ResourceManagerServiceOpti
     name: "resource-manager",
     matches: (host) => host === "management.azure.com",
     async handle(request, store) {
+      const rateLimitHeaders: Record<string, string> = {};
+      const withRateLimits = (response: SandboxResponse): SandboxResponse => ({
+        ...response,
+        headers: { ...response.headers, ...rateLimitHeaders },
+      });
       try {
-        return await dispatch(request, store);
+        return withRateLimits(await dispatch(request, store, rateLimitHeaders));
       } catch (error) {
-        if (error instanceof SandboxHttpError) return armErrorResponse(error);
+        if (error instanceof SandboxHttpError) return withRateLimits(armErrorResponse(error));
         throw error;
       }
     },
