@@ -22,8 +22,9 @@ import type {
   TimerFunctionDefinition,
 } from "../../src/hosting/functionDefinition.js";
 import { redactSecrets } from "../../src/rotation/redaction.js";
-import { nextOccurrence, parseNcrontab } from "../../src/schedule/ncrontab.js";
+import { parseNcrontab } from "../../src/schedule/ncrontab.js";
 import { matchRoute, parseRouteTemplate, type RouteTemplate } from "./routeTemplate.js";
+import { runOnSchedule } from "./timerSchedule.js";
 
 export interface FunctionsHostOptions {
   functions: readonly FunctionDefinition[];
@@ -392,44 +393,26 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
   });
   const port = (server.address() as AddressInfo).port;
 
-  const timers = new Set<NodeJS.Timeout>();
-  let closed = false;
-  for (const { definition, schedule } of timerSchedules) {
+  const stopTimers = timerSchedules.map(({ definition, schedule }) => {
     let last = new Date();
-    const arm = () => {
-      if (closed) return;
-      const next = nextOccurrence(schedule, new Date());
-      const timer = setTimeout(
-        () => {
-          const fired = new Date();
-          const status = {
-            last: last.toISOString(),
-            next: next.toISOString(),
-            lastUpdated: fired.toISOString(),
-          };
-          last = fired;
-          invokeTimer(definition, {
-            isPastDue: fired.getTime() - next.getTime() > 1000,
-            schedule: { adjustForDST: false },
-            scheduleStatus: status,
-          })
-            .catch((error: unknown) =>
-              log({
-                level: "error",
-                function: definition.name,
-                message: "timer invocation failed",
-                error: errorText(error),
-              }),
-            )
-            .finally(arm);
-        },
-        Math.max(0, next.getTime() - Date.now()),
+    return runOnSchedule(schedule, (next) => {
+      const fired = new Date();
+      const status = { last: last.toISOString(), next: next.toISOString(), lastUpdated: fired.toISOString() };
+      last = fired;
+      return invokeTimer(definition, {
+        isPastDue: fired.getTime() - next.getTime() > 1000,
+        schedule: { adjustForDST: false },
+        scheduleStatus: status,
+      }).catch((error: unknown) =>
+        log({
+          level: "error",
+          function: definition.name,
+          message: "timer invocation failed",
+          error: errorText(error),
+        }),
       );
-      timers.add(timer);
-      timer.unref?.();
-    };
-    arm();
-  }
+    });
+  });
 
   return {
     url: `http://localhost:${port}`,
@@ -441,8 +424,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       `http://localhost:${port}/runtime/webhooks/eventgrid?functionName=${encodeURIComponent(functionName)}&code=${encodeURIComponent(eventGridKey)}`,
     runNow,
     close: async () => {
-      closed = true;
-      for (const timer of timers) clearTimeout(timer);
+      for (const stop of stopTimers) stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -252,7 +252,8 @@ describe("local Functions host", () => {
       [{ kind: "timer", name: "tick", schedule: "%TICK_SCHEDULE%", handler: async () => void runs++ }],
       { TICK_SCHEDULE: "*/1 * * * * *" },
     );
-    const deadline = Date.now() + 5000;
+    // Generous deadlines: a loaded machine may run the 1-second schedule late, never early.
+    const deadline = Date.now() + 30_000;
     while (runs < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(runs).toBeGreaterThanOrEqual(2);
 
@@ -270,9 +271,36 @@ describe("local Functions host", () => {
       headers: { "x-functions-key": host.masterKey },
     });
     expect(await status.json()).toEqual({ state: "Running", functions: ["tick"] });
-    const until = Date.now() + 3000;
+    const until = Date.now() + 30_000;
     while (runs === before && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(runs).toBeGreaterThan(before);
+  });
+
+  it("does not run a schedule whose next run is past Node's 24.8-day timer limit", async () => {
+    let runs = 0;
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    // The first of the month after next: always more than 28 days away. Before the fix, Node
+    // fired the overflowing timeout after 1 ms, and again after each run.
+    const monthAfterNext = ((new Date().getUTCMonth() + 2) % 12) + 1;
+    process.on("warning", onWarning);
+    try {
+      const { host } = await start([
+        {
+          kind: "timer",
+          name: "far",
+          schedule: `0 0 0 1 ${monthAfterNext} *`,
+          handler: async () => void runs++,
+        },
+      ]);
+      // Waiting can only let a wrong early run show; it cannot make a right host fail.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await host.close();
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(runs).toBe(0);
+    expect(warnings).not.toContain("TimeoutOverflowWarning");
   });
 
   it("refuses a timer whose schedule setting is missing", async () => {
