@@ -4,7 +4,9 @@
 //   2. stage in <out>/staging: host.json; package.json with `dependencies` only; the built
 //      service (dist/src) and functions (dist/functions), only the .js of today's sources
 //      (no source maps, nothing from dist/sandbox, dist/test or dist/bench); node_modules
-//      with only the packages package-lock.json marks as production (not "dev");
+//      with only the packages package-lock.json marks as production (not "dev"), without
+//      what Node never loads (source maps, type declarations, Markdown, and the browser,
+//      React Native and workerd builds that a package's exports give Node no way into);
 //   3. zip the staging folder into <out>/cmk-rotator.zip (host.json at the root).
 //
 // Plain Node, no dependency: the zip is written with node:zlib (deflate and crc32).
@@ -31,9 +33,11 @@ export const ZIP_NAME = "cmk-rotator.zip";
 /** The folders whose built .js the function app runs. */
 const SHIPPED_SOURCES = ["src", "functions"];
 
+/** What stops the packaging; main() prints it and exits 1. */
+export class PackageError extends Error {}
+
 function fail(message) {
-  process.stderr.write(`npm run package: ${message}\n`);
-  process.exit(1);
+  throw new PackageError(message);
 }
 
 function build() {
@@ -82,17 +86,59 @@ export function productionPackages(lock, manifest) {
     .map(([path, entry]) => ({ path, optional: Boolean(entry.optional) }));
 }
 
-/** Copies a package folder without its own node_modules (nested packages have lock entries of their own). */
-function copyPackage(from, to) {
-  mkdirSync(to, { recursive: true });
-  for (const entry of readdirSync(from, { withFileTypes: true })) {
-    if (entry.name === "node_modules") continue;
-    const source = join(from, entry.name);
-    const target = join(to, entry.name);
-    if (entry.isDirectory()) copyPackage(source, target);
-    else if (entry.isFile()) copyFileSync(source, target);
-    else if (entry.isSymbolicLink() && statSync(source).isFile()) copyFileSync(source, target);
+/**
+ * What Node never loads from a package, so the package leaves it out: source maps, type
+ * declarations and TypeScript sources, and Markdown (licences stay).
+ */
+const NEVER_LOADED = /\.(map|d\.[cm]?ts|[cm]?ts|md|markdown)$/i;
+/** Builds for other platforms (the Azure SDK's layout), left out unless Node can resolve into them. */
+const OTHER_PLATFORM_BUILDS = ["dist/browser", "dist/react-native", "dist/workerd"];
+/** The package.json conditions Node resolves with (`node`, `import`, `require`, `default`). */
+const NODE_CONDITIONS = new Set(["node", "import", "require", "default", "module-sync"]);
+
+function nodeTargets(value, into) {
+  if (typeof value === "string") into.push(value.replace(/^\.\//, ""));
+  else if (Array.isArray(value)) for (const item of value) nodeTargets(item, into);
+  else if (value && typeof value === "object") {
+    for (const [key, target] of Object.entries(value)) {
+      // Subpath keys ("./x", "#x") lead to conditions; of the conditions only Node's count.
+      if (key.startsWith(".") || key.startsWith("#") || NODE_CONDITIONS.has(key)) nodeTargets(target, into);
+    }
   }
+  return into;
+}
+
+/** The folders of a package that its package.json gives Node no way into. */
+export function unreachableBuilds(packageJson) {
+  const targets = nodeTargets(
+    [packageJson.main ?? "", packageJson.exports ?? {}, packageJson.imports ?? {}],
+    [],
+  );
+  return OTHER_PLATFORM_BUILDS.filter((folder) => !targets.some((target) => target.startsWith(`${folder}/`)));
+}
+
+/** Copies a package folder without its own node_modules (nested packages have lock entries of their own) and without what Node never loads. */
+function copyPackage(from, to) {
+  let skipped = [];
+  try {
+    skipped = unreachableBuilds(JSON.parse(readFileSync(join(from, "package.json"), "utf8")));
+  } catch {
+    // No readable package.json: copy it all.
+  }
+  const copy = (folder) => {
+    const into = join(to, relative(from, folder));
+    mkdirSync(into, { recursive: true });
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      const source = join(folder, entry.name);
+      const inPackage = relative(from, source).split(sep).join("/");
+      if (entry.name === "node_modules" || skipped.includes(inPackage)) continue;
+      if (entry.isDirectory()) copy(source);
+      else if (NEVER_LOADED.test(entry.name)) continue;
+      else if (entry.isFile() || (entry.isSymbolicLink() && statSync(source).isFile()))
+        copyFileSync(source, join(into, entry.name));
+    }
+  };
+  copy(from);
 }
 
 function folderSize(folder) {
@@ -231,4 +277,12 @@ function main() {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    main();
+  } catch (error) {
+    if (!(error instanceof PackageError)) throw error;
+    process.stderr.write(`npm run package: ${error.message}\n`);
+    process.exit(1);
+  }
+}

@@ -115,6 +115,8 @@ describe("the production package", () => {
       .map(([path]) => path)
       .filter((path) => existsSync(join(root, path)));
     expect([...packageFolders()].sort()).toEqual(production.sort());
+    // What Node never loads stays behind: source maps, type declarations, Markdown.
+    expect(names.filter((name) => /\.(map|d\.[cm]?ts|md)$/.test(name))).toEqual([]);
     for (const name of [...NEVER_SHIPPED, ...Object.keys(manifest.devDependencies)]) {
       expect(
         names.some(
