@@ -22,6 +22,7 @@ import type {
   EstateConsumer,
   EstateKey,
   EstateKeyVersion,
+  EstateThrottling,
   EstateVersionRef,
 } from "../sandbox/estate.js";
 import { defaultEstate, validateEstate } from "../sandbox/seed.js";
@@ -52,6 +53,8 @@ export interface BenchEstateOptions {
   pinnedVersion: EstateVersionRef;
   /** How many keys in all (default and minimum: one per key family present). */
   keys?: number;
+  /** Resource Manager's request budgets in the sandbox (default: Azure's, as in the sandbox). */
+  throttling?: EstateThrottling;
 }
 
 /** The names of a key family's keys: the first keeps the family's name, the others are numbered. */
@@ -229,6 +232,7 @@ export function benchEstate(options: BenchEstateOptions): Estate {
     ...(base.eventGrid?.customTopics ? { eventGrid: { customTopics: base.eventGrid.customTopics } } : {}),
     // Consumers unwrap rarely, so their background work does not compete with what is measured.
     simulation: { unwrapIntervalSeconds: 3600, defaultLagSeconds: 1 },
+    ...(options.throttling ? { throttling: options.throttling } : {}),
   };
   return validateEstate(estate);
 }

@@ -86,7 +86,13 @@ export async function measureObservationScale(
 ): Promise<ObservationRound[]> {
   const rounds: ObservationRound[] = [];
   for (const size of options.sizes) {
-    const estate = benchEstate({ consumers: size, versionAgesHours: [720, 48], pinnedVersion: 0 });
+    // Budgets off: this measures the service's own cost per consumer, not ARM's pacing of it.
+    const estate = benchEstate({
+      consumers: size,
+      versionAgesHours: [720, 48],
+      pinnedVersion: 0,
+      throttling: { enabled: false },
+    });
     const sandbox = await startSandbox({ estate });
     try {
       const runtime = benchRuntime(sandbox, azurite);

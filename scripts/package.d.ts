@@ -12,4 +12,17 @@ export declare function productionPackages(
   manifest: { dependencies?: Record<string, string> },
 ): { path: string; optional: boolean }[];
 export declare function unreachableBuilds(packageJson: Record<string, unknown>): string[];
-export declare function zipFolder(folder: string, zipPath: string): { files: number };
+export declare function zipFolder(
+  folder: string,
+  zipPath: string,
+): { files: number; entries: { name: string; compressedBytes: number }[] };
+/** What `node scripts/package.js --json` prints. */
+export interface PackageSummary {
+  zip: string;
+  zipBytes: number;
+  files: number;
+  stagedBytes: number;
+  nodeModulesBytes: number;
+  productionPackages: number;
+  largest: { owner: string; zippedBytes: number }[];
+}

@@ -221,6 +221,7 @@ export function zipFolder(folder, zipPath) {
   if (files.length >= 0xffff) fail(`${files.length} files need ZIP64, which this writer does not do`);
   const parts = [];
   const central = [];
+  const entries = [];
   let offset = 0;
   for (const file of files) {
     const name = Buffer.from(relative(folder, file).split(sep).join("/"), "utf8");
@@ -235,6 +236,7 @@ export function zipFolder(folder, zipPath) {
       name,
     );
     offset += local.length + name.length + body.length;
+    entries.push({ name: name.toString("utf8"), compressedBytes: body.length });
     if (offset >= 0xffffffff) fail("the package is over 4 GiB, which needs ZIP64");
   }
   const directory = Buffer.concat(central);
@@ -246,7 +248,20 @@ export function zipFolder(folder, zipPath) {
   end.writeUInt32LE(offset, 16);
   mkdirSync(dirname(zipPath), { recursive: true });
   writeFileSync(zipPath, Buffer.concat([...parts, directory, end]));
-  return { files: files.length };
+  return { files: files.length, entries };
+}
+
+/** Zipped bytes per top-level package (`node_modules/<name>` and what is nested in it) and for the rest. */
+function zippedByPackage(entries) {
+  const totals = new Map();
+  for (const { name, compressedBytes } of entries) {
+    const match = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(name);
+    const owner = match ? match[1] : "(the app: host.json, package.json, dist)";
+    totals.set(owner, (totals.get(owner) ?? 0) + compressedBytes);
+  }
+  return [...totals]
+    .map(([owner, bytes]) => ({ owner, zippedBytes: bytes }))
+    .sort((a, b) => b.zippedBytes - a.zippedBytes);
 }
 
 function main() {
@@ -259,7 +274,7 @@ function main() {
   const staging = join(out, "staging");
   const { packages } = stage(staging);
   const zipPath = join(out, ZIP_NAME);
-  const { files } = zipFolder(staging, zipPath);
+  const { files, entries } = zipFolder(staging, zipPath);
   const summary = {
     zip: zipPath,
     zipBytes: statSync(zipPath).size,
@@ -267,6 +282,7 @@ function main() {
     stagedBytes: folderSize(staging),
     nodeModulesBytes: folderSize(join(staging, "node_modules")),
     productionPackages: packages,
+    largest: zippedByPackage(entries).slice(0, 6),
   };
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
