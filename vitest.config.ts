@@ -3,8 +3,10 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    // Upper bounds for a hang, not speed targets: under load the integration tests' generous
+    // waits (a minute and more) must fit inside.
+    testTimeout: 240_000,
+    hookTimeout: 240_000,
     pool: "forks",
     maxWorkers: 2,
   },

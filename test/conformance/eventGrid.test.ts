@@ -62,7 +62,7 @@ async function startWebhook(): Promise<{ server: Server; url: string; received: 
   return { server, url: `http://127.0.0.1:${port}`, received };
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();

@@ -67,6 +67,8 @@ describe("dashboard in headless Chromium", () => {
   it("shows versions, consumers and holds, then the rotation after it refreshes itself", async () => {
     const { host, browser } = running();
     const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    // Generous waits for a loaded machine (the page refreshes every 5 s; repoints take a few).
+    page.setDefaultTimeout(90_000);
     try {
       const url = `${host.url}/api/dashboard?code=${encodeURIComponent(host.functionKey)}`;
       const response = await page.goto(url);
@@ -116,7 +118,7 @@ describe("dashboard in headless Chromium", () => {
       // After: the page reloads itself (same URL, function key kept) and shows the new version.
       await page.waitForSelector(
         `[data-key-id="${KEY_ID}"] [data-testid="version-row"][data-version="${answer.newVersion}"]`,
-        { timeout: 30_000 },
+        { timeout: 90_000 },
       );
       expect(page.url()).toContain(`code=${encodeURIComponent(host.functionKey)}`);
       expect(await keySection(page).locator('[data-testid="version-row"]').count()).toBe(3);
@@ -141,7 +143,7 @@ describe("dashboard in headless Chromium", () => {
           );
         },
         { keyId: KEY_ID, version: answer.newVersion },
-        { timeout: 30_000 },
+        { timeout: 90_000 },
       );
       const journal = keySection(page).locator('[data-testid="journal-row"]');
       await expect(journal.count()).resolves.toBeGreaterThan(0);

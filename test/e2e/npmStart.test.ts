@@ -208,13 +208,13 @@ describe("npm start, end to end", () => {
     process.kill(-pgid, "SIGINT");
     const code = await Promise.race([
       exited,
-      new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 30_000)),
+      new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 90_000)),
     ]);
     // npm itself ends on the SIGINT, as in a terminal; the stack below it must stop cleanly.
     expect([0, "SIGINT"], output.slice(-2000)).toContain(code);
     expect(output).toMatch(/^stopped\.$/m);
     expect(output).not.toMatch(/npm start failed/);
-    await until("every process of the stack to exit", 15_000, async () =>
+    await until("every process of the stack to exit", 60_000, async () =>
       processGroupMembers(pgid).length === 0 ? true : undefined,
     );
     await expect(fetch(`${hostUrl}/api/keys`)).rejects.toThrow();

@@ -45,12 +45,14 @@ afterAll(async () => {
 });
 
 async function waitUntilSettled(adapter: ConsumerAdapter, id: string): Promise<ConsumerSnapshot> {
-  for (let attempt = 0; attempt < 100; attempt += 1) {
+  // A deadline, not a count of attempts: on a loaded machine each read takes longer.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
     const snapshot = await adapter.read(id);
     if (snapshot.provisioningState === "Succeeded") return snapshot;
+    if (Date.now() > deadline) throw new Error(`${id} did not settle within 60 s`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`${id} did not settle`);
 }
 
 describe("Key Vault adapter on the sandbox", () => {

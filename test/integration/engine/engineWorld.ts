@@ -176,7 +176,7 @@ export class EngineWorld {
     await this.deliver(this.newVersionEvent(vault, key, next));
     await waitUntil(
       () => consumers.every((consumer) => versionInUse(this, consumer) === next),
-      20_000,
+      60_000,
       `${consumers.join(", ")} using the new version of ${vault}/${key}`,
     );
     return [old, next];
@@ -274,7 +274,7 @@ export class EngineWorld {
   }
 
   /** Runs the timer until `done` holds (each run is one reconcile), or fails after `timeoutMs`. */
-  async timerUntil(done: () => boolean, timeoutMs = 30_000, pauseMs = 500): Promise<void> {
+  async timerUntil(done: () => boolean, timeoutMs = 90_000, pauseMs = 500): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       await this.timer();
@@ -289,7 +289,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function waitUntil(done: () => boolean, timeoutMs = 15_000, what = "condition"): Promise<void> {
+export async function waitUntil(done: () => boolean, timeoutMs = 60_000, what = "condition"): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);

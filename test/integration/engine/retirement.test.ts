@@ -44,7 +44,7 @@ describe("engine scenarios on the sandbox: retirement", () => {
     const [old] = await supersedeAdxKey();
     expect(world.version("kv-cmk-1", "adx-key", old).enabled).toBe(true);
 
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 30_000);
+    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 90_000);
 
     const tags = world.version("kv-cmk-1", "adx-key", old).tags;
     expect(tags[TAGS.disabledBy]).toMatch(/^cmk-rotator timer run /);
@@ -54,7 +54,7 @@ describe("engine scenarios on the sandbox: retirement", () => {
     expect(tags[TAGS.lastUse]).toBeDefined();
     await waitUntil(
       () => world.publishedEventTypes().includes("VersionDisabled"),
-      10_000,
+      60_000,
       "VersionDisabled event",
     );
     expectNoPinnedVersionDisabled(world);
@@ -70,7 +70,7 @@ describe("engine scenarios on the sandbox: retirement", () => {
     expect(world.version("kv-cmk-1", "adx-key", old).enabled).toBe(true);
     expect(await holdsFor(old)).toContain("evidence-incomplete");
     world.sandbox.store.ingestion.partialError = false;
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 30_000);
+    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 90_000);
     expectNoPinnedVersionDisabled(world);
   });
 
@@ -88,7 +88,7 @@ describe("engine scenarios on the sandbox: retirement", () => {
     expect(JSON.stringify(view.body)).toContain("pipeline-not-current");
 
     world.sandbox.store.ingestion.paused = false;
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 30_000);
+    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 90_000);
     expectNoPinnedVersionDisabled(world);
   });
 

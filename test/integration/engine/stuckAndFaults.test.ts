@@ -44,7 +44,7 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
     });
     const next = await world.newVersion("kv-cmk-1", "adx-key");
     await world.deliver(world.newVersionEvent("kv-cmk-1", "adx-key", next));
-    await waitUntil(settled, 10_000, "adx-pinned update finished");
+    await waitUntil(settled, 60_000, "adx-pinned update finished");
     expect(world.pinnedVersions(CONSUMERS.adxPinned)).toEqual([next]);
     await sleep(5_000);
 
@@ -61,7 +61,7 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
     expect(holds[0]?.message).toContain(ADX_IDENTITY);
 
     consumer.behaviour.stuckOnVersion = null;
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", stuckOn).enabled, 30_000);
+    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", stuckOn).enabled, 90_000);
     expectNoPinnedVersionDisabled(world);
   });
 
@@ -87,7 +87,7 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
     await world.deliver(world.newVersionEvent("kv-cmk-1", "adx-key", next));
 
     expect(world.sandbox.store.faults.filter((rule) => rule.remaining > 0)).toEqual([]);
-    await waitUntil(settled, 10_000, "adx-pinned update finished");
+    await waitUntil(settled, 60_000, "adx-pinned update finished");
     expect(world.pinnedVersions(CONSUMERS.adxPinned)).toEqual([next]);
     expectNoPinnedVersionDisabled(world);
   });
@@ -110,7 +110,7 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
     expect(journal).toContainEqual(
       expect.objectContaining({ action: "repoint", outcome: "pending", version: next }),
     );
-    await world.timerUntil(() => settled() && world.pinnedVersions(CONSUMERS.adxPinned)[0] === next, 20_000);
+    await world.timerUntil(() => settled() && world.pinnedVersions(CONSUMERS.adxPinned)[0] === next, 90_000);
     expectNoPinnedVersionDisabled(world);
   });
 
@@ -128,13 +128,13 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
     await world.deliver(world.newVersionEvent("kv-cmk-1", "adx-key", next));
     await waitUntil(
       () => world.provisioningState(CONSUMERS.adxPinned) !== "Updating",
-      10_000,
+      60_000,
       "the update ended",
     );
     expect(world.pinnedVersions(CONSUMERS.adxPinned)).toEqual(before);
     expectNoPinnedVersionDisabled(world);
 
-    await world.timerUntil(() => settled() && world.pinnedVersions(CONSUMERS.adxPinned)[0] === next, 20_000);
+    await world.timerUntil(() => settled() && world.pinnedVersions(CONSUMERS.adxPinned)[0] === next, 90_000);
     expectNoPinnedVersionDisabled(world);
   });
 
@@ -157,7 +157,7 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
     );
     expect(holds[0]?.reason).toBe("evidence-incomplete");
     world.sandbox.store.faults = [];
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 30_000);
+    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 90_000);
     expectNoPinnedVersionDisabled(world);
   });
 });

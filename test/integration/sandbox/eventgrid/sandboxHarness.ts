@@ -85,7 +85,7 @@ export async function startWebhookReceiver() {
 export async function waitFor<T>(
   what: string,
   probe: () => T | undefined | false,
-  timeoutMs = 12_000,
+  timeoutMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
