@@ -105,7 +105,9 @@ describe("engine scenarios on the sandbox: retirement", () => {
           (entry) =>
             entry.action === "hold" && entry.version === old && entry.reason === "in-use-by-consumer",
         );
-      for (let run = 0; run < 5 && !(await inUseHold()); run++) await world.timer();
+      // Timer runs until the hold shows (the first may still wait for a fresh canary), with a deadline.
+      for (const deadline = Date.now() + 60_000; !(await inUseHold()) && Date.now() < deadline; )
+        await world.timer();
       const hold = await inUseHold();
       // cosmos-periodic waits an hour here, cosmos-firstparty its estate pick-up delay of two minutes.
       expect(hold?.message).toMatch(/cosmos-(periodic|firstparty)/);
@@ -132,7 +134,7 @@ describe("engine scenarios on the sandbox: retirement", () => {
         (entry) => entry.action === "hold" && entry.version === old && entry.reason === "backup-retention",
       );
     let hold = await backupHold();
-    for (let run = 0; run < 5 && !hold; run++) {
+    for (const deadline = Date.now() + 60_000; !hold && Date.now() < deadline; ) {
       await world.timer();
       expect(world.version("kv-cmk-1", "cosmos-key", old).enabled).toBe(true);
       hold = await backupHold();
