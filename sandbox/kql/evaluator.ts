@@ -681,9 +681,25 @@ function evaluateCall(node: KqlSyntaxNode, row: Row | undefined, scope: Scope): 
   if (isAggregation(lower) && !["max_of", "min_of"].includes(lower)) {
     throw unsupported(`the aggregation ${name}() outside summarize`);
   }
+  if (lower === "column_ifexists") return columnIfExists(args, row, scope);
   // iif/case/coalesce evaluate lazily in Kusto; evaluating every argument is equivalent here.
   const values = args.map((argument) => evaluateScalar(argument, row, scope));
   return callScalarFunction(name, values, { now: scope.now });
+}
+
+/**
+ * `column_ifexists('name', default)`: the column's value when the input has a column of that
+ * name, else the default. The language service resolves it against the table's schema, which is
+ * why a query names a column that may not exist this way (a plain reference to it fails).
+ */
+function columnIfExists(args: KqlSyntaxNode[], row: Row | undefined, scope: Scope): KqlValue {
+  const [nameArgument, fallback] = args;
+  if (!nameArgument || !fallback || nameArgument.kind !== "StringLiteralExpression") {
+    throw unsupported("column_ifexists() without a constant column name and a default");
+  }
+  const name = nameArgument.stringValue ?? literalBody(nameArgument.text);
+  if (row?.has(name)) return row.get(name) ?? null;
+  return evaluateScalar(fallback, row, scope);
 }
 
 function evaluateBetween(node: KqlSyntaxNode, row: Row | undefined, scope: Scope): KqlValue {

@@ -406,6 +406,25 @@ describe("runKql scalar semantics", () => {
   });
 });
 
+describe("runKql column_ifexists", () => {
+  it("reads a column the table has and falls back to the default for one it lacks", () => {
+    const result = query(
+      "Audit | where TimeGenerated > ago(3h) | extend Oid = tostring(column_ifexists('identity_claim_oid_g', '')), Long = tostring(column_ifexists('identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g', 'none')) | project Oid, Long",
+    );
+    expect(result.rows).toEqual([
+      ["caller-b", "none"],
+      ["caller-a", "none"],
+    ]);
+  });
+
+  it("lets a query name a column that may not exist, where naming it directly fails", () => {
+    expect(kqlError(() => query("Audit | extend x = requestUri_s")).code).toBe("SemanticError");
+    expect(column("Audit | extend x = column_ifexists('requestUri_s', id_s) | project x | take 1")).toEqual([
+      "https://kv1.vault.azure.net/keys/k1/v1",
+    ]);
+  });
+});
+
 describe("runKql errors", () => {
   it("refuses an unknown table with the language service's message", () => {
     const error = kqlError(() => query("Nope | take 1"));
