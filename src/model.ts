@@ -152,6 +152,8 @@ export interface AuditEvidence {
    */
   canaryFirstSeenAt?: Date;
   uses: VersionUse[];
+  /** App id per caller object id, where the records carry one (first-party services' tokens). */
+  callerAppIds?: Record<string, string>;
 }
 
 export interface Snapshot {

@@ -3,7 +3,10 @@
  * keys whose audit logs land there, never one per version. For each key it returns, per
  * version, the last use, last user and count, and per caller the last use — excluding the
  * service's own identity — plus the canary: the newest record of the service's own call on
- * that key, which proves the log pipeline is current.
+ * that key, which proves the log pipeline is current. Every caller is named by its object id,
+ * with the app id its token carried (a FirstPartyIdentity Cosmos DB account calls as the Azure
+ * Cosmos DB application). Vault rows and Managed HSM rows, successful and failed calls, and
+ * workspaces of either object-id column are read by the same query (see `auditQueryText`).
  *
  * What counts as use of a version: KeyGet, KeyWrap, KeyUnwrap, KeyEncrypt, KeyDecrypt,
  * KeySign and KeyVerify by anyone, whatever the result (a failed unwrap still proves someone
@@ -20,7 +23,7 @@ import { describeError } from "../errors.js";
 import { type AuditEvidence, type KeyRef, keyRefId, type VersionUse } from "../model.js";
 import type { AuditTable } from "../settings.js";
 import { describeAzureFailure, failureText } from "./azureFailure.js";
-import { isValidVersion, validateGuid } from "./keyRef.js";
+import { isGuid, isValidVersion, validateGuid } from "./keyRef.js";
 import { kqlList, kqlLiteral } from "./kqlLiteral.js";
 
 export const USE_OPERATIONS = [
@@ -83,7 +86,27 @@ function hostKeyOf(key: KeyRef): string {
   return `${new URL(key.vaultUrl).host}/${key.keyName}`.toLowerCase();
 }
 
-/** The KQL for one workspace and table. Exported for tests and for the sandbox's analyser. */
+/** The object-id columns AzureDiagnostics may have: which one a workspace fills varies, and a column that never received data does not exist. */
+export const OBJECT_ID_COLUMNS = [
+  "identity_claim_oid_g",
+  "identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g",
+] as const;
+
+/** `column_ifexists` of an AzureDiagnostics data column, as a string ('' when the workspace lacks it). */
+function optionalColumn(name: string): string {
+  return `tostring(column_ifexists('${name}', ''))`;
+}
+
+/**
+ * The KQL for one workspace and table. Exported for tests and for the sandbox's analyser.
+ *
+ * It reads every row shape the audit logs have: the caller's object id from whichever object-id
+ * column the workspace has (`column_ifexists`, never a direct name: naming a column that does not
+ * exist fails the whole query), the caller's app id, and the key from `id_s` (a call that
+ * returned an object) or else `requestUri_s` (failed calls, and every Managed HSM row, which has
+ * no `id_s`). Host, key name and version are taken from the URI by pattern, so a port
+ * (`:443`) or an operation segment (`/unwrapkey`) after the version does not matter.
+ */
 export function auditQueryText(
   table: AuditTable,
   keys: readonly KeyRef[],
@@ -93,24 +116,25 @@ export function auditQueryText(
     table === "AzureDiagnostics"
       ? [
           "AzureDiagnostics",
-          `| where Category == 'AuditEvent' and ResourceType in ('VAULTS', 'MANAGEDHSMS') and isnotempty(id_s)`,
-          "| extend KeyId = tolower(id_s), Caller = tolower(tostring(identity_claim_oid_g)), Status = toint(httpStatusCode_d)",
+          "| where Category == 'AuditEvent' and ResourceType in ('VAULTS', 'MANAGEDHSMS')",
+          `| extend Caller = tolower(coalesce(${OBJECT_ID_COLUMNS.map(optionalColumn).join(", ")})), AppId = tolower(${optionalColumn("identity_claim_appid_g")})`,
+          `| extend Uri = tolower(coalesce(${optionalColumn("id_s")}, ${optionalColumn("requestUri_s")})), Status = toint(column_ifexists('httpStatusCode_d', 0))`,
         ]
       : [
           "AZKVAuditLogs",
-          "| where isnotempty(Id)",
-          "| extend KeyId = tolower(Id), Caller = tolower(tostring(coalesce(Identity.claim.oid, Identity.claim['http://schemas.microsoft.com/identity/claims/objectidentifier']))), Status = toint(HttpStatusCode)",
+          "| extend Caller = tolower(tostring(coalesce(Identity.claim.oid, Identity.claim['http://schemas.microsoft.com/identity/claims/objectidentifier']))), AppId = tolower(tostring(Identity.claim.appid))",
+          "| extend Uri = tolower(coalesce(Id, RequestUri)), Status = toint(HttpStatusCode)",
         ];
   const service = kqlLiteral("guid", servicePrincipalId.toLowerCase());
   return [
     ...source,
-    "| where Status != 401",
-    "| extend Parts = split(KeyId, '/')",
-    "| extend HostKey = strcat(tostring(Parts[2]), '/', tostring(Parts[4])), Version = tostring(Parts[5])",
-    `| where tostring(Parts[3]) == 'keys' and HostKey in ${kqlList("hostKey", keys.map(hostKeyOf))}`,
+    "| where Status != 401 and isnotempty(Uri)",
+    "| extend HostName = extract('^https://([^/:?]+)', 1, Uri), KeyName = extract('^https://[^/?]+/keys/([^/?]+)', 1, Uri), Version = extract('^https://[^/?]+/keys/[^/?]+/([0-9a-f]{32})([/?]|$)', 1, Uri)",
+    "| extend HostKey = strcat(HostName, '/', KeyName)",
+    `| where isnotempty(KeyName) and HostKey in ${kqlList("hostKey", keys.map(hostKeyOf))}`,
     `| extend Own = Caller == ${service} and OperationName in ${kqlList("operation", [...SERVICE_OPERATIONS])}`,
     `| where Own or OperationName in ${kqlList("operation", [...USE_OPERATIONS])}`,
-    "| summarize FirstUse = min(TimeGenerated), LastUse = max(TimeGenerated), Uses = count() by HostKey, Version, Caller, Own",
+    "| summarize FirstUse = min(TimeGenerated), LastUse = max(TimeGenerated), Uses = count() by HostKey, Version, Caller, AppId, Own",
   ].join("\n");
 }
 
@@ -118,6 +142,8 @@ interface SummaryRow {
   hostKey: string;
   version: string;
   caller: string;
+  /** App id of the caller's token (a first-party service's app), or "" when the row has none. */
+  appId: string;
   /** The service's own operation (SERVICE_OPERATIONS by its principal): the canary, never use. */
   own: boolean;
   firstUse: Date;
@@ -131,6 +157,7 @@ function summaryRows(table: LogsTableLike): SummaryRow[] {
     hostKey: index("HostKey"),
     version: index("Version"),
     caller: index("Caller"),
+    appId: index("AppId"),
     own: index("Own"),
     firstUse: index("FirstUse"),
     lastUse: index("LastUse"),
@@ -153,6 +180,7 @@ function summaryRows(table: LogsTableLike): SummaryRow[] {
       hostKey: String(row[columns.hostKey] ?? ""),
       version: String(row[columns.version] ?? "").toLowerCase(),
       caller: String(row[columns.caller] ?? "").toLowerCase() || "unknown",
+      appId: String(row[columns.appId] ?? "").toLowerCase(),
       own: row[columns.own] === true || String(row[columns.own]).toLowerCase() === "true",
       firstUse,
       lastUse,
@@ -164,10 +192,12 @@ function summaryRows(table: LogsTableLike): SummaryRow[] {
 /** Folds the summary rows of one key into uses per version and the canary. */
 function evidenceFrom(rows: readonly SummaryRow[]): {
   uses: VersionUse[];
+  callerAppIds: Record<string, string>;
   canarySeenAt?: Date;
   canaryFirstSeenAt?: Date;
 } {
   const byVersion = new Map<string, VersionUse>();
+  const callerAppIds: Record<string, string> = {};
   let canarySeenAt: Date | undefined;
   let canaryFirstSeenAt: Date | undefined;
   for (const row of rows) {
@@ -178,6 +208,7 @@ function evidenceFrom(rows: readonly SummaryRow[]): {
     }
     // Records without a valid version (e.g. a get of the latest logged without one) name no version.
     if (!isValidVersion(row.version)) continue;
+    if (row.appId && isGuid(row.appId)) callerAppIds[row.caller] = row.appId;
     const use = byVersion.get(row.version) ?? {
       version: row.version,
       lastUse: row.lastUse,
@@ -195,7 +226,9 @@ function evidenceFrom(rows: readonly SummaryRow[]): {
     byVersion.set(row.version, use);
   }
   const uses = [...byVersion.values()].sort((a, b) => a.version.localeCompare(b.version));
-  return canarySeenAt && canaryFirstSeenAt ? { uses, canarySeenAt, canaryFirstSeenAt } : { uses };
+  return canarySeenAt && canaryFirstSeenAt
+    ? { uses, callerAppIds, canarySeenAt, canaryFirstSeenAt }
+    : { uses, callerAppIds };
 }
 
 export function createAuditLogReader(api: LogsQueryApi): AuditLogReader {

@@ -1,4 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { runKql } from "../../../sandbox/kql/index.js";
+import { workspaceAuditTables } from "../../../sandbox/loganalytics/auditTables.js";
+import type { ObjectIdColumn, SandboxAuditRecord } from "../../../sandbox/model.js";
+import type { SandboxStore } from "../../../sandbox/store.js";
 import {
   type AuditQuery,
   auditQueryText,
@@ -7,6 +11,7 @@ import {
 } from "../../../src/adapters/auditLogs.js";
 import { parseKeyId } from "../../../src/adapters/keyRef.js";
 import type { KeyRef } from "../../../src/model.js";
+import { START, key as sandboxKey, storeWith, vault } from "../sandbox/eventgrid/sandboxBuilders.js";
 
 const SERVICE = "11111111-1111-1111-1111-111111111111";
 const CONSUMER = "22222222-2222-2222-2222-222222222222";
@@ -16,9 +21,11 @@ const V1 = "a".repeat(32);
 const V2 = "b".repeat(32);
 const KEY = parseKeyId("https://kv1.vault.azure.net/keys/key1").key;
 const HSM_KEY = parseKeyId("https://hsm1.managedhsm.azure.net/keys/hkey").key;
-const COLUMNS = ["HostKey", "Version", "Caller", "Own", "FirstUse", "LastUse", "Uses"].map((name) => ({
-  name,
-}));
+const COLUMNS = ["HostKey", "Version", "Caller", "AppId", "Own", "FirstUse", "LastUse", "Uses"].map(
+  (name) => ({
+    name,
+  }),
+);
 
 function at(minutes: number): Date {
   return new Date(Date.UTC(2026, 5, 1, 12, minutes));
@@ -36,7 +43,16 @@ function row(
   uses = 1,
   own = caller === SERVICE,
 ): unknown[] {
-  return [hostKey, version, caller, own, new Date(lastUse.getTime() - (uses - 1) * 60_000), lastUse, uses];
+  return [
+    hostKey,
+    version,
+    caller,
+    "",
+    own,
+    new Date(lastUse.getTime() - (uses - 1) * 60_000),
+    lastUse,
+    uses,
+  ];
 }
 
 function fakeLogs(answer: () => ReturnType<LogsQueryApi["queryWorkspace"]>) {
@@ -171,5 +187,125 @@ describe("audit log reader", () => {
     expect(resourceSpecific).toContain("AZKVAuditLogs");
     expect(resourceSpecific).toContain("Identity.claim.oid");
     expect(resourceSpecific).toContain("HttpStatusCode");
+  });
+});
+
+describe("the audit query on every row shape, run by the sandbox's Kusto engine", () => {
+  const LONG: ObjectIdColumn = "identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g";
+  const APP = "a232010e-820c-4083-83bb-3ace5fc29d0b";
+  const VAULT_KEY = parseKeyId("https://kv1.vault.azure.net/keys/k").key;
+  const HSM = parseKeyId("https://hsm1.managedhsm.azure.net/keys/hk").key;
+
+  function storeOf(objectIdColumn: ObjectIdColumn): SandboxStore {
+    const vaults = [vault("kv1", [sandboxKey("k")]), vault("hsm1", [sandboxKey("hk")], "managedHsm")];
+    const store = storeWith(vaults);
+    for (const each of vaults) each.workspaceId = WORKSPACE;
+    store.workspaces.set(WORKSPACE, { id: WORKSPACE, name: "law", resourceId: "/w/law", objectIdColumn });
+    return store;
+  }
+
+  function record(overrides: Partial<SandboxAuditRecord>): SandboxAuditRecord {
+    const id = `https://kv1.vault.azure.net/keys/k/${V1}`;
+    return {
+      time: START,
+      visibleAt: START,
+      vault: "kv1",
+      vaultKind: "vault",
+      operationName: "KeyUnwrap",
+      id,
+      requestUri: `${id}/unwrapkey?api-version=7.6`,
+      callerObjectId: CONSUMER,
+      callerIpAddress: "10.0.0.4",
+      httpStatusCode: 200,
+      resultType: "Success",
+      resultSignature: "OK",
+      correlationId: "c",
+      durationMs: 1,
+      ...overrides,
+    };
+  }
+
+  /** Every shape: a successful unwrap, a failed one (no id_s; the port as real request URIs may carry it), the canary, a first-party caller, a Managed HSM row. */
+  function records(): SandboxAuditRecord[] {
+    const minute = 60_000;
+    return [
+      record({ time: START - 30 * minute }),
+      record({
+        time: START - 20 * minute,
+        id: `https://kv1.vault.azure.net/keys/k/${V2}`,
+        requestUri: `https://kv1.vault.azure.net:443/keys/k/${V2}/unwrapkey?api-version=7.6`,
+        callerObjectId: OTHER,
+        httpStatusCode: 403,
+        resultType: "Forbidden",
+        resultSignature: "Forbidden",
+      }),
+      record({
+        time: START - 10 * minute,
+        id: `https://kv1.vault.azure.net/keys/k/${V2}`,
+        requestUri: "https://kv1.vault.azure.net/keys/k/?api-version=7.6",
+        operationName: "KeyGet",
+        callerObjectId: SERVICE,
+      }),
+      record({
+        time: START - 5 * minute,
+        callerObjectId: "77c0e3a1-6d2b-4f58-9e41-3a5b2c1d0e9f",
+        callerAppId: APP,
+      }),
+      record({
+        time: START - 2 * minute,
+        vault: "hsm1",
+        vaultKind: "managedHsm",
+        id: `https://hsm1.managedhsm.azure.net/keys/hk/${V1}`,
+        requestUri: `https://hsm1.managedhsm.azure.net/keys/hk/${V1}/unwrapkey?api-version=7.6`,
+      }),
+    ];
+  }
+
+  function logsOver(store: SandboxStore): LogsQueryApi {
+    return {
+      async queryWorkspace(_workspaceId, query) {
+        const workspace = store.workspaces.get(WORKSPACE);
+        if (!workspace) throw new Error("no workspace");
+        const result = runKql(query, workspaceAuditTables(store, workspace), { now: START });
+        return {
+          status: "Success",
+          tables: [{ columnDescriptors: result.columns.map(({ name }) => ({ name })), rows: result.rows }],
+        };
+      },
+    };
+  }
+
+  for (const objectIdColumn of ["identity_claim_oid_g", LONG] as const) {
+    for (const table of ["AzureDiagnostics", "AZKVAuditLogs"] as const) {
+      it(`reads every caller and version in a ${objectIdColumn} workspace from ${table}`, async () => {
+        const store = storeOf(objectIdColumn);
+        store.audit = records();
+        const evidence = await createAuditLogReader(logsOver(store)).readEvidence(
+          request([VAULT_KEY, HSM], { table, from: new Date(START - 3_600_000), to: new Date(START) }),
+        );
+        const vaultEvidence = evidence["kv1/k"];
+        expect(vaultEvidence?.complete).toBe(true);
+        expect(vaultEvidence?.canarySeenAt).toEqual(new Date(START - 10 * 60_000));
+        expect(vaultEvidence?.uses.map((use) => [use.version, Object.keys(use.byCaller).sort()])).toEqual([
+          [V1, ["77c0e3a1-6d2b-4f58-9e41-3a5b2c1d0e9f", CONSUMER].sort()],
+          // The failed call names its key only in requestUri_s, and still counts as use.
+          [V2, [OTHER]],
+        ]);
+        expect(vaultEvidence?.callerAppIds?.["77c0e3a1-6d2b-4f58-9e41-3a5b2c1d0e9f"]).toBe(APP);
+        // AZKVAuditLogs holds vault records only; Managed HSM rows are in AzureDiagnostics.
+        expect(evidence["hsm1/hk"]?.uses.map((use) => use.version)).toEqual(
+          table === "AzureDiagnostics" ? [V1] : [],
+        );
+      });
+    }
+  }
+
+  it("analyses in a workspace that has only Managed HSM rows (no id_s, no short object-id column)", async () => {
+    const store = storeOf("identity_claim_oid_g");
+    store.audit = records().filter((each) => each.vaultKind === "managedHsm");
+    const evidence = await createAuditLogReader(logsOver(store)).readEvidence(
+      request([HSM], { from: new Date(START - 3_600_000), to: new Date(START) }),
+    );
+    expect(evidence["hsm1/hk"]).toMatchObject({ complete: true, uses: [{ version: V1, count: 1 }] });
   });
 });

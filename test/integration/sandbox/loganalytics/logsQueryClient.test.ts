@@ -182,6 +182,19 @@ describe("the service's own audit query", () => {
       hostKind: "vault" as const,
       keyName: "adx-key",
     };
+    // The service reads versions as Key Vault writes them: 32 hex characters.
+    const [v1, v2] = ["1".repeat(32), "2".repeat(32)];
+    const now = sandbox.store.now();
+    sandbox.store.audit = [
+      auditRecord(now, { minutesAgo: 180, id: `${KEY_ID}/${v1}` }),
+      auditRecord(now, {
+        minutesAgo: 30,
+        id: `${KEY_ID}/${v1}`,
+        callerObjectId: ROTATOR_OID,
+        operationName: "KeyGet",
+      }),
+      auditRecord(now, { minutesAgo: 20, id: `${KEY_ID}/${v2}` }),
+    ];
     for (const table of ["AzureDiagnostics", "AZKVAuditLogs"] as const) {
       const result = await logs().queryWorkspace(WORKSPACE_ID, auditQueryText(table, [key], ROTATOR_OID), {
         duration: "P1D",
@@ -194,7 +207,11 @@ describe("the service's own audit query", () => {
       const uses = summary?.rows
         .map((row) => `${row[column("Version")]} ${row[column("Caller")]} ${row[column("Uses")]}`)
         .sort();
-      expect(uses, table).toEqual([`v1 ${ROTATOR_OID} 1`, `v1 ${CONSUMER_OID} 1`, `v2 ${CONSUMER_OID} 1`]);
+      expect(uses, table).toEqual([
+        `${v1} ${ROTATOR_OID} 1`,
+        `${v1} ${CONSUMER_OID} 1`,
+        `${v2} ${CONSUMER_OID} 1`,
+      ]);
     }
   });
 });
