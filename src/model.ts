@@ -31,6 +31,18 @@ export function keyRefId(key: KeyRef): string {
   return `${key.vaultName}/${key.keyName}`.toLowerCase();
 }
 
+/** Managed HSM keeps at most this many versions of a key; the next one is refused. */
+export const MANAGED_HSM_VERSION_CAP = 100;
+/** From this many versions of a Managed HSM key on, the plan and the dashboard warn. */
+export const MANAGED_HSM_VERSION_WARNING = 90;
+
+/**
+ * The Azure Cosmos DB application. A Cosmos DB account with `defaultIdentity:
+ * "FirstPartyIdentity"` unwraps as this application's service principal in the tenant, so its
+ * audit records name the application (by app id), never the account.
+ */
+export const COSMOS_FIRST_PARTY_APP_ID = "a232010e-820c-4083-83bb-3ace5fc29d0b";
+
 /** Facts about one key version, as read from Key Vault / Managed HSM. */
 export interface KeyVersionFacts {
   /** 32 hex characters, lower case. */
@@ -117,6 +129,34 @@ export interface ConsumerSnapshot {
    */
   etag?: string;
   backupRetention?: BackupRetention;
+  /**
+   * App id the consumer's calls carry instead of an identity of its own: a FirstPartyIdentity
+   * Cosmos DB account calls as the Azure Cosmos DB application (COSMOS_FIRST_PARTY_APP_ID).
+   */
+  identityAppId?: string;
+  /**
+   * Whether the consumer runs, for kinds that can stop: a Kusto cluster's `state` ("Running",
+   * "Stopped", "Starting", "Unavailable", ...), a Cassandra data center "Deallocated" (its or
+   * its cluster's `deallocated`) or "Running". Absent for kinds that always run (Cosmos DB).
+   */
+  runState?: string;
+  /** Every principal id the resource carries (system-assigned and user-assigned), lower case. */
+  principalIds?: string[];
+}
+
+/** Whether a consumer makes calls now: it has no run state, or it is Running (or updating while running). */
+export function isRunning(consumer: ConsumerSnapshot): boolean {
+  const state = consumer.runState?.toLowerCase();
+  return state === undefined || state === "running" || state === "updating";
+}
+
+/** Who a caller in the audit logs is, in words a person acts on. */
+export interface CallerAttribution {
+  /** "kusto adx-pinned", "user-assigned identity uai-batch", "the rotator itself", ... */
+  name: string;
+  kind: "consumer" | "first-party-app" | "service" | "resource" | "user-assigned-identity";
+  /** ARM id of the resource the caller is, or unwraps for, when known. */
+  resourceId?: string;
 }
 
 /** Use of one key version seen in the audit logs (service identity excluded). */
@@ -164,6 +204,8 @@ export interface Snapshot {
   evidence: Record<string, AuditEvidence>;
   /** Keys that could not be read this time, by `keyRefId`, with the reason. */
   unreadableKeys: Record<string, string>;
+  /** Who the callers in the evidence are, by lower-case object id (consumers, apps, resources, the service). */
+  callers?: Record<string, CallerAttribution>;
 }
 
 export interface Policy {
@@ -239,6 +281,14 @@ export interface Hold {
   concerns?: string;
 }
 
+/** Something a person should know about a key that holds nothing and blocks nothing (yet). */
+export interface Warning {
+  type: "warning";
+  key: KeyRef;
+  reason: ReasonCode;
+  message: string;
+}
+
 export interface Block {
   type: "block";
   key: KeyRef;
@@ -263,6 +313,19 @@ export type ReasonCode =
    */
   | "consumer-shares-rotator-identity"
   | "evidence-incomplete"
+  /**
+   * A consumer of the key is not proven off this version: no read-back newer than it (with its
+   * update finished and the consumer running), or for a follower without read-back no audit
+   * record of its own identity on a newer version.
+   */
+  | "consumer-not-proven-switched"
+  /**
+   * A consumer of the key is stopped or deallocated: it makes no calls, and when it starts it
+   * needs the version its data was last wrapped with. Held until it has run again and proven its switch.
+   */
+  | "consumer-stopped"
+  /** A Managed HSM key nears (or has reached) the cap of 100 versions. */
+  | "hsm-version-cap-near"
   | "backup-retention"
   | "repoint-in-progress"
   | "already-disabled"
@@ -288,6 +351,8 @@ export interface Plan {
   actions: PlannedAction[];
   holds: Hold[];
   blocks: Block[];
+  /** Warnings per key (a Managed HSM key near its version cap). */
+  warnings?: Warning[];
   /** Newest enabled version passing preflight, per `keyRefId`; absent when none. */
   targets: Record<string, string>;
   /** The policy's mode, for views: in report mode apply acts on nothing. */

@@ -50,7 +50,6 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** An optional string field; anything else than a string or absence is an odd payload. */
 /**
  * The principal (object) id of the identity a resource unwraps with, as audit records name
  * their caller. `unwrappingIdentity` is a user-assigned identity's ARM id (looked up,
@@ -75,6 +74,43 @@ export function principalIdOfIdentity(
   return typeof principalId === "string" && principalId ? principalId.toLowerCase() : undefined;
 }
 
+/**
+ * Every principal id an ARM `identity` block carries: the system-assigned `principalId` and each
+ * `userAssignedIdentities.*.principalId`, lower case. Audit records name callers by these.
+ */
+export function principalIdsOf(identityBlock: unknown): string[] {
+  if (!isRecord(identityBlock)) return [];
+  const ids: string[] = [];
+  const add = (value: unknown) => {
+    if (typeof value === "string" && value.trim() !== "") ids.push(value.trim().toLowerCase());
+  };
+  add(identityBlock.principalId);
+  if (isRecord(identityBlock.userAssignedIdentities)) {
+    for (const entry of Object.values(identityBlock.userAssignedIdentities)) {
+      if (isRecord(entry)) add(entry.principalId);
+    }
+  }
+  return [...new Set(ids)];
+}
+
+/** An optional boolean field; anything else than a boolean or absence is an odd payload. */
+export function optionalBoolean(
+  record: Record<string, unknown>,
+  field: string,
+  subject: string,
+): boolean | undefined {
+  const value = record[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "boolean") {
+    throw new ValidationError(
+      subject,
+      `${subject}: field "${field}" should be true or false, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/** An optional string field; anything else than a string or absence is an odd payload. */
 export function optionalString(
   record: Record<string, unknown>,
   field: string,

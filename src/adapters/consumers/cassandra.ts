@@ -16,9 +16,11 @@ import { keyIdOf, validateVersion } from "../keyRef.js";
 import {
   beginRepointWith,
   isRecord,
+  optionalBoolean,
   optionalKeyUri,
   optionalString,
   parseArmId,
+  principalIdsOf,
   readError,
 } from "./armResource.js";
 import type { ConsumerAdapter, DiscoveredConsumer } from "./consumerAdapter.js";
@@ -62,6 +64,49 @@ function pinsOf(
   }
   const provisioningState = optionalString(properties, "provisioningState", subject);
   return { pins, ...(provisioningState ? { provisioningState } : {}) };
+}
+
+/** A Cassandra data center's JSON and its cluster's (an ARM GET each, or Resource Graph's cluster row). */
+export interface CassandraDataCenterJson {
+  id: string;
+  subscriptionId: string;
+  /** The data center resource: `{ properties: { managedDiskCustomerKeyUri, ... } }`. */
+  dataCenter: unknown;
+  /** The cluster resource: `{ properties: { deallocated, ... }, identity: { principalId } }`. */
+  cluster: unknown;
+}
+
+/**
+ * Everything the service needs to know about a Cassandra data center, from its and its
+ * cluster's JSON: both pins, `provisioningState`, whether it is deallocated (a deallocated
+ * cluster makes no calls), and the cluster's identity (every data center of a cluster unwraps
+ * with it). One function, so that ARM GETs and Resource Graph rows are read alike.
+ */
+export function cassandraConsumerFacts(json: CassandraDataCenterJson, subject: string): ConsumerSnapshot {
+  if (!isRecord(json.dataCenter))
+    throw new ValidationError(subject, `${subject}: the data center is not an object`);
+  const { pins, provisioningState } = pinsOf(json.dataCenter, subject);
+  const cluster = isRecord(json.cluster) ? json.cluster : {};
+  const clusterSubject = `Cassandra cluster of ${json.id}`;
+  const clusterProperties = isRecord(cluster.properties) ? cluster.properties : {};
+  const dataCenterProperties = isRecord(json.dataCenter.properties) ? json.dataCenter.properties : {};
+  const deallocated =
+    optionalBoolean(clusterProperties, "deallocated", clusterSubject) === true ||
+    optionalBoolean(dataCenterProperties, "deallocated", subject) === true;
+  const identity = isRecord(cluster.identity) ? cluster.identity : {};
+  const principalId = optionalString(identity, "principalId", clusterSubject)?.toLowerCase();
+  const principalIds = principalIdsOf(cluster.identity);
+  return {
+    id: json.id,
+    kind: "cassandra",
+    subscriptionId: json.subscriptionId.toLowerCase(),
+    pins,
+    inUse: {},
+    ...(principalId ? { identity: principalId, identityPrincipalId: principalId } : {}),
+    ...(provisioningState ? { provisioningState } : {}),
+    runState: deallocated ? "Deallocated" : "Running",
+    ...(principalIds.length > 0 ? { principalIds } : {}),
+  };
 }
 
 export function createCassandraAdapter(apiFor: (subscriptionId: string) => CassandraApi): ConsumerAdapter {
@@ -111,21 +156,10 @@ export function createCassandraAdapter(apiFor: (subscriptionId: string) => Cassa
       } catch (error) {
         throw readError(id, "read Cassandra data center", error);
       }
-      const subject = `Cassandra data center ${id}`;
-      if (!isRecord(dataCenter)) throw new ValidationError(subject, `${subject}: the GET returned no object`);
-      const { pins, provisioningState } = pinsOf(dataCenter, subject);
-      const identity = isRecord(cluster) && isRecord(cluster.identity) ? cluster.identity : {};
-      const principalId = optionalString(identity, "principalId", `Cassandra cluster of ${id}`);
-      const snapshot: ConsumerSnapshot = {
-        id,
-        kind: "cassandra",
-        subscriptionId: arm.subscriptionId,
-        pins,
-        inUse: {},
-        ...(principalId ? { identity: principalId, identityPrincipalId: principalId.toLowerCase() } : {}),
-        ...(provisioningState ? { provisioningState } : {}),
-      };
-      return snapshot;
+      return cassandraConsumerFacts(
+        { id, subscriptionId: arm.subscriptionId, dataCenter, cluster },
+        `Cassandra data center ${id}`,
+      );
     },
 
     beginRepoint(consumer, pin, toVersion, guard) {

@@ -10,7 +10,7 @@
  */
 import type { AzureClientFactory } from "../../azure/clientFactory.js";
 import { ValidationError } from "../../errors.js";
-import type { BackupRetention, ConsumerSnapshot } from "../../model.js";
+import { type BackupRetention, COSMOS_FIRST_PARTY_APP_ID, type ConsumerSnapshot } from "../../model.js";
 import { validateVersion } from "../keyRef.js";
 import {
   isRecord,
@@ -18,6 +18,7 @@ import {
   optionalString,
   parseArmId,
   principalIdOfIdentity,
+  principalIdsOf,
   readError,
 } from "./armResource.js";
 import type { ConsumerAdapter } from "./consumerAdapter.js";
@@ -71,16 +72,83 @@ export function backupRetentionOf(backupPolicy: unknown, subject: string): Backu
   throw new ValidationError(subject, `${subject}: unknown backupPolicy type ${JSON.stringify(type)}`);
 }
 
-/** The identity the account unwraps with: `defaultIdentity` names it ("UserAssignedIdentity=<id>", "SystemAssignedIdentity", ...). */
-function identityOf(account: Record<string, unknown>, subject: string): string | undefined {
-  const defaultIdentity = optionalString(account, "defaultIdentity", subject);
+/**
+ * Who the account unwraps as, from `defaultIdentity`: "UserAssignedIdentity=<ARM id>" (that
+ * identity's principal), "SystemAssignedIdentity" (the account's own principal), or
+ * "FirstPartyIdentity" (the Azure Cosmos DB application: its records carry the app id, never
+ * the account). Without `defaultIdentity` the account may unwrap either way, so both are kept.
+ */
+function unwrappingIdentityOf(
+  account: Record<string, unknown>,
+  identityBlock: unknown,
+  subject: string,
+): Pick<ConsumerSnapshot, "identity" | "identityPrincipalId" | "identityAppId"> {
+  const defaultIdentity = optionalString(account, "defaultIdentity", subject)?.trim();
+  const identity = isRecord(identityBlock) ? identityBlock : {};
+  const systemPrincipal = optionalString(identity, "principalId", subject)?.toLowerCase();
   const userAssigned = defaultIdentity?.match(/^UserAssignedIdentity=(.+)$/i)?.[1];
-  if (userAssigned) return userAssigned;
-  const identity = isRecord(account.identity) ? account.identity : {};
-  const principalId = optionalString(identity, "principalId", subject);
-  if (defaultIdentity === "SystemAssignedIdentity" || defaultIdentity === undefined)
-    return principalId ?? defaultIdentity;
-  return defaultIdentity;
+  if (userAssigned) {
+    const principal = principalIdOfIdentity(identityBlock, userAssigned);
+    return { identity: userAssigned, ...(principal ? { identityPrincipalId: principal } : {}) };
+  }
+  if (defaultIdentity === "FirstPartyIdentity") {
+    return { identity: defaultIdentity, identityAppId: COSMOS_FIRST_PARTY_APP_ID };
+  }
+  if (defaultIdentity === "SystemAssignedIdentity") {
+    return systemPrincipal
+      ? { identity: systemPrincipal, identityPrincipalId: systemPrincipal }
+      : { identity: defaultIdentity };
+  }
+  if (defaultIdentity === undefined || defaultIdentity === "") {
+    return {
+      ...(systemPrincipal ? { identity: systemPrincipal, identityPrincipalId: systemPrincipal } : {}),
+      identityAppId: COSMOS_FIRST_PARTY_APP_ID,
+    };
+  }
+  throw new ValidationError(
+    subject,
+    `${subject}: defaultIdentity ${JSON.stringify(defaultIdentity)} is none of "FirstPartyIdentity", "SystemAssignedIdentity" or "UserAssignedIdentity=<resource id>"`,
+  );
+}
+
+/** A Cosmos DB account's JSON: an ARM GET (properties flattened by the SDK) or a Resource Graph row. */
+export interface CosmosAccountJson {
+  id: string;
+  subscriptionId: string;
+  properties: unknown;
+  identity: unknown;
+}
+
+/**
+ * Everything the service needs to know about a Cosmos DB account, from its JSON: its key (a
+ * follower's pin), the version it really uses (`keyVaultKeyUriVersion`), who unwraps, every
+ * principal it carries, provisioning and key status, backup retention. One function, so an ARM
+ * GET and a Resource Graph row are read alike.
+ */
+export function cosmosConsumerFacts(account: CosmosAccountJson, subject: string): ConsumerSnapshot {
+  if (!isRecord(account.properties))
+    throw new ValidationError(subject, `${subject}: the account has no properties object`);
+  const properties = account.properties;
+  const parsed = optionalKeyUri(properties, "keyVaultKeyUri", subject);
+  const inUseVersion = optionalString(properties, "keyVaultKeyUriVersion", subject)?.trim();
+  const unwrapping = unwrappingIdentityOf(properties, account.identity, subject);
+  const provisioningState = optionalString(properties, "provisioningState", subject);
+  const keyStatus = optionalString(properties, "customerManagedKeyStatus", subject);
+  const backupRetention = backupRetentionOf(properties.backupPolicy, subject);
+  const principalIds = principalIdsOf(account.identity);
+  return {
+    id: account.id,
+    kind: "cosmos",
+    subscriptionId: account.subscriptionId.toLowerCase(),
+    // A follower: the version in a (legacy) versioned URI is not what the account uses.
+    pins: parsed ? [{ pin: "key", key: parsed.key, version: null }] : [],
+    inUse: inUseVersion ? { key: validateVersion(inUseVersion, `${subject} keyVaultKeyUriVersion`) } : {},
+    ...unwrapping,
+    ...(provisioningState ? { provisioningState } : {}),
+    ...(keyStatus ? { keyStatus } : {}),
+    ...(backupRetention ? { backupRetention } : {}),
+    ...(principalIds.length > 0 ? { principalIds } : {}),
+  };
 }
 
 export function createCosmosAdapter(
@@ -112,31 +180,11 @@ export function createCosmosAdapter(
       }
       const subject = `Cosmos DB account ${id}`;
       if (!isRecord(account)) throw new ValidationError(subject, `${subject}: the GET returned no object`);
-      const parsed = optionalKeyUri(account, "keyVaultKeyUri", subject);
-      const inUseVersion = optionalString(account, "keyVaultKeyUriVersion", subject)?.trim();
-      const identity = identityOf(account, subject);
-      const identityPrincipalId = identity?.startsWith("/")
-        ? principalIdOfIdentity(account.identity, identity)
-        : identity && /^[0-9a-f-]{36}$/i.test(identity)
-          ? identity.toLowerCase()
-          : undefined;
-      const provisioningState = optionalString(account, "provisioningState", subject);
-      const keyStatus = optionalString(account, "customerManagedKeyStatus", subject);
-      const backupRetention = backupRetentionOf(account.backupPolicy, subject);
-      const snapshot: ConsumerSnapshot = {
-        id,
-        kind: "cosmos",
-        subscriptionId: arm.subscriptionId,
-        // A follower: the version in a (legacy) versioned URI is not what the account uses.
-        pins: parsed ? [{ pin: "key", key: parsed.key, version: null }] : [],
-        inUse: inUseVersion ? { key: validateVersion(inUseVersion, `${subject} keyVaultKeyUriVersion`) } : {},
-        ...(identity ? { identity } : {}),
-        ...(identityPrincipalId ? { identityPrincipalId } : {}),
-        ...(provisioningState ? { provisioningState } : {}),
-        ...(keyStatus ? { keyStatus } : {}),
-        ...(backupRetention ? { backupRetention } : {}),
-      };
-      return snapshot;
+      // The SDK returns the account's properties flattened into the resource.
+      return cosmosConsumerFacts(
+        { id, subscriptionId: arm.subscriptionId, properties: account, identity: account.identity },
+        subject,
+      );
     },
 
     async beginRepoint(consumer, pin, toVersion) {

@@ -1,7 +1,11 @@
 /**
  * Azure Data Explorer (Kusto) clusters: one pin, `keyVaultProperties {keyVaultUri, keyName,
  * keyVersion, userIdentity}`. An empty `keyVersion` means the cluster follows the newest
- * version. Kusto does not report a separate "version in use".
+ * version. Kusto does not report a separate "version in use": a pinned cluster's read-back is
+ * its `keyVersion` with the update finished and `state` Running; a versionless one has none,
+ * and is proven on a newer version only by its own identity's audit records. A cluster with
+ * `enableAutoStop` stops itself after days without queries (`state` Stopped) and makes no
+ * Key Vault calls until it is started.
  */
 import type { ClusterUpdate } from "@azure/arm-kusto";
 import type { AzureClientFactory } from "../../azure/clientFactory.js";
@@ -15,6 +19,7 @@ import {
   optionalString,
   parseArmId,
   principalIdOfIdentity,
+  principalIdsOf,
   readError,
 } from "./armResource.js";
 import type { ConsumerAdapter } from "./consumerAdapter.js";
@@ -61,6 +66,48 @@ function keySettingsOf(keyVaultProperties: unknown, subject: string): KustoKeySe
   };
 }
 
+/** A Kusto cluster's JSON: an ARM GET (properties flattened by the SDK) or a Resource Graph row. */
+export interface KustoClusterJson {
+  id: string;
+  subscriptionId: string;
+  properties: unknown;
+  identity: unknown;
+  etag?: unknown;
+}
+
+/**
+ * Everything the service needs to know about a Kusto cluster, from its JSON: the pin, who
+ * unwraps (the user-assigned identity in `keyVaultProperties.userIdentity`, else the system
+ * identity), every principal it carries, `provisioningState`, its run `state` ("Running",
+ * "Stopped", ...: a stopped cluster makes no calls) and the etag. One function, so that an ARM
+ * GET and a Resource Graph row are read alike.
+ */
+export function kustoConsumerFacts(cluster: KustoClusterJson, subject: string): ConsumerSnapshot {
+  if (!isRecord(cluster.properties))
+    throw new ValidationError(subject, `${subject}: the cluster has no properties object`);
+  const properties = cluster.properties;
+  const settings = keySettingsOf(properties.keyVaultProperties, subject);
+  const identity = settings?.userIdentity ?? principalIdOfIdentity(cluster.identity, undefined);
+  const identityPrincipalId = principalIdOfIdentity(cluster.identity, settings?.userIdentity);
+  const provisioningState = optionalString(properties, "provisioningState", subject);
+  const runState = optionalString(properties, "state", subject);
+  const etag = optionalString({ etag: cluster.etag }, "etag", subject);
+  const principalIds = principalIdsOf(cluster.identity);
+  return {
+    id: cluster.id,
+    kind: "kusto",
+    subscriptionId: cluster.subscriptionId.toLowerCase(),
+    pins: settings ? [settings.pin] : [],
+    inUse: {},
+    ...(identity ? { identity } : {}),
+    ...(identityPrincipalId ? { identityPrincipalId } : {}),
+    ...(provisioningState ? { provisioningState } : {}),
+    ...(runState ? { runState } : {}),
+    ...(etag ? { etag } : {}),
+    ...(principalIds.length > 0 ? { principalIds } : {}),
+  };
+}
+
 export function createKustoAdapter(
   clustersFor: (subscriptionId: string) => KustoClustersApi,
 ): ConsumerAdapter {
@@ -95,23 +142,17 @@ export function createKustoAdapter(
       }
       const subject = `Kusto cluster ${id}`;
       if (!isRecord(cluster)) throw new ValidationError(subject, `${subject}: the GET returned no object`);
-      const settings = keySettingsOf(cluster.keyVaultProperties, subject);
-      const identity = settings?.userIdentity ?? principalIdOfIdentity(cluster.identity, undefined);
-      const identityPrincipalId = principalIdOfIdentity(cluster.identity, settings?.userIdentity);
-      const provisioningState = optionalString(cluster, "provisioningState", subject);
-      const etag = optionalString(cluster, "etag", subject);
-      const snapshot: ConsumerSnapshot = {
-        id,
-        kind: "kusto",
-        subscriptionId: arm.subscriptionId,
-        pins: settings ? [settings.pin] : [],
-        inUse: {},
-        ...(identity ? { identity } : {}),
-        ...(identityPrincipalId ? { identityPrincipalId } : {}),
-        ...(provisioningState ? { provisioningState } : {}),
-        ...(etag ? { etag } : {}),
-      };
-      return snapshot;
+      // The SDK returns the cluster's properties flattened into the resource.
+      return kustoConsumerFacts(
+        {
+          id,
+          subscriptionId: arm.subscriptionId,
+          properties: cluster,
+          identity: cluster.identity,
+          etag: cluster.etag,
+        },
+        subject,
+      );
     },
 
     beginRepoint(consumer, pin, toVersion, guard) {

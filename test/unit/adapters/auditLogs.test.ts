@@ -236,7 +236,7 @@ describe("the audit query on every row shape, run by the sandbox's Kusto engine"
         requestUri: `https://kv1.vault.azure.net:443/keys/k/${V2}/unwrapkey?api-version=7.6`,
         callerObjectId: OTHER,
         httpStatusCode: 403,
-        resultType: "Forbidden",
+        resultType: "Failure",
         resultSignature: "Forbidden",
       }),
       record({

@@ -6,12 +6,12 @@
  * always follows the latest version and it is never patched.
  */
 import { describe, expect, it } from "vitest";
-import { createCassandraAdapter } from "../../../src/adapters/consumers/cassandra.js";
+import { cassandraConsumerFacts, createCassandraAdapter } from "../../../src/adapters/consumers/cassandra.js";
 import type { ConsumerAdapter } from "../../../src/adapters/consumers/consumerAdapter.js";
-import { createCosmosAdapter } from "../../../src/adapters/consumers/cosmos.js";
-import { createKustoAdapter } from "../../../src/adapters/consumers/kusto.js";
+import { cosmosConsumerFacts, createCosmosAdapter } from "../../../src/adapters/consumers/cosmos.js";
+import { createKustoAdapter, kustoConsumerFacts } from "../../../src/adapters/consumers/kusto.js";
 import { AzureCallError, ValidationError } from "../../../src/errors.js";
-import type { PinName } from "../../../src/model.js";
+import { COSMOS_FIRST_PARTY_APP_ID, type PinName } from "../../../src/model.js";
 
 const SUB = "00000000-0000-0000-0000-000000000001";
 const RG = `/subscriptions/${SUB}/resourceGroups/rg1/providers`;
@@ -361,6 +361,89 @@ describe("kind specifics", () => {
     const snapshot = await adapter.read(`${RG}/Microsoft.DocumentDB/databaseAccounts/c2`);
     expect(snapshot.pins[0]?.version).toBeNull();
     expect(snapshot.backupRetention?.retentionMs).toBe(48 * 3_600_000);
+  });
+
+  it("Kusto reads its run state and every principal from the cluster's JSON, from a GET or a Resource Graph row alike", async () => {
+    const body = {
+      state: "Stopped",
+      provisioningState: "Succeeded",
+      keyVaultProperties: { keyVaultUri: VAULT, keyName: "key1", keyVersion: "" },
+      identity: {
+        type: "SystemAssigned, UserAssigned",
+        principalId: "66666666-6666-6666-6666-66666666666A",
+        userAssignedIdentities: { [UAI]: { principalId: "77777777-7777-7777-7777-777777777777" } },
+      },
+    };
+    const id = `${RG}/Microsoft.Kusto/clusters/adx2`;
+    const fromGet = await createKustoAdapter(() => ({
+      get: async () => body,
+      beginUpdate: async () => undefined,
+    })).read(id);
+    const { identity, ...properties } = body;
+    const fromRow = kustoConsumerFacts({ id, subscriptionId: SUB, properties, identity }, "row");
+    for (const facts of [fromGet, fromRow]) {
+      expect(facts).toMatchObject({
+        runState: "Stopped",
+        pins: [{ pin: "key", version: null }],
+        identityPrincipalId: "66666666-6666-6666-6666-66666666666a",
+        principalIds: ["66666666-6666-6666-6666-66666666666a", "77777777-7777-7777-7777-777777777777"],
+      });
+    }
+  });
+
+  it("Kusto with a state that is not a string is an odd payload", async () => {
+    const adapter = createKustoAdapter(() => ({
+      get: async () => ({ state: 3, keyVaultProperties: { keyVaultUri: VAULT, keyName: "key1" } }),
+      beginUpdate: async () => undefined,
+    }));
+    await expect(adapter.read(`${RG}/Microsoft.Kusto/clusters/adx3`)).rejects.toThrow(/field "state"/);
+  });
+
+  it("a FirstPartyIdentity Cosmos DB account unwraps as the Azure Cosmos DB application, named by app id", async () => {
+    const facts = cosmosConsumerFacts(
+      {
+        id: `${RG}/Microsoft.DocumentDB/databaseAccounts/fp`,
+        subscriptionId: SUB,
+        properties: { keyVaultKeyUri: `${VAULT}keys/key1`, defaultIdentity: "FirstPartyIdentity" },
+        identity: { type: "SystemAssigned", principalId: "88888888-8888-8888-8888-888888888888" },
+      },
+      "row",
+    );
+    expect(facts.identityAppId).toBe(COSMOS_FIRST_PARTY_APP_ID);
+    expect(facts.identityPrincipalId).toBeUndefined();
+    expect(facts.principalIds).toEqual(["88888888-8888-8888-8888-888888888888"]);
+    expect(() =>
+      cosmosConsumerFacts(
+        {
+          id: `${RG}/Microsoft.DocumentDB/databaseAccounts/odd`,
+          subscriptionId: SUB,
+          properties: { keyVaultKeyUri: `${VAULT}keys/key1`, defaultIdentity: "Somebody" },
+          identity: null,
+        },
+        "Cosmos DB account odd",
+      ),
+    ).toThrow(/defaultIdentity "Somebody"/);
+  });
+
+  it("a Cassandra data center of a deallocated cluster is Deallocated; a deallocated flag that is no boolean is odd", async () => {
+    const id = `${RG}/Microsoft.DocumentDB/cassandraClusters/cass1/dataCenters/dc1`;
+    const dataCenter = { properties: { managedDiskCustomerKeyUri: `${VAULT}keys/key1/${V1}` } };
+    const cluster = (deallocated: unknown) => ({
+      properties: { deallocated },
+      identity: { principalId: "33333333-3333-3333-3333-333333333333" },
+    });
+    expect(
+      cassandraConsumerFacts({ id, subscriptionId: SUB, dataCenter, cluster: cluster(true) }, "dc"),
+    ).toMatchObject({
+      runState: "Deallocated",
+      identityPrincipalId: "33333333-3333-3333-3333-333333333333",
+    });
+    expect(
+      cassandraConsumerFacts({ id, subscriptionId: SUB, dataCenter, cluster: cluster(false) }, "dc").runState,
+    ).toBe("Running");
+    expect(() =>
+      cassandraConsumerFacts({ id, subscriptionId: SUB, dataCenter, cluster: cluster("yes") }, "dc"),
+    ).toThrow(/field "deallocated"/);
   });
 
   it("a failed GET is an AzureCallError naming the consumer", async () => {
