@@ -39,6 +39,7 @@ export function renderDashboard(input: DashboardInput): string {
   const holds = keys.reduce((sum, key) => sum + key.versions.filter((version) => version.hold).length, 0);
   const blocks = keys.reduce((sum, key) => sum + key.blocks.length, 0);
   const pending = keys.reduce((sum, key) => sum + key.pendingActions, 0);
+  const warnings = keys.reduce((sum, key) => sum + key.warnings.length, 0);
   const body = html`
 <header class="page-header">
   <h1>cmk-rotator</h1>
@@ -48,6 +49,7 @@ export function renderDashboard(input: DashboardInput): string {
     <span data-testid="pending-total">${pending} pending ${pending === 1 ? "action" : "actions"}</span>
     <span>${holds} ${holds === 1 ? "hold" : "holds"}</span>
     <span>${blocks} ${blocks === 1 ? "block" : "blocks"}</span>
+    ${warnings > 0 ? html`<span data-testid="warning-total">${warnings} ${warnings === 1 ? "warning" : "warnings"}</span>` : ""}
   </p>
   <p class="observed">Observed <time datetime="${now.toISOString()}" data-testid="observed-at">${formatUtc(now)}</time>${
     input.refreshSeconds > 0 ? html` · refreshes every ${input.refreshSeconds} s` : ""
@@ -116,6 +118,10 @@ function renderKey(key: KeyView, journal: readonly DashboardJournalEntry[], now:
     · target <strong class="mono" data-testid="target">${shortVersion(key.target)}</strong>
     · ${key.pendingActions} pending ${key.pendingActions === 1 ? "action" : "actions"}
   </p>
+  ${key.warnings.map(
+    (warning) =>
+      html`<p class="warning" role="note" data-testid="warning" data-reason="${warning.reason}"><span class="badge warn">warning</span> ${warning.message}</p>`,
+  )}
   ${
     key.error
       ? html`<p class="problem" role="alert" data-testid="key-error"><strong>This key could not be read:</strong> ${key.error}</p>`
@@ -204,8 +210,9 @@ function usersOf(key: KeyView, version: string): { consumerId: string; pin: stri
   return users;
 }
 
-/** The consumer whose identity made the call, when the caller is one of them. */
-function callerName(key: KeyView, caller: string): string {
+/** Who made a call: its attributed name where the service knows it, else the consumer whose identity it is, else the bare id. */
+function callerName(key: KeyView, caller: string, name?: string | null): string {
+  if (name) return `${name} (${caller})`;
   const consumer = key.consumers.find(
     (candidate) => candidate.identity && candidate.identity.toLowerCase() === caller.toLowerCase(),
   );
@@ -237,7 +244,7 @@ function renderVersions(key: KeyView, now: Date): SafeHtml {
   <td>${consumerList(usersOf(key, version.version), "used-by")}</td>
   <td data-testid="last-use">${
     lastUse && lastUseAt
-      ? html`<time datetime="${lastUse.at}" title="${formatUtc(lastUseAt)}">${formatRelative(lastUseAt, now)}</time><br><span class="small wrap-id">by ${callerName(key, lastUse.by)}, ${lastUse.count} ${lastUse.count === 1 ? "call" : "calls"}</span>`
+      ? html`<time datetime="${lastUse.at}" title="${formatUtc(lastUseAt)}">${formatRelative(lastUseAt, now)}</time><br><span class="small wrap-id" data-testid="last-user">by ${callerName(key, lastUse.by, lastUse.byName)}, ${lastUse.count} ${lastUse.count === 1 ? "call" : "calls"}</span>`
       : html`<span class="none">no use in the window</span>`
   }</td>
   <td class="message" data-testid="next-action">${actionBadge(version.nextAction.type)} <span class="small">${version.nextAction.message}</span></td>
@@ -266,6 +273,7 @@ const PIN_TONES: Record<PinView["status"], string> = {
   "ahead-of-target": "warn",
   "unknown-version": "bad",
   "no-target": "bad",
+  stopped: "warn",
 };
 
 function renderConsumers(key: KeyView): SafeHtml {
@@ -283,7 +291,7 @@ function renderConsumers(key: KeyView): SafeHtml {
   <td class="mono" data-testid="pinned-version">${pin.followsLatest ? "follows newest" : shortVersion(pin.version)}</td>
   <td class="mono" data-testid="in-use-version">${pin.inUse ? shortVersion(pin.inUse) : html`<span class="none">not reported</span>`}</td>
   <td><span class="badge ${PIN_TONES[pin.status]}" data-testid="pin-status">${pin.status}</span>${pin.repointTo ? html` <span class="small">→ <span class="mono">${shortVersion(pin.repointTo)}</span></span>` : ""}${consumer.sharesRotatorIdentity ? html` <span class="badge bad" data-testid="shares-rotator-identity">rotator's identity</span>` : ""}</td>
-  <td>${consumer.provisioningState ?? "—"}${consumer.keyStatus ? html`<br><span class="small">${consumer.keyStatus}</span>` : ""}</td>
+  <td>${consumer.provisioningState ?? "—"}${consumer.runState ? html`<br><span class="badge ${consumer.runState.toLowerCase() === "running" ? "ok" : "warn"}" data-testid="run-state">${consumer.runState.toLowerCase()}</span>` : ""}${consumer.keyStatus ? html`<br><span class="small">${consumer.keyStatus}</span>` : ""}</td>
   <td class="small message">${pin.message}${consumer.backupRetention ? html`<br>Backups: ${consumer.backupRetention.description}, kept ${formatSpan(consumer.backupRetention.retentionMs)}.` : ""}</td>
 </tr>`,
     ),
@@ -291,7 +299,7 @@ function renderConsumers(key: KeyView): SafeHtml {
   return html`<h3>Consumers</h3>
 <div class="table-wrap"><table data-testid="consumers">
 <caption class="visually-hidden">Consumers of ${key.id}</caption>
-<thead><tr><th scope="col">Consumer</th><th scope="col">Kind</th><th scope="col">Pin</th><th scope="col">Pinned</th><th scope="col">In use</th><th scope="col">Status</th><th scope="col">Provisioning</th><th scope="col">Notes</th></tr></thead>
+<thead><tr><th scope="col">Consumer</th><th scope="col">Kind</th><th scope="col">Pin</th><th scope="col">Pinned</th><th scope="col">In use</th><th scope="col">Status</th><th scope="col">Provisioning · running</th><th scope="col">Notes</th></tr></thead>
 <tbody>${rows}</tbody>
 </table></div>`;
 }
@@ -348,6 +356,18 @@ function countdown(until: string | null, now: Date): SafeHtml {
   }</span>`;
 }
 
+/** What a person does about a hold, where that is more than waiting (the sentence says why it holds). */
+const HOLD_ADVICE: Partial<Record<string, string>> = {
+  "consumer-stopped":
+    "start the stopped consumer (or wait until it runs again). Once it has run and moved to a newer version, the hold lifts by itself.",
+  "consumer-not-proven-switched":
+    "usually nothing: the hold lifts once the consumer is seen on a newer version. If it lasts, check that the consumer picks up new key versions (and that its identity can use the new one).",
+  "consumer-shares-rotator-identity":
+    "give the consumer a managed identity of its own with get, wrapKey and unwrapKey on the key.",
+  "used-recently": "find the caller named above and move it to the newest version.",
+  "backup-retention": "nothing: the version is needed to restore backups until the time shown.",
+};
+
 function renderHoldsAndBlocks(key: KeyView, now: Date): SafeHtml {
   const held = key.versions.filter((version) => version.hold);
   const items = [
@@ -356,7 +376,8 @@ function renderHoldsAndBlocks(key: KeyView, now: Date): SafeHtml {
         version,
       ) => html`<li data-testid="hold" data-version="${version.version}" data-reason="${version.hold?.reason}">
   <span class="badge warn">hold</span> <span class="mono">${shortVersion(version.version)}</span> <code>${version.hold?.reason}</code> ${countdown(version.hold?.until ?? null, now)}
-  <div>${version.hold?.message}${version.hold?.concerns ? html` <span class="small">(concerns ${callerName(key, version.hold.concerns)})</span>` : ""}</div>
+  <div>${version.hold?.message}${version.hold?.concerns ? html` <span class="small">(concerns ${version.hold.concernsName ?? callerName(key, version.hold.concerns)})</span>` : ""}</div>
+  ${version.hold && HOLD_ADVICE[version.hold.reason] ? html`<div class="advice" data-testid="hold-advice"><strong>What to do:</strong> ${HOLD_ADVICE[version.hold.reason]}</div>` : ""}
 </li>`,
     ),
     ...key.blocks.map(
@@ -485,6 +506,8 @@ main { padding:16px 24px 40px; max-width:1400px; }
 .muted-text, .none { color:var(--muted); }
 .empty { color:var(--muted); font-style:italic; margin:4px 0; }
 .problem { background:var(--bad-bg); color:var(--bad); padding:8px 12px; border-radius:6px; }
+.warning { background:var(--warn-bg); color:var(--warn); padding:8px 12px; border-radius:6px; margin:6px 0 0; }
+.advice { margin-top:4px; font-size:12.5px; }
 .badge { display:inline-block; padding:1px 8px; border-radius:999px; font-size:12px; font-weight:600; white-space:nowrap; border:1px solid transparent; }
 .badge.ok { color:var(--ok); background:var(--ok-bg); } .badge.warn { color:var(--warn); background:var(--warn-bg); }
 .badge.bad { color:var(--bad); background:var(--bad-bg); } .badge.act { color:var(--act); background:var(--act-bg); }

@@ -5,6 +5,7 @@
  */
 import type {
   AuditEvidence,
+  CallerAttribution,
   ConsumerKind,
   ConsumerPin,
   ConsumerSnapshot,
@@ -15,6 +16,7 @@ import type {
   Snapshot,
 } from "../model.js";
 import { keyRefId } from "../model.js";
+import { consumerAttributions } from "./callers.js";
 import { isCompromised, preflight, type Verdict } from "./preflight.js";
 import { orderVersions } from "./versionOrder.js";
 
@@ -38,7 +40,11 @@ export interface KeyContext {
   newestEnabled: KeyVersionFacts | undefined;
   /** Pins on this key, sorted by consumer id then pin name. */
   pins: PinOnKey[];
+  /** The consumers of this key, each once, by id. */
+  consumers: ConsumerSnapshot[];
   consumerKinds: ConsumerKind[];
+  /** Who the callers in the evidence are (the snapshot's attribution, and the key's own consumers). */
+  callers: Readonly<Record<string, CallerAttribution>>;
   evidence: AuditEvidence | undefined;
   /** Null when the version passes preflight. */
   verdicts: ReadonlyMap<string, Verdict | null>;
@@ -76,6 +82,14 @@ export function gatherKeyContext(
     )
     .sort((a, b) => compareText(a.consumer.id, b.consumer.id) || compareText(a.pin.pin, b.pin.pin));
   const consumerKinds = [...new Set(pins.map((entry) => entry.consumer.kind))].sort(compareText);
+  const consumers = [...new Map(pins.map((entry) => [entry.consumer.id, entry.consumer])).values()];
+  const service = policy.servicePrincipalId.toLowerCase();
+  // A consumer that unwraps with the rotator's own identity is named as that consumer.
+  const callers: Record<string, CallerAttribution> = {
+    ...(service ? { [service]: { name: "the rotator itself", kind: "service" } } : {}),
+    ...(snapshot.callers ?? {}),
+    ...consumerAttributions(consumers),
+  };
 
   const verdicts = new Map(
     versions.map((version) => [
@@ -96,7 +110,9 @@ export function gatherKeyContext(
     newest: versions.at(-1),
     newestEnabled: [...versions].reverse().find((version) => version.enabled),
     pins,
+    consumers,
     consumerKinds,
+    callers,
     evidence: snapshot.evidence[keyRefId(key)],
     verdicts,
     target,

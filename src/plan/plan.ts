@@ -9,19 +9,34 @@
  *                  ├─ planRepoints: pin older than target ──► RepointAction(from, to)
  *                  │                busy / unknown / newer pin ──► Hold (never downgrade, never guess)
  *                  │
- *                  └─ retire: each enabled old version ──► rule chain ──► DisableAction | Hold
- *                       pinned? in use? superseded ≥ quiet period? evidence complete?
- *                       pipeline current (canary)? window covers quiet period?
- *                       unused in the quiet period before the canary? backup retention?
+ *                  ├─ retire: each enabled old version ──► rule chain ──► DisableAction | Hold
+ *                  │    pinned? in use? a consumer switching or on the rotator's identity?
+ *                  │    a consumer stopped? superseded ≥ quiet period? evidence complete?
+ *                  │    pipeline current (canary)? window covers quiet period? every
+ *                  │    consumer proven on a newer version? unused in the quiet period
+ *                  │    before the canary? backup retention (attributed caller)?
+ *                  │
+ *                  └─ Managed HSM key at 90+ of its 100 versions ──► Warning
  *
- *   ──► Plan { actions (sorted), holds, blocks, targets }
+ *   ──► Plan { actions (sorted), holds, blocks, warnings, targets }
  *
  * No I/O, no clock: `now` is passed in, and the output order depends only on the input,
  * so the same snapshot always gives the same plan. Report mode does not change the plan:
  * apply decides not to act.
  */
-import type { Block, Hold, KeyVersionFacts, Plan, PlannedAction, Policy, Snapshot } from "../model.js";
-import { keyRefId } from "../model.js";
+import {
+  type Block,
+  type Hold,
+  type KeyVersionFacts,
+  keyRefId,
+  MANAGED_HSM_VERSION_CAP,
+  MANAGED_HSM_VERSION_WARNING,
+  type Plan,
+  type PlannedAction,
+  type Policy,
+  type Snapshot,
+  type Warning,
+} from "../model.js";
 import { compareText, gatherKeyContext, type KeyContext } from "./keyContext.js";
 import { planRepoints } from "./repoint.js";
 import { decideRetirement, retireCandidates } from "./retire.js";
@@ -48,6 +63,27 @@ function blocksFor(context: KeyContext): Block[] {
         },
       ];
     });
+}
+
+/**
+ * Managed HSM keeps at most MANAGED_HSM_VERSION_CAP versions of a key (disabled ones count):
+ * from MANAGED_HSM_VERSION_WARNING on, the plan warns, so that someone acts before an emergency
+ * rotation is refused.
+ */
+function versionCapWarning(context: KeyContext): Warning | undefined {
+  const count = context.versions.length;
+  if (context.key.hostKind !== "managedHsm" || count < MANAGED_HSM_VERSION_WARNING) return undefined;
+  const left = Math.max(0, MANAGED_HSM_VERSION_CAP - count);
+  const state =
+    left === 0
+      ? `has reached the Managed HSM cap of ${MANAGED_HSM_VERSION_CAP} versions: no new version can be created, and an emergency rotation is refused`
+      : `has ${count} of the at most ${MANAGED_HSM_VERSION_CAP} versions Managed HSM keeps; ${left} more can be created`;
+  return {
+    type: "warning",
+    key: context.key,
+    reason: "hsm-version-cap-near",
+    message: `Key ${context.id} ${state}. Versions are never deleted by the service: create a new key for the consumers (and move them to it) before the cap stops a rotation.`,
+  };
 }
 
 function actionSortKey(action: PlannedAction): [string, string, string, string] {
@@ -77,12 +113,15 @@ export function plan(snapshot: Snapshot, policy: Policy, now: Date): Plan {
   const actions: PlannedAction[] = [];
   const holds: Hold[] = [];
   const blocks: Block[] = [];
+  const warnings: Warning[] = [];
   const targets: Record<string, string> = {};
 
   for (const keySnapshot of snapshot.keys) {
     const context = gatherKeyContext(keySnapshot, snapshot, policy, now);
     if (context.target) targets[context.id] = context.target.version;
     blocks.push(...blocksFor(context));
+    const warning = versionCapWarning(context);
+    if (warning) warnings.push(warning);
 
     const repoints = planRepoints(context);
     actions.push(...repoints.actions);
@@ -98,5 +137,6 @@ export function plan(snapshot: Snapshot, policy: Policy, now: Date): Plan {
   actions.sort((a, b) => compareTuples(actionSortKey(a), actionSortKey(b)));
   holds.sort((a, b) => compareTuples(holdSortKey(a), holdSortKey(b)));
   blocks.sort((a, b) => compareTuples([keyRefId(a.key), a.version], [keyRefId(b.key), b.version]));
-  return { now, actions, holds, blocks, targets, mode: policy.mode };
+  warnings.sort((a, b) => compareText(keyRefId(a.key), keyRefId(b.key)));
+  return { now, actions, holds, blocks, warnings, targets, mode: policy.mode };
 }

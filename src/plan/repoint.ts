@@ -2,7 +2,7 @@
  * Repoint decisions for one key: every pin older than the target moves to the target.
  * A consumer is never moved to a version older than, or unknown relative to, the one it pins.
  */
-import { type Hold, isProvisioningBusy, type RepointAction } from "../model.js";
+import { type Hold, isProvisioningBusy, isRunning, type RepointAction } from "../model.js";
 import type { KeyContext, PinOnKey } from "./keyContext.js";
 import { orderUnknown } from "./versionOrder.js";
 
@@ -17,6 +17,7 @@ export type PinStatus =
   | { status: "unknown-version" }
   | { status: "ahead-of-target" }
   | { status: "busy" }
+  | { status: "stopped" }
   | { status: "lags"; from: string; to: string };
 
 /** Where one pin stands relative to the key's target. */
@@ -36,6 +37,9 @@ export function pinStatus(context: KeyContext, pinOnKey: PinOnKey): PinStatus {
   const targetPosition = context.position.get(to) ?? -1;
   if (pinned > targetPosition) return { status: "ahead-of-target" };
   if (isBusy(pinOnKey)) return { status: "busy" };
+  // A stopped consumer would take the new configuration without using it: its update would
+  // finish before it switched. It is repointed once it runs again.
+  if (!isRunning(pinOnKey.consumer)) return { status: "stopped" };
   return { status: "lags", from: pinOnKey.version, to };
 }
 
@@ -70,6 +74,12 @@ export function planRepoints(context: KeyContext): { actions: RepointAction[]; h
         hold(
           "repoint-in-progress",
           `${describePin(entry)} is ${entry.consumer.provisioningState}; it is repointed from ${version} once that change finishes.`,
+        );
+        break;
+      case "stopped":
+        hold(
+          "consumer-stopped",
+          `${describePin(entry)} is ${entry.consumer.runState}; it is repointed from ${version} once it runs again (start it, or wait until it does).`,
         );
         break;
       case "unknown-version":

@@ -5,7 +5,25 @@
  * consumer or caller it concerns. Only when no rule objects is the version disabled.
  */
 import { formatIsoDuration } from "../duration.js";
-import type { AuditEvidence, DisableAction, Hold, KeyVersionFacts, Policy, VersionUse } from "../model.js";
+import {
+  type AuditEvidence,
+  type ConsumerSnapshot,
+  type DisableAction,
+  type Hold,
+  isProvisioningBusy,
+  isRunning,
+  type KeyVersionFacts,
+  type Policy,
+  type VersionUse,
+} from "../model.js";
+import {
+  callersOf,
+  consumerName,
+  describeCaller,
+  hasOwnIdentity,
+  lastUseBy,
+  principalOf,
+} from "./callers.js";
 import { type KeyContext, quietPeriodFor, supersededAt } from "./keyContext.js";
 import { isCompromised } from "./preflight.js";
 import { isBusy } from "./repoint.js";
@@ -92,6 +110,150 @@ const noConsumerSharesRotatorIdentity: RetireRule = (input) => {
   };
 };
 
+/** Position of a version in the key's order (oldest 0), or undefined when the key does not list it. */
+function positionOf(input: RetireInput, version: string | null | undefined): number | undefined {
+  return version ? input.context.position.get(version.toLowerCase()) : undefined;
+}
+
+/** The newest version (by the key's order) this consumer's own identity was seen using, if any. */
+function newestVersionUsedBy(input: RetireInput, consumer: ConsumerSnapshot): string | undefined {
+  if (!hasOwnIdentity(consumer, input.context.consumers)) return undefined;
+  const callers = callersOf(consumer, input.context.evidence);
+  let newest: { version: string; position: number } | undefined;
+  for (const use of input.context.evidence?.uses ?? []) {
+    if (!lastUseBy(use, callers)) continue;
+    const position = positionOf(input, use.version);
+    if (position !== undefined && (!newest || position > newest.position))
+      newest = { version: use.version, position };
+  }
+  return newest?.version;
+}
+
+/**
+ * A stopped or deallocated consumer makes no calls, so its silence proves nothing, and the moment
+ * it starts it unwraps the version its data was last wrapped with. Consumers are never moved to
+ * an older version, so that is at least the newest version its own identity was seen using: that
+ * version and every newer one are held. When no use of its own is in the evidence (it stopped
+ * before the window; its identity is shared, first-party or unknown), every old version is held.
+ * Records that arrive late can only make the newest version seen older, so they hold more, never
+ * less. The hold lasts until the consumer runs again; then the proof rule below asks for its switch.
+ */
+const noConsumerStopped: RetireRule = (input) => {
+  const position = positionOf(input, input.version.version) ?? -1;
+  for (const consumer of input.context.consumers) {
+    if (isRunning(consumer)) continue;
+    const lastUsed = newestVersionUsedBy(input, consumer);
+    const lastPosition = positionOf(input, lastUsed);
+    if (lastPosition !== undefined && position < lastPosition) continue;
+    const name = consumerName(consumer);
+    const silent = ["stopped", "stopping", "deallocated"].includes(consumer.runState?.toLowerCase() ?? "");
+    const state = silent
+      ? `${consumer.runState}: it makes no Key Vault calls now`
+      : `not running (state ${consumer.runState})`;
+    const seen = lastUsed
+      ? `it was last seen using version ${lastUsed}, so that version and every newer one are kept`
+      : "which version its data is wrapped with is not in the audit logs, so every old version is kept";
+    const action =
+      consumer.kind === "cassandra"
+        ? "Start the cluster again (or wait until it runs)"
+        : "Start it again (or wait until it runs)";
+    return {
+      reason: "consumer-stopped",
+      message: `${name} is ${state}, and when it starts it first unwraps the version its data was last wrapped with; ${seen}. ${versionName(input)} is held. ${action}: once it has run and moved to a newer version, the hold lifts.`,
+      concerns: consumer.id,
+    };
+  }
+  return null;
+};
+
+/** What is missing for a consumer to be proven off the version, or null when it is proven. */
+function missingProof(input: RetireInput, consumer: ConsumerSnapshot): string | null {
+  const version = input.version.version.toLowerCase();
+  const position = positionOf(input, version) ?? -1;
+  const newer = (candidate: string | null | undefined) => (positionOf(input, candidate) ?? -1) > position;
+  const ownCallers = hasOwnIdentity(consumer, input.context.consumers)
+    ? callersOf(consumer, input.context.evidence)
+    : [];
+  // Its own identity used a newer version, after this one was superseded (a newer version exists only since then).
+  const usedNewer = () =>
+    (input.context.evidence?.uses ?? []).some((use) => {
+      const at = lastUseBy(use, ownCallers);
+      return at !== undefined && newer(use.version) && at.getTime() >= input.supersededAt.getTime();
+    });
+  const principal = principalOf(consumer);
+  const identityNote = consumer.identityAppId
+    ? `it unwraps as a first-party application (app id ${consumer.identityAppId}) that other accounts share`
+    : !principal
+      ? "its identity's principal id is not known"
+      : ownCallers.length === 0
+        ? `another consumer of ${input.context.id} unwraps with the same identity (${principal})`
+        : "";
+  const listed = (candidate: string) => positionOf(input, candidate) !== undefined;
+  for (const entry of input.context.pins.filter((candidate) => candidate.consumer === consumer)) {
+    const reported = consumer.inUse[entry.pin.pin];
+    if (reported !== undefined) {
+      // Read-back of what it really uses (Cosmos DB keyVaultKeyUriVersion). An account on an
+      // older version is off this one too: it follows the newest, which this one is not.
+      if (reported.toLowerCase() === version || !listed(reported))
+        return `it reports using version ${reported} (${entry.pin.pin})`;
+      continue;
+    }
+    if (entry.version !== null) {
+      // Read-back of what it is configured with: proof once the update finished and it runs.
+      if (entry.version === version || !listed(entry.version))
+        return `its ${entry.pin.pin} key names version ${entry.version}`;
+      if (consumer.provisioningState?.toLowerCase() !== "succeeded")
+        return `its update has not finished (provisioningState ${consumer.provisioningState ?? "not reported"})`;
+      // With an identity of its own, its calls must show the switch too: a configuration can
+      // run ahead of it. A shared identity (the data centers of one Cassandra cluster unwrap
+      // with the cluster's) cannot tell them apart: there the read-back is the proof.
+      if (ownCallers.length === 0) continue;
+      if (newer(entry.version)) {
+        if (!usedNewer())
+          return "its own identity has not yet been seen using a newer version in the audit logs";
+        continue;
+      }
+      // Configured on an older version (someone moved it back): off this one once its own calls
+      // show the older version at least as recently as this one.
+      const onThis = lastUseBy(useOf(input.context.evidence, version), ownCallers);
+      const onPinned = lastUseBy(useOf(input.context.evidence, entry.version), ownCallers);
+      if (onThis && (!onPinned || onPinned < onThis))
+        return `its own identity used this version more recently than version ${entry.version}, which its ${entry.pin.pin} key names`;
+      continue;
+    }
+    // A follower without read-back: only its own identity's records can prove it moved.
+    if (identityNote)
+      return `it follows the newest version by itself and reports no version in use, and ${identityNote}, so the audit logs cannot show it moved`;
+    if (!usedNewer())
+      return "it follows the newest version by itself and reports no version in use, and its own identity has not yet been seen using a newer version in the audit logs";
+  }
+  return null;
+}
+
+/**
+ * Positive proof, for every consumer of the key, that it has moved off the version: read-back
+ * where the service reports what it uses (Cosmos DB `keyVaultKeyUriVersion` newer); for a
+ * configured read-back (Kusto `keyVersion`, Cassandra URIs) a newer version with the update
+ * finished, the consumer running, and (Kusto) its own identity seen using a newer version; for a
+ * follower without read-back, its own identity's audit records on a newer version after this one
+ * was superseded. Absence of use proves nothing about a consumer that is silent. Late records
+ * only delay a proof: every proof is a record or a read-back that says "moved", never a missing row.
+ * Stopped consumers are the stopped rule's.
+ */
+const everyConsumerProvenSwitched: RetireRule = (input) => {
+  for (const consumer of input.context.consumers) {
+    if (!isRunning(consumer)) continue;
+    const missing = missingProof(input, consumer);
+    if (!missing) continue;
+    return {
+      reason: "consumer-not-proven-switched",
+      message: `${consumerName(consumer)} is not proven off ${versionName(input).toLowerCase()}: ${missing}. The version is held until it is; nothing is needed from you unless this lasts (then check that ${consumerName(consumer)} picks up new key versions${isProvisioningBusy(consumer.provisioningState) ? " and that its update finishes" : ""}).`,
+      concerns: consumer.id,
+    };
+  }
+  return null;
+};
+
 const supersededLongEnough: RetireRule = (input) => {
   const until = new Date(input.supersededAt.getTime() + input.quietPeriodMs);
   if (until.getTime() <= input.now.getTime()) return null;
@@ -166,6 +328,15 @@ const pipelineFlowedThroughQuietPeriod: RetireRule = (input) => {
   };
 };
 
+/**
+ * Nobody used the version during the quiet period before the canary. Records arrive up to
+ * ROTATOR_MAX_INGESTION_LATENCY (L) late and out of order, so the canary no longer proves that
+ * every earlier record is in: only records older than now - L are. A caller that uses the version
+ * at least once every P has a use in [now - L - P, now - L]; that record is in, and it is inside
+ * the quiet period whenever P + L <= Q (the quiet period runs back from the canary, which is at
+ * most now). So such a caller is never cut off; a rarer one must be a known consumer, which the
+ * proof rules above hold. The settings keep Q >= L.
+ */
 const unusedDuringQuietPeriod: RetireRule = (input) => {
   const use = useOf(input.context.evidence, input.version.version);
   const canary = input.context.evidence?.canarySeenAt;
@@ -174,29 +345,45 @@ const unusedDuringQuietPeriod: RetireRule = (input) => {
   if (use.lastUse.getTime() < quietStart) return null;
   return {
     reason: "used-recently",
-    message: `${versionName(input)} was last used by ${use.lastUser} at ${use.lastUse.toISOString()} (${use.count} use(s) in the window), inside the ${quietPeriodName(input)} of ${formatIsoDuration(input.quietPeriodMs)}; find and repoint that caller.`,
+    message: `${versionName(input)} was last used by ${describeCaller(use.lastUser, input.context.callers)} at ${use.lastUse.toISOString()} (${use.count} use(s) in the window), inside the ${quietPeriodName(input)} of ${formatIsoDuration(input.quietPeriodMs)}; find and repoint that caller.`,
     until: new Date(use.lastUse.getTime() + input.quietPeriodMs),
     concerns: use.lastUser,
   };
 };
 
+/**
+ * Backups taken while a consumer used the version need it for the consumer's backup retention
+ * after its last use. The last use is its own callers' (its principal, or for a FirstPartyIdentity
+ * Cosmos DB account the Azure Cosmos DB application by app id: every first-party account's calls,
+ * so an upper bound of this one's). Where its calls cannot be attributed (no principal or app id
+ * is known), the conservative bound is used: the later of the version's supersession and its last
+ * use by anyone, plus the retention.
+ */
 const noBackupRetention: RetireRule = (input) => {
   const use = useOf(input.context.evidence, input.version.version);
   let longest: HoldVerdict | undefined;
-  for (const entry of input.context.pins) {
-    const retention = entry.consumer.backupRetention;
-    // Audit records name callers by object id; a user-assigned identity's ARM id never matches.
-    const identity = (entry.consumer.identityPrincipalId ?? entry.consumer.identity)?.toLowerCase();
-    if (!retention || !identity || !use) continue;
-    const lastUse = Object.entries(use.byCaller).find(([caller]) => caller.toLowerCase() === identity)?.[1];
+  for (const consumer of input.context.consumers) {
+    const retention = consumer.backupRetention;
+    if (!retention) continue;
+    const callers = callersOf(consumer, input.context.evidence);
+    const attributed = principalOf(consumer) !== undefined || consumer.identityAppId !== undefined;
+    const lastUse = attributed
+      ? lastUseBy(use, callers)
+      : new Date(Math.max(input.supersededAt.getTime(), use?.lastUse.getTime() ?? 0));
     if (!lastUse) continue;
     const until = new Date(lastUse.getTime() + retention.retentionMs);
     if (until.getTime() <= input.now.getTime() || (longest?.until && longest.until >= until)) continue;
+    const caller = consumer.identityAppId
+      ? ` (it unwraps as the application ${consumer.identityAppId}, whose calls are attributed by app id)`
+      : "";
+    const how = attributed
+      ? `used ${versionName(input).toLowerCase()} at ${lastUse.toISOString()}${caller}`
+      : `cannot be attributed in the audit logs (its identity's principal id is not known), so the conservative bound applies: ${versionName(input).toLowerCase()} was superseded or last used by anyone at ${lastUse.toISOString()}`;
     longest = {
       reason: "backup-retention",
-      message: `${entry.consumer.kind} ${entry.consumer.id} used ${versionName(input).toLowerCase()} at ${lastUse.toISOString()} and keeps backups for ${formatIsoDuration(retention.retentionMs)} (${retention.description}); those backups need the version until ${until.toISOString()}.`,
+      message: `${consumerName(consumer)} ${how}, and keeps backups for ${formatIsoDuration(retention.retentionMs)} (${retention.description}); those backups need the version until ${until.toISOString()}.`,
       until,
-      concerns: entry.consumer.id,
+      concerns: consumer.id,
     };
   }
   return longest ?? null;
@@ -212,11 +399,13 @@ const RETIRE_RULES: readonly RetireRule[] = [
   notInUse,
   noConsumerSwitching,
   noConsumerSharesRotatorIdentity,
+  noConsumerStopped,
   supersededLongEnough,
   evidenceComplete,
   pipelineCurrent,
   windowCoversQuietPeriod,
   pipelineFlowedThroughQuietPeriod,
+  everyConsumerProvenSwitched,
   unusedDuringQuietPeriod,
   noBackupRetention,
 ];
@@ -285,6 +474,6 @@ export function decideRetirement(
       workspaceId: evidence.workspaceId,
     },
     reason: "quiet-period-elapsed-unused",
-    message: `${versionName(input)} was superseded at ${superseded.toISOString()}, is pinned and used by no consumer, and the audit logs (current to ${canarySeenAt.toISOString()}) show no use by anyone but the service for the ${quietPeriodName(input)} of ${formatIsoDuration(input.quietPeriodMs)}; disable it.`,
+    message: `${versionName(input)} was superseded at ${superseded.toISOString()}, is pinned and used by no consumer, every consumer is proven on a newer version, and the audit logs (current to ${canarySeenAt.toISOString()}) show no use by anyone but the service for the ${quietPeriodName(input)} of ${formatIsoDuration(input.quietPeriodMs)}; disable it.`,
   };
 }

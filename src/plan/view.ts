@@ -15,11 +15,13 @@ import type {
   RotatorMode,
   Snapshot,
   VaultHostKind,
+  Warning,
 } from "../model.js";
 import { keyRefId } from "../model.js";
+import { consumerName, describeCaller } from "./callers.js";
 import { compareText, gatherKeyContext, type KeyContext, supersededAt } from "./keyContext.js";
 import { isCompromised } from "./preflight.js";
-import { pinStatus } from "./repoint.js";
+import { type PinStatus, pinStatus } from "./repoint.js";
 import { sameVersion } from "./versionOrder.js";
 
 export interface NextActionView {
@@ -44,10 +46,19 @@ export interface VersionView {
   compromised: boolean;
   isNewest: boolean;
   isTarget: boolean;
-  /** Last use by anyone but the service in the evidence window. */
-  lastUse: { at: string; by: string; count: number } | null;
+  /** Last use by anyone but the service in the evidence window; `byName` says who that caller is. */
+  lastUse: { at: string; by: string; byName: string | null; count: number } | null;
+  /** Every caller of this version in the window, newest use first, named where attributed. */
+  callers: { caller: string; name: string | null; lastUse: string }[];
   pinnedBy: { consumerId: string; pin: string }[];
-  hold: { reason: ReasonCode; message: string; until: string | null; concerns: string | null } | null;
+  hold: {
+    reason: ReasonCode;
+    message: string;
+    until: string | null;
+    concerns: string | null;
+    /** The consumer or caller the hold concerns, in words ("kusto adx-latest"). */
+    concernsName: string | null;
+  } | null;
   block: { reason: ReasonCode; message: string } | null;
   nextAction: NextActionView;
 }
@@ -59,14 +70,7 @@ export interface PinView {
   followsLatest: boolean;
   /** Version the consumer reports really using, when it reports one. */
   inUse: string | null;
-  status:
-    | "follows-latest"
-    | "on-target"
-    | "lags"
-    | "busy"
-    | "ahead-of-target"
-    | "unknown-version"
-    | "no-target";
+  status: PinStatus["status"];
   /** Planned repoint for this pin, if any. */
   repointTo: string | null;
   message: string;
@@ -79,6 +83,10 @@ export interface ConsumerView {
   identity: string | null;
   provisioningState: string | null;
   keyStatus: string | null;
+  /** Kusto `state` or Cassandra "Deallocated"/"Running"; null for kinds that always run. */
+  runState: string | null;
+  /** The app id its calls carry instead of an identity of its own (FirstPartyIdentity Cosmos DB). */
+  identityAppId: string | null;
   backupRetention: { retentionMs: number; description: string } | null;
   /** The consumer unwraps with the rotator's own identity: old versions of its key are held. */
   sharesRotatorIdentity: boolean;
@@ -111,6 +119,8 @@ export interface KeyView {
   versions: VersionView[];
   consumers: ConsumerView[];
   blocks: { version: string; reason: ReasonCode; message: string }[];
+  /** Warnings about the key (a Managed HSM key near its cap of 100 versions). */
+  warnings: { reason: ReasonCode; message: string }[];
   evidence: EvidenceView | null;
   pendingActions: number;
 }
@@ -166,7 +176,21 @@ function versionViews(context: KeyContext, planForKey: KeyPlan): VersionView[] {
       compromised: isCompromised(version),
       isNewest: version === context.newest,
       isTarget,
-      lastUse: use ? { at: use.lastUse.toISOString(), by: use.lastUser, count: use.count } : null,
+      lastUse: use
+        ? {
+            at: use.lastUse.toISOString(),
+            by: use.lastUser,
+            byName: context.callers[use.lastUser.toLowerCase()]?.name ?? null,
+            count: use.count,
+          }
+        : null,
+      callers: Object.entries(use?.byCaller ?? {})
+        .sort(([a, left], [b, right]) => right.getTime() - left.getTime() || compareText(a, b))
+        .map(([caller, at]) => ({
+          caller,
+          name: context.callers[caller.toLowerCase()]?.name ?? null,
+          lastUse: at.toISOString(),
+        })),
       pinnedBy: context.pins
         .filter((entry) => sameVersion(entry.version, id))
         .map((entry) => ({ consumerId: entry.consumer.id, pin: entry.pin.pin })),
@@ -176,6 +200,7 @@ function versionViews(context: KeyContext, planForKey: KeyPlan): VersionView[] {
             message: hold.message,
             until: iso(hold.until),
             concerns: hold.concerns ?? null,
+            concernsName: hold.concerns ? concernsName(context, hold.concerns) : null,
           }
         : null,
       block: block ? { reason: block.reason, message: block.message } : null,
@@ -184,10 +209,19 @@ function versionViews(context: KeyContext, planForKey: KeyPlan): VersionView[] {
   });
 }
 
+/** A consumer id or a caller's object id, in words. */
+function concernsName(context: KeyContext, concerns: string): string {
+  const consumer = context.consumers.find((candidate) => candidate.id === concerns);
+  if (consumer) return consumerName(consumer);
+  return describeCaller(concerns, context.callers);
+}
+
+/** Reasons a pin's repoint is held for (a stopped consumer's is also a retire reason; the version's own hold goes first). */
 const CONSUMER_HOLD_REASONS: ReadonlySet<ReasonCode> = new Set([
   "repoint-in-progress",
   "pinned-version-unknown",
   "consumer-ahead-of-target",
+  "consumer-stopped",
 ]);
 
 function isRetireHold(hold: Hold): boolean {
@@ -202,6 +236,8 @@ const PIN_MESSAGES: Record<PinView["status"], string> = {
   "ahead-of-target": "Pins a version newer than the target (the newest is blocked); left where it is.",
   "unknown-version": "Pins a version the key does not list; left alone, check the consumer's key URI.",
   "no-target": "No version of the key passes preflight; left where it is.",
+  stopped:
+    "Stopped or deallocated: it makes no Key Vault calls and is not repointed until it runs again; old versions it may need are kept. Start it to let the rotation finish.",
 };
 
 /** What a person does about a consumer that shares the rotator's identity. */
@@ -224,6 +260,8 @@ function consumerViews(context: KeyContext, planForKey: KeyPlan): ConsumerView[]
         identity: consumer.identity ?? null,
         provisioningState: consumer.provisioningState ?? null,
         keyStatus: consumer.keyStatus ?? null,
+        runState: consumer.runState ?? null,
+        identityAppId: consumer.identityAppId ?? null,
         backupRetention: consumer.backupRetention ? { ...consumer.backupRetention } : null,
         sharesRotatorIdentity,
         pins: [],
@@ -259,6 +297,7 @@ interface KeyPlan {
   actions: PlannedAction[];
   holds: Hold[];
   blocks: Block[];
+  warnings: Warning[];
 }
 
 function keyPlanOf(plan: Plan, id: string): KeyPlan {
@@ -266,6 +305,7 @@ function keyPlanOf(plan: Plan, id: string): KeyPlan {
     actions: plan.actions.filter((action) => keyRefId(action.key) === id),
     holds: plan.holds.filter((hold) => keyRefId(hold.key) === id),
     blocks: plan.blocks.filter((block) => keyRefId(block.key) === id),
+    warnings: (plan.warnings ?? []).filter((warning) => keyRefId(warning.key) === id),
   };
 }
 
@@ -306,6 +346,7 @@ function keyView(keySnapshot: KeySnapshot, snapshot: Snapshot, plan: Plan, now: 
       reason: block.reason,
       message: block.message,
     })),
+    warnings: planForKey.warnings.map((warning) => ({ reason: warning.reason, message: warning.message })),
     evidence: evidence
       ? {
           workspaceId: evidence.workspaceId,
@@ -336,6 +377,7 @@ function unreadableKeyView(id: string, error: string, plan: Plan): KeyView {
     versions: [],
     consumers: [],
     blocks: [],
+    warnings: [],
     evidence: null,
     pendingActions: 0,
   };

@@ -141,6 +141,37 @@ export function aUse(
 }
 
 /**
+ * A use of `version` by the consumer's own identity (its principal id, else its identity): the
+ * audit evidence that it has switched to that version.
+ */
+export function aUseBy(consumer: ConsumerSnapshot, version: string, lastUse: Date = ago(HOUR)): VersionUse {
+  const caller = (consumer.identityPrincipalId ?? consumer.identity ?? "").toLowerCase();
+  return aUse(version, lastUse, caller);
+}
+
+/** Evidence for one key whose uses are `uses` (several uses of one version merge by caller). */
+export function anEvidenceWithUses(key: KeyRef, uses: VersionUse[], overrides: Partial<AuditEvidence> = {}) {
+  const merged = new Map<string, VersionUse>();
+  for (const use of uses) {
+    const known = merged.get(use.version);
+    if (!known) {
+      merged.set(use.version, { ...use, byCaller: { ...use.byCaller } });
+      continue;
+    }
+    known.count += use.count;
+    for (const [caller, at] of Object.entries(use.byCaller)) {
+      const previous = known.byCaller[caller];
+      if (!previous || previous < at) known.byCaller[caller] = at;
+    }
+    if (use.lastUse > known.lastUse) {
+      known.lastUse = use.lastUse;
+      known.lastUser = use.lastUser;
+    }
+  }
+  return { [keyRefId(key)]: anEvidence(key, { uses: [...merged.values()], ...overrides }) };
+}
+
+/**
  * Complete evidence over the last 2 days with a fresh canary (1 minute old), the service's
  * own reads visible since the window start, and no use.
  */
@@ -180,8 +211,8 @@ export const RECENT_CALLER = "55555555-5555-5555-5555-555555555555";
 
 /**
  * A rollout half done on `aKeyWithThreeVersions`: v0 used by RECENT_CALLER 2 hours ago (so
- * held), v1 pinned by a lagging Kusto cluster, v2 the target, followed by a versionless
- * Cosmos account that uses it.
+ * held), v1 pinned (and unwrapped 10 minutes ago) by a lagging Kusto cluster, v2 the target,
+ * followed by a versionless Cosmos account that uses it.
  */
 export function aRolloutInProgress(overrides: Partial<Snapshot> = {}): {
   key: KeyRef;
@@ -195,9 +226,11 @@ export function aRolloutInProgress(overrides: Partial<Snapshot> = {}): {
   const snapshot = aSnapshot({
     keys: [aKeyWithThreeVersions({ key })],
     consumers: [lagging, follower],
-    evidence: {
-      [keyRefId(key)]: anEvidence(key, { uses: [aUse(versionId(0), ago(2 * HOUR), RECENT_CALLER)] }),
-    },
+    // The lagging cluster still unwraps v1, the version it pins.
+    evidence: anEvidenceWithUses(key, [
+      aUse(versionId(0), ago(2 * HOUR), RECENT_CALLER),
+      aUseBy(lagging, versionId(1), ago(10 * MINUTE)),
+    ]),
     ...overrides,
   });
   return { key, snapshot, lagging, follower };

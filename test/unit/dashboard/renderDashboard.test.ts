@@ -205,7 +205,13 @@ describe("renderDashboard", () => {
         index === view.versions.length - 1
           ? {
               ...version,
-              hold: { reason: "pipeline-history-too-short", message: "held", until: null, concerns: null },
+              hold: {
+                reason: "pipeline-history-too-short",
+                message: "held",
+                until: null,
+                concerns: null,
+                concernsName: null,
+              },
             }
           : version,
       ),

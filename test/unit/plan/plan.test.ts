@@ -16,10 +16,12 @@ import {
   aKeySnapshot,
   aKeyWithThreeVersions,
   anEvidence,
+  anEvidenceWithUses,
   aPin,
   aPolicy,
   aSnapshot,
   aUse,
+  aUseBy,
   aVersion,
   DAY,
   HOUR,
@@ -107,7 +109,11 @@ describe("plan: target and repoint", () => {
 
   it("leaves a consumer already on the target alone", () => {
     const current = aConsumer({ pins: [aPin(key, V2)] });
-    const result = plan(snapshotWith({ consumers: [current] }), aPolicy(), NOW);
+    const result = plan(
+      snapshotWith({ consumers: [current], evidence: anEvidenceWithUses(key, [aUseBy(current, V2)]) }),
+      aPolicy(),
+      NOW,
+    );
     expect(repoints(result)).toEqual([]);
     expect(result.holds.filter((h) => h.concerns === current.id)).toEqual([]);
   });
@@ -307,7 +313,11 @@ describe("plan: retire", () => {
 
   it("holds a version pinned by a consumer and names it", () => {
     const pinner = aConsumer({ pins: [aPin(key, V1)] });
-    const result = plan(snapshotWith({ consumers: [pinner] }), aPolicy(), NOW);
+    const result = plan(
+      snapshotWith({ consumers: [pinner], evidence: anEvidenceWithUses(key, [aUseBy(pinner, V1)]) }),
+      aPolicy(),
+      NOW,
+    );
     expect(disabled(result)).toEqual([V0]);
     expect(result.holds).toContainEqual(
       expect.objectContaining({ version: V1, reason: "pinned-by-consumer", concerns: pinner.id }),
@@ -537,7 +547,11 @@ describe("plan: retire", () => {
     expect(holdOf(result, V1)?.message).toContain("a managed identity of its own");
     // The same consumer with an identity of its own: nothing stands in the way.
     const own = { ...selfKusto, identityPrincipalId: "66666666-6666-6666-6666-666666666666" };
-    expect(disabled(plan(snapshotWith({ consumers: [own] }), aPolicy(), NOW))).toEqual([V0, V1]);
+    const switched = anEvidenceWithUses(key, [aUseBy(own, V2)]);
+    expect(disabled(plan(snapshotWith({ consumers: [own], evidence: switched }), aPolicy(), NOW))).toEqual([
+      V0,
+      V1,
+    ]);
   });
 
   it("sorts actions by key, consumer, pin and version", () => {
