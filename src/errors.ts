@@ -93,6 +93,21 @@ export class EmergencyCooldownError extends ConflictError {
   }
 }
 
+/**
+ * A new version of a Managed HSM key would pass the cap of versions Managed HSM keeps (100):
+ * an emergency rotation is refused (409) before anything is created.
+ */
+export class VersionCapError extends ConflictError {
+  constructor(
+    resource: string,
+    message: string,
+    readonly versions: number,
+    readonly cap: number,
+  ) {
+    super(resource, message);
+  }
+}
+
 /** A request body is larger than the function accepts (413). */
 export class PayloadTooLargeError extends RotatorError {
   constructor(

@@ -3,7 +3,8 @@
  * Resource Manager state: the `Resources` table (columns as Resource Graph has them, type in
  * lower case) restricted to the requested subscriptions and to what the caller may read,
  * queried with the sandbox KQL engine, paged with `$top`/`$skip`/`$skipToken`.
- * Child proxy resources (Cassandra data centers) are not in `Resources`, as in Azure.
+ * Child proxy resources (Cassandra data centers) are not in `Resources`, as in Azure; the
+ * estate's user-assigned identities are (they are resources of their own).
  *
  * Paging as Resource Graph documents it (resourcegraph.json 2024-04-01 and "Working with
  * large Azure resource data sets"): 100 rows by default, `$top` 1 to 1,000; the skip token
@@ -249,7 +250,49 @@ export function resourcesTable(store: SandboxStore, caller: ArmCaller, subscript
       extendedLocation: body.extendedLocation ?? null,
     });
   }
+  rows.push(...userAssignedIdentityRows(store, caller, wanted));
   return { name: "Resources", columns: resourcesColumns, rows };
+}
+
+/**
+ * The estate's user-assigned identities, as Resource Graph lists them
+ * (`microsoft.managedidentity/userassignedidentities`, with `properties.principalId`,
+ * `clientId` and `tenantId`): they are ARM resources of their own in Azure.
+ */
+function userAssignedIdentityRows(
+  store: SandboxStore,
+  caller: ArmCaller,
+  subscriptions: ReadonlySet<string>,
+): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = [];
+  for (const identity of store.identities.values()) {
+    const id = identity.resourceId;
+    if (!id) continue;
+    const segments = id.split("/");
+    const subscriptionId = segments[2] ?? "";
+    if (!subscriptions.has(subscriptionId.toLowerCase())) continue;
+    if (!callerMay(store, caller, "Microsoft.ManagedIdentity/userAssignedIdentities/read", id)) continue;
+    const vault = [...store.vaults.values()][0];
+    rows.push({
+      id,
+      name: identity.name,
+      type: "microsoft.managedidentity/userassignedidentities",
+      tenantId: store.tenantId,
+      kind: "",
+      location: vault?.location?.toLowerCase() ?? "westeurope",
+      resourceGroup: (segments[4] ?? "").toLowerCase(),
+      subscriptionId,
+      managedBy: "",
+      sku: null,
+      plan: null,
+      properties: { tenantId: store.tenantId, principalId: identity.objectId, clientId: identity.clientId },
+      tags: null,
+      identity: null,
+      zones: null,
+      extendedLocation: null,
+    });
+  }
+  return rows;
 }
 
 /** Resource Graph's column data types for the KQL types. */

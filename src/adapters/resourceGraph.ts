@@ -3,13 +3,17 @@
  * resource type a consumer adapter announces, paged with `$skipToken`. Each row is handed to
  * its kind's adapter, which says which consumers it stands for and which keys it saw (the
  * Cassandra adapter expands a cluster into its data centers through Resource Manager).
- * Candidates are confirmed later by each adapter's ARM GET.
+ * Candidates are confirmed later by each adapter's ARM GET. The same rows name the principals
+ * every such resource carries (`identity.principalId`, `identity.userAssignedIdentities.*.principalId`),
+ * so callers in the audit logs can be named; callers still unknown after that are resolved with
+ * one more query per run (`resolvePrincipals`), never one per caller.
  */
 import type { QueryRequest, QueryResponse } from "@azure/arm-resourcegraph";
 import type { AzureClientFactory } from "../azure/clientFactory.js";
 import { AzureCallError, describeError, ValidationError } from "../errors.js";
-import type { ConsumerKind } from "../model.js";
+import type { CallerAttribution, ConsumerKind } from "../model.js";
 import { describeAzureFailure, failureText } from "./azureFailure.js";
+import { isRecord } from "./consumers/armResource.js";
 import type { ConsumerAdapter, DiscoveredConsumer, ResourceGraphRow } from "./consumers/consumerAdapter.js";
 import { validateGuid } from "./keyRef.js";
 import { kqlList } from "./kqlLiteral.js";
@@ -29,12 +33,34 @@ export interface DiscoveryResult {
   consumers: DiscoveredConsumer[];
   /** Rows that could not be expanded; while any exist, discovery is incomplete. */
   problems: DiscoveryProblem[];
+  /** Who each principal carried by a discovered resource is, by lower-case principal id. */
+  principals: Record<string, CallerAttribution>;
 }
 
 export interface ConsumerDiscovery {
   /** Throws AzureCallError when the query itself fails: then nothing is known about consumers. */
   discover(subscriptions: readonly string[]): Promise<DiscoveryResult>;
+  /**
+   * Names principals no discovered resource carries, with ONE query: a resource whose
+   * system-assigned identity it is, or a user-assigned identity resource. Principals it cannot
+   * name are left out; a failed query answers what it has (nothing) and never throws.
+   */
+  resolvePrincipals(
+    subscriptions: readonly string[],
+    principalIds: readonly string[],
+  ): Promise<ResolvedPrincipals>;
 }
+
+export interface ResolvedPrincipals {
+  principals: Record<string, CallerAttribution>;
+  /** Why the lookup could not be done (the query failed), when it could not. */
+  problem?: string;
+}
+
+/** At most this many unknown principals are looked up per run (the query stays small). */
+export const MAX_PRINCIPALS_RESOLVED = 100;
+
+const USER_ASSIGNED_IDENTITY_TYPE = "microsoft.managedidentity/userassignedidentities";
 
 /** Safety net against a service that keeps handing out skip tokens. */
 const MAX_PAGES = 1000;
@@ -42,16 +68,86 @@ const MAX_PAGES = 1000;
 /** The discovery query for the given adapters (types are code constants, still validated). */
 export function discoveryQuery(adapters: readonly ConsumerAdapter[]): string {
   const types = adapters.map((adapter) => adapter.resourceGraphType);
-  return `Resources | where type in~ ${kqlList("resourceType", types)} | project id, type, subscriptionId, properties | order by id asc`;
+  return `Resources | where type in~ ${kqlList("resourceType", types)} | project id, type, subscriptionId, properties, identity | order by id asc`;
+}
+
+/**
+ * The query that names unknown principals: resources whose system-assigned identity they are
+ * (`identity.principalId`) and user-assigned identity resources (`properties.principalId`).
+ */
+export function principalQuery(principalIds: readonly string[]): string {
+  const ids = kqlList(
+    "guid",
+    principalIds.map((id) => id.toLowerCase()),
+  );
+  return [
+    "Resources",
+    `| extend SystemPrincipal = tolower(tostring(identity.principalId)), IdentityPrincipal = iff(type =~ '${USER_ASSIGNED_IDENTITY_TYPE}', tolower(tostring(properties.principalId)), '')`,
+    `| where SystemPrincipal in ${ids} or IdentityPrincipal in ${ids}`,
+    "| project id, type, subscriptionId, SystemPrincipal, IdentityPrincipal",
+    "| order by id asc",
+  ].join(" ");
 }
 
 function rowOf(value: unknown): ResourceGraphRow | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const record = value as Record<string, unknown>;
-  const { id, type, subscriptionId, properties } = record;
+  const { id, type, subscriptionId, properties, identity } = record;
   if (typeof id !== "string" || typeof type !== "string" || typeof subscriptionId !== "string")
     return undefined;
-  return { id, type: type.toLowerCase(), subscriptionId, properties };
+  return {
+    id,
+    type: type.toLowerCase(),
+    subscriptionId,
+    properties,
+    ...(identity !== undefined && identity !== null ? { identity } : {}),
+  };
+}
+
+/** The last name segment of an ARM id: ".../clusters/adx-1" → "adx-1". */
+function armName(id: string): string {
+  return id.split("/").filter(Boolean).at(-1) ?? id;
+}
+
+/** "kusto", "cosmos", "cassandra" for a consumer type, else the ARM type itself. */
+function kindWord(type: string, adapters: readonly ConsumerAdapter[]): string {
+  return (
+    adapters.find((adapter) => adapter.resourceGraphType === type.toLowerCase())?.kind ?? type.toLowerCase()
+  );
+}
+
+/**
+ * The principals a discovered resource carries: its system-assigned identity, and each
+ * user-assigned identity attached to it (named by the identity and the resource).
+ */
+function principalsOfRow(
+  row: ResourceGraphRow,
+  adapters: readonly ConsumerAdapter[],
+): Record<string, CallerAttribution> {
+  const found: Record<string, CallerAttribution> = {};
+  if (!isRecord(row.identity)) return found;
+  const resource = `${kindWord(row.type, adapters)} ${armName(row.id)}`;
+  const system = row.identity.principalId;
+  if (typeof system === "string" && system) {
+    found[system.toLowerCase()] = { name: resource, kind: "resource", resourceId: row.id };
+  }
+  const userAssigned = isRecord(row.identity.userAssignedIdentities)
+    ? row.identity.userAssignedIdentities
+    : {};
+  for (const [identityId, entry] of Object.entries(userAssigned)) {
+    const principal = isRecord(entry) ? entry.principalId : undefined;
+    if (typeof principal !== "string" || !principal) continue;
+    found[principal.toLowerCase()] = {
+      name: `user-assigned identity ${armName(identityId)} (on ${resource})`,
+      kind: "user-assigned-identity",
+      resourceId: row.id,
+    };
+  }
+  return found;
+}
+
+function isGuidText(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
 
 export function createConsumerDiscovery(
@@ -63,6 +159,49 @@ export function createConsumerDiscovery(
   const query = discoveryQuery(all);
 
   return {
+    async resolvePrincipals(subscriptions, principalIds) {
+      const wanted = [...new Set(principalIds.map((id) => id.toLowerCase()).filter(isGuidText))].slice(
+        0,
+        MAX_PRINCIPALS_RESOLVED,
+      );
+      if (wanted.length === 0 || subscriptions.length === 0) return { principals: {} };
+      let response: QueryResponse;
+      try {
+        response = await api.resources({
+          subscriptions: subscriptions.map((id) => validateGuid(id, "subscription id")),
+          query: principalQuery(wanted),
+          options: { resultFormat: "objectArray", top: 1000 },
+        });
+      } catch (error) {
+        return {
+          principals: {},
+          problem: `naming ${wanted.length} caller(s) through Resource Graph failed: ${failureText(describeAzureFailure(error))}`,
+        };
+      }
+      const principals: Record<string, CallerAttribution> = {};
+      for (const value of Array.isArray(response.data) ? response.data : []) {
+        if (!isRecord(value) || typeof value.id !== "string" || typeof value.type !== "string") continue;
+        const { id, type } = value;
+        const identityPrincipal = typeof value.IdentityPrincipal === "string" ? value.IdentityPrincipal : "";
+        const systemPrincipal = typeof value.SystemPrincipal === "string" ? value.SystemPrincipal : "";
+        if (identityPrincipal && wanted.includes(identityPrincipal)) {
+          principals[identityPrincipal] = {
+            name: `user-assigned identity ${armName(id)}`,
+            kind: "user-assigned-identity",
+            resourceId: id,
+          };
+        }
+        if (systemPrincipal && wanted.includes(systemPrincipal)) {
+          principals[systemPrincipal] = {
+            name: `${kindWord(type, all)} ${armName(id)}`,
+            kind: "resource",
+            resourceId: id,
+          };
+        }
+      }
+      return { principals };
+    },
+
     async discover(subscriptions) {
       const validated = subscriptions.map((id) => validateGuid(id, "subscription id"));
       if (validated.length === 0) {
@@ -122,7 +261,9 @@ export function createConsumerDiscovery(
       }
 
       const consumers: DiscoveredConsumer[] = [];
+      const principals: Record<string, CallerAttribution> = {};
       for (const row of rows) {
+        Object.assign(principals, principalsOfRow(row, all));
         const adapter = byType.get(row.type);
         if (!adapter) continue;
         try {
@@ -131,7 +272,7 @@ export function createConsumerDiscovery(
           problems.push({ id: row.id, message: describeError(error) });
         }
       }
-      return { consumers, problems };
+      return { consumers, problems, principals };
     },
   };
 }

@@ -4,6 +4,8 @@
  *   keys ──► versions + canary read (Key Vault / Managed HSM)
  *   subscriptions ──► Resource Graph discovery ──► ARM GET per consumer of those keys
  *   workspaces ──► ONE audit query per workspace (and table) for all its keys
+ *   callers in the evidence ──► named: consumers, the Cosmos DB first-party app, the service,
+ *                               resources discovery saw, then ONE Resource Graph query for the rest
  *   ──► Snapshot
  *
  * A key or consumer that cannot be read is recorded and the rest carries on. Anything that
@@ -22,12 +24,15 @@ import type { AzureClientFactory } from "../azure/clientFactory.js";
 import { describeError } from "../errors.js";
 import {
   type AuditEvidence,
+  type CallerAttribution,
+  COSMOS_FIRST_PARTY_APP_ID,
   type ConsumerSnapshot,
   type KeyRef,
   type KeySnapshot,
   keyRefId,
   type Snapshot,
 } from "../model.js";
+import { consumerAttributions } from "../plan/callers.js";
 import type { RotatorLog } from "../rotation/log.js";
 import type { AuditTable, ManagedVault } from "../settings.js";
 import { mapLimited } from "./mapLimited.js";
@@ -221,6 +226,8 @@ export async function observe(deps: ObserveDeps, scope: ObserveScope, now: Date)
     }
   }
 
+  const callers = await attributeCallers(deps, evidence, consumers, discovered.principals);
+
   // Who uses a key is only known if every consumer of it was read and discovery was complete.
   const discoveryProblem =
     discovered.problems.length > 0
@@ -239,7 +246,59 @@ export async function observe(deps: ObserveDeps, scope: ObserveScope, now: Date)
     consumers,
     evidence,
     unreadableKeys,
+    callers,
   };
+}
+
+/**
+ * Names every caller in the evidence: a consumer's principal, the Azure Cosmos DB first-party
+ * application (by the app id its records carry), the service, a principal a discovered resource
+ * carries; the rest with one Resource Graph query for the run. Who stays unnamed is logged.
+ */
+async function attributeCallers(
+  deps: ObserveDeps,
+  evidence: Record<string, AuditEvidence>,
+  consumers: readonly ConsumerSnapshot[],
+  discovered: Record<string, CallerAttribution>,
+): Promise<Record<string, CallerAttribution>> {
+  const service = deps.config.servicePrincipalId.toLowerCase();
+  const known: Record<string, CallerAttribution> = {
+    ...discovered,
+    ...consumerAttributions(consumers),
+    [service]: { name: "the rotator itself", kind: "service" },
+  };
+  const callers = new Map<string, string | undefined>();
+  for (const keyEvidence of Object.values(evidence)) {
+    for (const use of keyEvidence.uses) {
+      for (const caller of Object.keys(use.byCaller)) {
+        callers.set(caller.toLowerCase(), keyEvidence.callerAppIds?.[caller]?.toLowerCase());
+      }
+    }
+  }
+  const named: Record<string, CallerAttribution> = {};
+  const unknown: string[] = [];
+  for (const [caller, appId] of callers) {
+    const attribution = known[caller];
+    if (attribution) named[caller] = attribution;
+    else if (appId === COSMOS_FIRST_PARTY_APP_ID)
+      named[caller] = {
+        name: "the Azure Cosmos DB application (FirstPartyIdentity accounts)",
+        kind: "first-party-app",
+      };
+    else if (caller !== "unknown") unknown.push(caller);
+  }
+  if (unknown.length > 0) {
+    const resolved = await deps.discovery.resolvePrincipals(deps.config.subscriptions, unknown.sort());
+    Object.assign(named, resolved.principals);
+    const unnamed = unknown.filter((caller) => !resolved.principals[caller]);
+    if (resolved.problem || unnamed.length > 0) {
+      deps.log.warn("audit callers not attributed", {
+        callers: unnamed.join(","),
+        ...(resolved.problem ? { problem: resolved.problem } : {}),
+      });
+    }
+  }
+  return named;
 }
 
 export interface ObservationOptions {

@@ -1,7 +1,8 @@
 /**
  * How the service's named errors become HTTP answers, for every HTTP function alike:
  * 400 bad input, 413 body too large, 404 unknown vault or key, 409 conflict (an emergency
- * rotation within its cooldown names the version just created), 500 anything unexpected. Bodies
+ * rotation within its cooldown names the version just created; one that would pass the Managed
+ * HSM cap of 100 versions says so), 500 anything unexpected. Bodies
  * are JSON `{ "error": { "code", "message" } }` with a message that says what to do.
  */
 import type { HttpResponseInit } from "@azure/functions";
@@ -13,6 +14,7 @@ import {
   PayloadTooLargeError,
   SettingsError,
   ValidationError,
+  VersionCapError,
 } from "../errors.js";
 import type { RotatorLog } from "./log.js";
 
@@ -43,6 +45,16 @@ export function errorAnswer(error: unknown, log: RotatorLog, operation: string):
       ...answer,
       headers: { ...(answer.headers as Record<string, string>), "retry-after": String(retryAfterSeconds) },
     };
+  }
+  if (error instanceof VersionCapError) {
+    return jsonAnswer(409, {
+      error: {
+        code: "ManagedHsmVersionCap",
+        message: error.message,
+        versions: error.versions,
+        cap: error.cap,
+      },
+    });
   }
   if (error instanceof ConflictError)
     return jsonAnswer(409, { error: { code: "Conflict", message: error.message } });

@@ -23,6 +23,7 @@ import {
   EmergencyCooldownError,
   NotFoundError,
   ValidationError,
+  VersionCapError,
 } from "../errors.js";
 import { type IdempotencyStore, requestFingerprint } from "../idempotency/idempotencyStore.js";
 import type { Journal, JournalEntry } from "../journal/journal.js";
@@ -31,6 +32,7 @@ import {
   type KeyRef,
   type KeyVersionFacts,
   keyRefId,
+  MANAGED_HSM_VERSION_CAP,
   type Plan,
   type Policy,
   type RotatorMode,
@@ -174,6 +176,21 @@ export const EVENT_KEY_CONCURRENCY = 4;
  * waits 30 s for the whole delivery, then sends it again: this leaves the host time to answer.
  */
 export const EVENT_ANSWER_DEADLINE_MS = 20_000;
+
+/**
+ * Managed HSM keeps at most MANAGED_HSM_VERSION_CAP versions of a key (disabled ones count, and
+ * the service never deletes one): a rotation that would pass it is refused before anything is
+ * created, whatever `force` says, because Managed HSM would refuse the version anyway.
+ */
+function refuseAtVersionCap(key: KeyRef, versions: number): void {
+  if (key.hostKind !== "managedHsm" || versions < MANAGED_HSM_VERSION_CAP) return;
+  throw new VersionCapError(
+    keyRefId(key),
+    `${keyRefId(key)} has ${versions} versions, and Managed HSM keeps at most ${MANAGED_HSM_VERSION_CAP} versions of a key: a new version would pass the cap, so nothing was created. Create a new key and move its consumers to it (the service never deletes versions).`,
+    versions,
+    MANAGED_HSM_VERSION_CAP,
+  );
+}
 
 export class RotationService {
   private readonly sleep: (ms: number) => Promise<void>;
@@ -417,6 +434,7 @@ export class RotationService {
         await this.requireKeyExists(key),
         await this.deps.keyVault.readCurrentVersion(key),
       );
+      refuseAtVersionCap(key, versions.length);
       const previous = versions.filter((v) => v.enabled).at(-1) ?? versions.at(-1);
       const runId = randomUUID();
       const changeNothing = dryRun || this.deps.mode === "report";

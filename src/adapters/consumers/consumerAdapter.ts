@@ -6,13 +6,15 @@
 import type { ConsumerKind, ConsumerSnapshot, PinName, StepOutcome } from "../../model.js";
 import type { ParsedKeyId } from "../keyRef.js";
 
-/** One row of the discovery query: `Resources | project id, type, subscriptionId, properties`. */
+/** One row of the discovery query: `Resources | project id, type, subscriptionId, properties, identity`. */
 export interface ResourceGraphRow {
   id: string;
   /** Lower-case ARM type, e.g. "microsoft.kusto/clusters". */
   type: string;
   subscriptionId: string;
   properties: unknown;
+  /** The resource's ARM `identity` block (system- and user-assigned principals), when it has one. */
+  identity?: unknown;
 }
 
 /** A consumer discovery found, with the key identifiers discovery saw on it (not yet confirmed). */

@@ -124,6 +124,32 @@ describe("discovery on the sandbox", () => {
   });
 });
 
+describe("naming callers on the sandbox", () => {
+  it("names the principals of every discovered resource from the discovery rows", () => {
+    expect(discovered.principals["22222222-0000-0000-0000-000000000001"]?.name).toBe(
+      "user-assigned identity uai-adx-1 (on kusto adx-pinned)",
+    );
+    expect(discovered.principals["44444444-0000-0000-0000-000000000001"]?.name).toBe("cassandra cassandra-1");
+  });
+
+  it("resolves a user-assigned identity no consumer carries with one Resource Graph query, and leaves a bare principal unnamed", async () => {
+    const discovery = consumerDiscoveryFromFactory(factory, adapters);
+    // The rotator's own identity is a user-assigned identity in rg-keys; the operator is a person, no resource.
+    const resolved = await discovery.resolvePrincipals(
+      [SUBSCRIPTION],
+      [SERVICE_OID, "55555555-0000-0000-0000-000000000001"],
+    );
+    expect(resolved.problem).toBeUndefined();
+    expect(resolved.principals).toEqual({
+      [SERVICE_OID]: {
+        name: "user-assigned identity rotator",
+        kind: "user-assigned-identity",
+        resourceId: expect.stringMatching(/userAssignedIdentities\/rotator$/i),
+      },
+    });
+  });
+});
+
 interface ContractCase {
   kind: ConsumerKind;
   name: string;

@@ -3,7 +3,11 @@ import { describe, expect, it } from "vitest";
 import { createCassandraAdapter } from "../../../src/adapters/consumers/cassandra.js";
 import { createCosmosAdapter } from "../../../src/adapters/consumers/cosmos.js";
 import { createKustoAdapter } from "../../../src/adapters/consumers/kusto.js";
-import { createConsumerDiscovery, discoveryQuery } from "../../../src/adapters/resourceGraph.js";
+import {
+  createConsumerDiscovery,
+  discoveryQuery,
+  principalQuery,
+} from "../../../src/adapters/resourceGraph.js";
 import { AzureCallError } from "../../../src/errors.js";
 
 const SUB = "00000000-0000-0000-0000-000000000001";
@@ -139,5 +143,97 @@ describe("consumer discovery", () => {
     const { api, requests } = pagedGraph([[]]);
     await expect(createConsumerDiscovery(api, adapters).discover(["sub'"])).rejects.toThrow(/GUID/);
     expect(requests).toHaveLength(0);
+  });
+});
+
+describe("naming callers through Resource Graph", () => {
+  const UAI = `${RG}/Microsoft.ManagedIdentity/userAssignedIdentities/uai-adx`;
+
+  it("names the principals every discovered resource carries, system- and user-assigned, from the discovery rows", async () => {
+    const { api } = pagedGraph([
+      [
+        {
+          id: `${RG}/Microsoft.Kusto/clusters/adx-plain`,
+          type: "microsoft.kusto/clusters",
+          subscriptionId: SUB,
+          properties: {},
+          identity: {
+            type: "SystemAssigned, UserAssigned",
+            principalId: "AAAAAAAA-0000-0000-0000-000000000001",
+            userAssignedIdentities: { [UAI]: { principalId: "aaaaaaaa-0000-0000-0000-000000000002" } },
+          },
+        },
+      ],
+    ]);
+    const result = await createConsumerDiscovery(api, adapters).discover([SUB]);
+    expect(result.principals).toEqual({
+      "aaaaaaaa-0000-0000-0000-000000000001": {
+        name: "kusto adx-plain",
+        kind: "resource",
+        resourceId: `${RG}/Microsoft.Kusto/clusters/adx-plain`,
+      },
+      "aaaaaaaa-0000-0000-0000-000000000002": {
+        name: "user-assigned identity uai-adx (on kusto adx-plain)",
+        kind: "user-assigned-identity",
+        resourceId: `${RG}/Microsoft.Kusto/clusters/adx-plain`,
+      },
+    });
+  });
+
+  it("resolves the rest with one query: a resource's system identity or a user-assigned identity resource", async () => {
+    const { api, requests } = pagedGraph([
+      [
+        {
+          id: `${RG}/Microsoft.Web/sites/func-batch`,
+          type: "microsoft.web/sites",
+          subscriptionId: SUB,
+          SystemPrincipal: "bbbbbbbb-0000-0000-0000-000000000001",
+          IdentityPrincipal: "",
+        },
+        {
+          id: `${RG}/Microsoft.ManagedIdentity/userAssignedIdentities/uai-batch`,
+          type: "microsoft.managedidentity/userassignedidentities",
+          subscriptionId: SUB,
+          SystemPrincipal: "",
+          IdentityPrincipal: "bbbbbbbb-0000-0000-0000-000000000002",
+        },
+      ],
+    ]);
+    const wanted = [
+      "BBBBBBBB-0000-0000-0000-000000000001",
+      "bbbbbbbb-0000-0000-0000-000000000002",
+      "bbbbbbbb-0000-0000-0000-000000000003",
+      "not a guid') or 1==1 //",
+    ];
+    const resolved = await createConsumerDiscovery(api, adapters).resolvePrincipals([SUB], wanted);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]?.query).toBe(
+      principalQuery([
+        "bbbbbbbb-0000-0000-0000-000000000001",
+        "bbbbbbbb-0000-0000-0000-000000000002",
+        "bbbbbbbb-0000-0000-0000-000000000003",
+      ]),
+    );
+    expect(requests[0]?.query).not.toContain("1==1");
+    expect(
+      Object.fromEntries(Object.entries(resolved.principals).map(([id, who]) => [id, who.name])),
+    ).toEqual({
+      "bbbbbbbb-0000-0000-0000-000000000001": "microsoft.web/sites func-batch",
+      "bbbbbbbb-0000-0000-0000-000000000002": "user-assigned identity uai-batch",
+    });
+  });
+
+  it("a failed lookup names nobody, says why, and never throws", async () => {
+    const api = {
+      resources: async (): Promise<QueryResponse> => {
+        throw Object.assign(new Error("throttled"), { statusCode: 429, code: "RateLimiting" });
+      },
+    };
+    const resolved = await createConsumerDiscovery(api, adapters).resolvePrincipals(
+      [SUB],
+      ["bbbbbbbb-0000-0000-0000-000000000001"],
+    );
+    expect(resolved.principals).toEqual({});
+    expect(resolved.problem).toContain("RateLimiting");
   });
 });

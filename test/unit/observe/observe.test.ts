@@ -5,7 +5,15 @@ import type { ConsumerAdapters } from "../../../src/adapters/consumers/registry.
 import { parseKeyId } from "../../../src/adapters/keyRef.js";
 import type { KeyVaultAdapter } from "../../../src/adapters/keyVault.js";
 import type { ConsumerDiscovery, DiscoveryResult } from "../../../src/adapters/resourceGraph.js";
-import type { ConsumerKind, ConsumerSnapshot, KeyRef, KeyVersionFacts } from "../../../src/model.js";
+import {
+  type CallerAttribution,
+  COSMOS_FIRST_PARTY_APP_ID,
+  type ConsumerKind,
+  type ConsumerSnapshot,
+  type KeyRef,
+  type KeyVersionFacts,
+  type VersionUse,
+} from "../../../src/model.js";
 import { type ObserveConfig, type ObserveDeps, observe } from "../../../src/observe/observe.js";
 import { silentLog } from "../../../src/rotation/log.js";
 
@@ -86,10 +94,22 @@ interface World {
   consumers?: ConsumerSnapshot[];
   unreadableConsumers?: string[];
   discoveryProblems?: DiscoveryResult["problems"];
+  /** Principals the discovered resources carry. */
+  principals?: DiscoveryResult["principals"];
+  /** What the extra Resource Graph query names. */
+  resolvable?: Record<string, CallerAttribution>;
+  /** Uses per key name, and the app id per caller, that the audit query answers. */
+  uses?: Record<string, VersionUse[]>;
+  callerAppIds?: Record<string, string>;
 }
 
 function depsFor(world: World) {
-  const calls = { reads: [] as string[], canary: [] as string[], audit: [] as AuditQuery[] };
+  const calls = {
+    reads: [] as string[],
+    canary: [] as string[],
+    audit: [] as AuditQuery[],
+    resolved: [] as string[][],
+  };
   const keyVault: KeyVaultAdapter = {
     listKeys: async () => [],
     async listVersions(key) {
@@ -106,7 +126,20 @@ function depsFor(world: World) {
   };
   const all = world.consumers ?? [];
   const discovery: ConsumerDiscovery = {
-    discover: async () => ({ consumers: all.map(discovered), problems: world.discoveryProblems ?? [] }),
+    discover: async () => ({
+      consumers: all.map(discovered),
+      problems: world.discoveryProblems ?? [],
+      principals: world.principals ?? {},
+    }),
+    async resolvePrincipals(_subscriptions, principalIds) {
+      calls.resolved.push([...principalIds]);
+      const resolvable = world.resolvable ?? {};
+      return {
+        principals: Object.fromEntries(
+          principalIds.flatMap((id) => (resolvable[id] ? [[id, resolvable[id]]] : [])),
+        ),
+      };
+    },
   };
   const adapter = (kind: ConsumerKind): ConsumerAdapter => ({
     kind,
@@ -138,7 +171,8 @@ function depsFor(world: World) {
             complete: true,
             from: query.from,
             to: query.to,
-            uses: [],
+            uses: world.uses?.[key.keyName] ?? [],
+            callerAppIds: world.callerAppIds ?? {},
             canarySeenAt: NOW,
           },
         ]),
@@ -249,12 +283,65 @@ describe("observe", () => {
     expect(snapshot.consumers[0]?.pins[0]?.key.keyName).toBe("key-a");
   });
 
+  it("names every caller: a consumer, the Cosmos DB first-party app by app id, a resource discovery saw, the rest with one more query", async () => {
+    const [kustoPrincipal, firstParty, discoveredResource, batch, nobody] = [
+      "22222222-2222-2222-2222-222222222222",
+      "77c0e3a1-6d2b-4f58-9e41-3a5b2c1d0e9f",
+      "33333333-3333-3333-3333-333333333333",
+      "44444444-4444-4444-4444-444444444444",
+      "55555555-5555-5555-5555-555555555555",
+    ];
+    const use = (caller: string): VersionUse => ({
+      version: V1,
+      lastUse: NOW,
+      lastUser: caller,
+      count: 1,
+      byCaller: { [caller]: NOW },
+    });
+    const { deps, calls } = depsFor({
+      consumers: [
+        consumer(
+          "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Kusto/clusters/adx-a",
+          "kusto",
+          KEY_A,
+          {
+            identityPrincipalId: kustoPrincipal,
+          },
+        ),
+      ],
+      uses: { "key-a": [kustoPrincipal, firstParty, discoveredResource, batch, nobody].map(use) },
+      callerAppIds: { [firstParty]: COSMOS_FIRST_PARTY_APP_ID },
+      principals: {
+        [discoveredResource]: { name: "kusto adx-other", kind: "resource", resourceId: "/adx-other" },
+      },
+      resolvable: {
+        [batch]: {
+          name: "user-assigned identity uai-batch",
+          kind: "user-assigned-identity",
+          resourceId: "/uai",
+        },
+      },
+    });
+    const snapshot = await observe(deps, { keys: [KEY_A] }, NOW);
+    expect(
+      Object.fromEntries(Object.entries(snapshot.callers ?? {}).map(([id, who]) => [id, who.name])),
+    ).toEqual({
+      [kustoPrincipal]: "kusto adx-a",
+      [firstParty]: "the Azure Cosmos DB application (FirstPartyIdentity accounts)",
+      [discoveredResource]: "kusto adx-other",
+      [batch]: "user-assigned identity uai-batch",
+    });
+    // One lookup for every caller nobody could name, never one per caller.
+    expect(calls.resolved).toEqual([[batch, nobody]]);
+  });
+
   it("fails as a whole when discovery fails: nothing can be planned without consumers", async () => {
     const { deps } = depsFor({});
     deps.discovery = {
       discover: async () => {
         throw new Error("Resource Graph down");
       },
+      resolvePrincipals: async () => ({ principals: {} }),
     };
     await expect(observe(deps, { keys: [KEY_A] }, NOW)).rejects.toThrow("Resource Graph down");
   });
