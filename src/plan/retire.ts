@@ -355,9 +355,9 @@ const unusedDuringQuietPeriod: RetireRule = (input) => {
  * Backups taken while a consumer used the version need it for the consumer's backup retention
  * after its last use. The last use is its own callers' (its principal, or for a FirstPartyIdentity
  * Cosmos DB account the Azure Cosmos DB application by app id: every first-party account's calls,
- * so an upper bound of this one's). Where its calls cannot be attributed (no principal or app id
- * is known), the conservative bound is used: the later of the version's supersession and its last
- * use by anyone, plus the retention.
+ * so an upper bound of this one's). Where its calls cannot be attributed (no principal is known,
+ * or no record carries its app id), the conservative bound is used: the later of the version's
+ * supersession and its last use by anyone, plus the retention.
  */
 const noBackupRetention: RetireRule = (input) => {
   const use = useOf(input.context.evidence, input.version.version);
@@ -365,8 +365,9 @@ const noBackupRetention: RetireRule = (input) => {
   for (const consumer of input.context.consumers) {
     const retention = consumer.backupRetention;
     if (!retention) continue;
+    // Its principal names its calls; an app id only once a record carries it (else nothing can be told).
     const callers = callersOf(consumer, input.context.evidence);
-    const attributed = principalOf(consumer) !== undefined || consumer.identityAppId !== undefined;
+    const attributed = callers.length > 0;
     const lastUse = attributed
       ? lastUseBy(use, callers)
       : new Date(Math.max(input.supersededAt.getTime(), use?.lastUse.getTime() ?? 0));
@@ -378,7 +379,7 @@ const noBackupRetention: RetireRule = (input) => {
       : "";
     const how = attributed
       ? `used ${versionName(input).toLowerCase()} at ${lastUse.toISOString()}${caller}`
-      : `cannot be attributed in the audit logs (its identity's principal id is not known), so the conservative bound applies: ${versionName(input).toLowerCase()} was superseded or last used by anyone at ${lastUse.toISOString()}`;
+      : `cannot be attributed in the audit logs (${consumer.identityAppId ? `no record carries its app id ${consumer.identityAppId}` : "its identity's principal id is not known"}), so the conservative bound applies: ${versionName(input).toLowerCase()} was superseded or last used by anyone at ${lastUse.toISOString()}`;
     longest = {
       reason: "backup-retention",
       message: `${consumerName(consumer)} ${how}, and keeps backups for ${formatIsoDuration(retention.retentionMs)} (${retention.description}); those backups need the version until ${until.toISOString()}.`,

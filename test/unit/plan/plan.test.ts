@@ -7,7 +7,7 @@ import type {
   RepointAction,
   Snapshot,
 } from "../../../src/model.js";
-import { keyRefId, TAGS } from "../../../src/model.js";
+import { COSMOS_FIRST_PARTY_APP_ID, keyRefId, TAGS } from "../../../src/model.js";
 import { plan } from "../../../src/plan/plan.js";
 import {
   aConsumer,
@@ -584,5 +584,189 @@ describe("plan: retire", () => {
     const report = plan(snapshotWith(), aPolicy({ mode: "report" }), NOW);
     expect(report.actions).toEqual(enforce.actions);
     expect(report.mode).toBe("report");
+  });
+});
+
+describe("plan: proof that every consumer moved", () => {
+  const follower = () => aConsumer({ kind: "kusto", pins: [aPin(key, null)], runState: "Running" });
+
+  it("holds every old version while a follower without read-back has not been seen on a newer one", () => {
+    const silent = follower();
+    const result = plan(snapshotWith({ consumers: [silent] }), aPolicy(), NOW);
+    expect(disabled(result)).toEqual([]);
+    for (const version of [V0, V1]) {
+      expect(holdOf(result, version)).toMatchObject({
+        reason: "consumer-not-proven-switched",
+        concerns: silent.id,
+      });
+    }
+    expect(holdOf(result, V1)?.message).toContain(
+      "its own identity has not yet been seen using a newer version",
+    );
+    // Its own identity on the newest version proves it moved off both.
+    const seen = plan(
+      snapshotWith({ consumers: [silent], evidence: anEvidenceWithUses(key, [aUseBy(silent, V2)]) }),
+      aPolicy(),
+      NOW,
+    );
+    expect(disabled(seen)).toEqual([V0, V1]);
+  });
+
+  it("does not take another caller's use of a newer version as a follower's proof", () => {
+    const silent = follower();
+    const evidence = anEvidenceWithUses(key, [aUse(V2, ago(HOUR), "77777777-7777-7777-7777-777777777777")]);
+    const result = plan(snapshotWith({ consumers: [silent], evidence }), aPolicy(), NOW);
+    expect(holdOf(result, V1)?.reason).toBe("consumer-not-proven-switched");
+  });
+
+  it("proves a pinned cluster by its read-back only once its update finished and its own calls show the newer version", () => {
+    const pinned = aConsumer({ kind: "kusto", pins: [aPin(key, V2)], runState: "Running" });
+    const withUse = anEvidenceWithUses(key, [aUseBy(pinned, V2)]);
+    expect(disabled(plan(snapshotWith({ consumers: [pinned], evidence: withUse }), aPolicy(), NOW))).toEqual([
+      V0,
+      V1,
+    ]);
+    // The configuration runs ahead of the switch until its own calls show the new version.
+    const noUse = plan(snapshotWith({ consumers: [pinned] }), aPolicy(), NOW);
+    expect(holdOf(noUse, V1)?.reason).toBe("consumer-not-proven-switched");
+    const failed = plan(
+      snapshotWith({ consumers: [{ ...pinned, provisioningState: "Failed" }], evidence: withUse }),
+      aPolicy(),
+      NOW,
+    );
+    expect(holdOf(failed, V1)?.message).toContain("its update has not finished (provisioningState Failed)");
+  });
+
+  it("proves a Cosmos DB account by keyVaultKeyUriVersion alone, also a first-party one", () => {
+    const account = aConsumer({
+      kind: "cosmos",
+      pins: [aPin(key, null)],
+      inUse: { key: V2 },
+      identity: "FirstPartyIdentity",
+      identityAppId: COSMOS_FIRST_PARTY_APP_ID,
+    });
+    expect(disabled(plan(snapshotWith({ consumers: [account] }), aPolicy(), NOW))).toEqual([V0, V1]);
+    const unreported = plan(snapshotWith({ consumers: [{ ...account, inUse: {} }] }), aPolicy(), NOW);
+    expect(holdOf(unreported, V1)?.message).toContain("first-party application");
+  });
+
+  it("proves data centers that share their cluster's identity by read-back alone", () => {
+    const identity = "44444444-0000-0000-0000-000000000001";
+    const dataCenters = ["dc1", "dc2"].map((name) =>
+      aConsumer({
+        kind: "cassandra",
+        id: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.DocumentDB/cassandraClusters/c1/dataCenters/${name}`,
+        pins: [aPin(key, V2, "managedDisk")],
+        identity,
+        identityPrincipalId: identity,
+        runState: "Running",
+      }),
+    );
+    expect(disabled(plan(snapshotWith({ consumers: dataCenters }), aPolicy(), NOW))).toEqual([V0, V1]);
+  });
+
+  it("holds what a stopped consumer may need: the newest version its own identity used and every newer one", () => {
+    const stopped = { ...follower(), runState: "Stopped" };
+    const evidence = anEvidenceWithUses(key, [aUseBy(stopped, V1, ago(DAY + HOUR))]);
+    const result = plan(snapshotWith({ consumers: [stopped], evidence }), aPolicy(), NOW);
+    expect(disabled(result)).toEqual([V0]);
+    expect(holdOf(result, V1)).toMatchObject({ reason: "consumer-stopped", concerns: stopped.id });
+    expect(holdOf(result, V1)?.message).toContain("is Stopped: it makes no Key Vault calls now");
+    expect(holdOf(result, V1)?.message).toContain("Start it again");
+    // Without any use of its own in the evidence, every old version is kept.
+    const unknown = plan(snapshotWith({ consumers: [stopped] }), aPolicy(), NOW);
+    expect(disabled(unknown)).toEqual([]);
+    expect(holdOf(unknown, V0)?.message).toContain("every old version is kept");
+  });
+
+  it("never repoints a stopped or deallocated consumer, and says it is repointed once it runs", () => {
+    const deallocated = aConsumer({
+      kind: "cassandra",
+      pins: [aPin(key, V1, "managedDisk")],
+      runState: "Deallocated",
+    });
+    const result = plan(snapshotWith({ consumers: [deallocated] }), aPolicy(), NOW);
+    expect(repoints(result)).toEqual([]);
+    expect(result.holds).toContainEqual(
+      expect.objectContaining({ version: V1, reason: "consumer-stopped", concerns: deallocated.id }),
+    );
+    expect(
+      repoints(plan(snapshotWith({ consumers: [{ ...deallocated, runState: "Running" }] }), aPolicy(), NOW)),
+    ).toHaveLength(1);
+  });
+
+  it("attributes a first-party Cosmos DB account's backups by app id, and falls back to the conservative bound when its caller is unknown", () => {
+    const firstPartyPrincipal = "77c0e3a1-6d2b-4f58-9e41-3a5b2c1d0e9f";
+    const account = aConsumer({
+      kind: "cosmos",
+      pins: [aPin(key, null)],
+      inUse: { key: V2 },
+      identity: "FirstPartyIdentity",
+      identityAppId: COSMOS_FIRST_PARTY_APP_ID,
+      backupRetention: { retentionMs: 30 * DAY, description: "Continuous30Days continuous backup" },
+    });
+    const lastUse = ago(3 * DAY);
+    const evidence = anEvidenceWithUses(key, [aUse(V1, lastUse, firstPartyPrincipal)], {
+      from: ago(31 * DAY),
+      callerAppIds: { [firstPartyPrincipal]: COSMOS_FIRST_PARTY_APP_ID },
+    });
+    const result = plan(snapshotWith({ consumers: [account], evidence }), aPolicy(), NOW);
+    expect(holdOf(result, V1)).toMatchObject({
+      reason: "backup-retention",
+      concerns: account.id,
+      until: new Date(lastUse.getTime() + 30 * DAY),
+    });
+    expect(holdOf(result, V1)?.message).toContain(COSMOS_FIRST_PARTY_APP_ID);
+    // Without the app id on the records its calls cannot be told: the conservative bound, the
+    // later of the supersession (2 days ago) and the last use by anyone (3 days ago), plus the retention.
+    const { callerAppIds: _ignored, ...withoutAppIds } = evidence[keyRefId(key)]!;
+    const unattributed = plan(
+      snapshotWith({ consumers: [account], evidence: { [keyRefId(key)]: withoutAppIds } }),
+      aPolicy(),
+      NOW,
+    );
+    expect(holdOf(unattributed, V1)).toMatchObject({
+      reason: "backup-retention",
+      until: new Date(ago(2 * DAY).getTime() + 30 * DAY),
+    });
+    expect(holdOf(unattributed, V1)?.message).toContain("no record carries its app id");
+    // A consumer whose identity is not known at all: superseded (2 days ago) plus the retention.
+    const unknown = { ...account, identity: undefined, identityAppId: undefined };
+    const bound = plan(snapshotWith({ consumers: [unknown], evidence }), aPolicy(), NOW);
+    expect(holdOf(bound, V1)).toMatchObject({
+      reason: "backup-retention",
+      until: new Date(ago(2 * DAY).getTime() + 30 * DAY),
+    });
+    expect(holdOf(bound, V1)?.message).toContain("conservative bound");
+  });
+
+  it("warns from 90 versions of a Managed HSM key on, and says when the cap is reached", () => {
+    const hsm = aKeyRef({ vaultName: "hsm1", hostKind: "managedHsm" });
+    const withVersions = (count: number) =>
+      aSnapshot({
+        keys: [
+          aKeySnapshot({
+            key: hsm,
+            versions: Array.from({ length: count }, (_, index) =>
+              aVersion(index, { key: hsm, ageMs: (count - index) * HOUR }),
+            ),
+          }),
+        ],
+      });
+    expect(plan(withVersions(89), aPolicy(), NOW).warnings).toEqual([]);
+    const near = plan(withVersions(90), aPolicy(), NOW).warnings ?? [];
+    expect(near).toMatchObject([{ reason: "hsm-version-cap-near", key: hsm }]);
+    expect(near[0]?.message).toContain("has 90 of the at most 100 versions");
+    expect(plan(withVersions(100), aPolicy(), NOW).warnings?.[0]?.message).toContain(
+      "has reached the Managed HSM cap",
+    );
+    // A vault key has no cap.
+    expect(
+      plan(
+        aSnapshot({ keys: [aKeySnapshot({ versions: withVersions(95).keys[0]!.versions })] }),
+        aPolicy(),
+        NOW,
+      ).warnings,
+    ).toEqual([]);
   });
 });
