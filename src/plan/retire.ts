@@ -281,6 +281,21 @@ const evidenceComplete: RetireRule = (input) => {
   return null;
 };
 
+/**
+ * Records arrive up to ROTATOR_MAX_INGESTION_LATENCY (L) late. A quiet period shorter than that
+ * cannot be shown by the logs at all: a use inside it may simply not have arrived. The settings
+ * refuse such a quiet period unless ROTATOR_ALLOW_SHORT_QUIET_PERIOD lifts the floor; even then
+ * nothing is disabled on it.
+ */
+const quietPeriodCoversLatency: RetireRule = (input) => {
+  const latency = input.policy.maxIngestionLatencyMs;
+  if (latency <= input.quietPeriodMs) return null;
+  return {
+    reason: "evidence-incomplete",
+    message: `The ${quietPeriodName(input)} of ${formatIsoDuration(input.quietPeriodMs)} is shorter than ROTATOR_MAX_INGESTION_LATENCY (${formatIsoDuration(latency)}): an audit record of a use inside it may not have arrived yet, so the logs cannot show it quiet and ${versionName(input).toLowerCase()} is held. Make the quiet period at least as long as the latency.`,
+  };
+};
+
 const pipelineCurrent: RetireRule = (input) => {
   const canary = input.context.evidence?.canarySeenAt;
   const oldestAcceptable = input.now.getTime() - input.policy.ingestionMarginMs;
@@ -403,6 +418,7 @@ const RETIRE_RULES: readonly RetireRule[] = [
   noConsumerStopped,
   supersededLongEnough,
   evidenceComplete,
+  quietPeriodCoversLatency,
   pipelineCurrent,
   windowCoversQuietPeriod,
   pipelineFlowedThroughQuietPeriod,

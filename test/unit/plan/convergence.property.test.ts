@@ -275,6 +275,7 @@ function simulate(spec: WorldSpec): void {
     quietPeriodMs: spec.quietPeriodMs,
     emergencyQuietPeriodMs: spec.quietPeriodMs / 4,
     ingestionMarginMs: 30 * MINUTE,
+    maxIngestionLatencyMs: INGESTION_DELAY,
   });
 
   const round = (faulty: boolean): Plan => {

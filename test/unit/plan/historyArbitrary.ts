@@ -57,13 +57,17 @@ const versionArb = fc.record({
 const consumerArb = fc.record({
   kind: fc.constantFrom<ConsumerKind>("kusto", "cosmos", "cassandra"),
   pinIndex: fc.option(fc.oneof(fc.nat(6), fc.constant(UNKNOWN_VERSION_INDEX)), { freq: 4 }),
-  busy: fc.boolean(),
+  busy: oneIn(5),
   inUseIndex: fc.option(fc.nat(6)),
   backupRetentionMs: fc.option(fc.integer({ min: HOUR, max: 10 * DAY }), { freq: 2 }),
   /** The consumer's own last use of some version (it may have been repointed since). */
   lastOwnUse: fc.option(fc.record({ versionIndex: fc.nat(6), ageMs: fc.integer({ min: 0, max: 4 * DAY }) })),
   /** It unwraps with the rotator's own identity, and its use never shows in the evidence. */
   sharesRotatorIdentity: oneIn(10),
+  /** It is stopped (Kusto) or deallocated (Cassandra); Cosmos DB accounts always run. */
+  stopped: oneIn(6),
+  /** Its own identity used the newest version lately (it moved there). */
+  switched: fc.boolean(),
 });
 
 const useArb = fc.record({
@@ -89,6 +93,7 @@ export const historyArb = fc.record({
     quietPeriodMs: fc.integer({ min: MINUTE, max: 2 * DAY }),
     emergencyQuietPeriodMs: fc.integer({ min: MINUTE, max: DAY }),
     ingestionMarginMs: fc.integer({ min: MINUTE, max: 2 * HOUR }),
+    maxIngestionLatencyMs: fc.integer({ min: 0, max: HOUR }),
   }),
 });
 
@@ -157,7 +162,8 @@ export function snapshotOf(history: History): { snapshot: Snapshot; policy: Poli
     const consumer = aConsumer({
       kind: spec.kind,
       pins: [aPin(KEY, pinned)],
-      inUse: spec.inUseIndex === null ? {} : { key: versionAt(spec.inUseIndex) },
+      // Only Cosmos DB reports the version it really uses.
+      inUse: spec.inUseIndex === null || spec.kind !== "cosmos" ? {} : { key: versionAt(spec.inUseIndex) },
       provisioningState: spec.busy ? "Updating" : "Succeeded",
       ...(spec.backupRetentionMs === null
         ? {}
@@ -165,11 +171,20 @@ export function snapshotOf(history: History): { snapshot: Snapshot; policy: Poli
       ...(spec.sharesRotatorIdentity
         ? { identity: SERVICE_PRINCIPAL_ID, identityPrincipalId: SERVICE_PRINCIPAL_ID }
         : {}),
+      ...(spec.kind === "cosmos"
+        ? {}
+        : {
+            runState: spec.stopped ? (spec.kind === "cassandra" ? "Deallocated" : "Stopped") : "Running",
+          }),
     });
     // A consumer under the rotator's identity leaves no use the evidence can tell apart: the worst case.
     if (spec.lastOwnUse !== null && consumer.identity && !spec.sharesRotatorIdentity) {
       const used = versionAt(spec.lastOwnUse.versionIndex);
       mergeUse(uses, used, new Date(NOW.getTime() - spec.lastOwnUse.ageMs), consumer.identity);
+    }
+    const newest = versions.at(-1)?.version;
+    if (spec.switched && newest && consumer.identity && !spec.sharesRotatorIdentity) {
+      mergeUse(uses, newest, new Date(NOW.getTime() - MINUTE), consumer.identity);
     }
     return consumer;
   });

@@ -145,6 +145,89 @@ describe("planner invariants over generated histories", () => {
     );
   });
 
+  it("never disables what a stopped consumer may need: the newest version its own identity used and anything newer, or everything when unknown", () => {
+    fc.assert(
+      fc.property(historyArb, (history) => {
+        const { snapshot, result } = planned(history);
+        const versions = versionsOf(snapshot);
+        const position = (version: string) => versions.findIndex((v) => v.version === version);
+        const uses = snapshot.evidence[keyRefId(KEY)]?.uses ?? [];
+        for (const consumer of snapshot.consumers) {
+          if (!consumer.runState || consumer.runState === "Running") continue;
+          const principal = (consumer.identityPrincipalId ?? consumer.identity ?? "").toLowerCase();
+          const shared = snapshot.consumers.some(
+            (other) =>
+              other !== consumer &&
+              (other.identityPrincipalId ?? other.identity ?? "").toLowerCase() === principal,
+          );
+          const used = shared
+            ? []
+            : uses
+                .filter((use) => Object.keys(use.byCaller).some((caller) => caller === principal))
+                .map((use) => position(use.version));
+          const newestUsed = used.length > 0 ? Math.max(...used) : -1;
+          for (const action of disables(result)) {
+            if (newestUsed < 0)
+              throw new Error(
+                `disabled ${action.version} while ${consumer.id} is stopped and its last version is unknown`,
+              );
+            expect(position(action.version)).toBeLessThan(newestUsed);
+          }
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it("never disables a version while a running consumer is not proven on a newer one", () => {
+    fc.assert(
+      fc.property(historyArb, (history) => {
+        const { snapshot, result } = planned(history);
+        const versions = versionsOf(snapshot);
+        const position = (version: string | null | undefined) =>
+          versions.findIndex((v) => v.version === version);
+        const uses = snapshot.evidence[keyRefId(KEY)]?.uses ?? [];
+        for (const action of disables(result)) {
+          for (const consumer of snapshot.consumers) {
+            if (consumer.runState && consumer.runState !== "Running") continue;
+            const principal = (consumer.identityPrincipalId ?? consumer.identity ?? "").toLowerCase();
+            const usedNewer = uses.some(
+              (use) =>
+                position(use.version) > position(action.version) && use.byCaller[principal] !== undefined,
+            );
+            const reported = consumer.inUse.key;
+            const pinned = consumer.pins[0]?.version ?? null;
+            const proven =
+              reported !== undefined
+                ? reported !== action.version && position(reported) >= 0
+                : pinned !== null
+                  ? pinned !== action.version &&
+                    position(pinned) >= 0 &&
+                    consumer.provisioningState === "Succeeded"
+                  : usedNewer;
+            expect(proven, `${consumer.id} proven off ${action.version}`).toBe(true);
+          }
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it("never disables anything on a quiet period shorter than the longest ingestion latency", () => {
+    fc.assert(
+      fc.property(historyArb, (history) => {
+        const { snapshot, policy, result } = planned(history);
+        for (const action of disables(result)) {
+          const version = snapshot.keys[0]?.versions.find(
+            (candidate) => candidate.version === action.version,
+          );
+          expect(quietPeriodFor(version!, policy)).toBeGreaterThanOrEqual(policy.maxIngestionLatencyMs);
+        }
+      }),
+      RUNS,
+    );
+  });
+
   it("never downgrades a consumer and only repoints to an enabled version that passes preflight", () => {
     fc.assert(
       fc.property(historyArb, (history) => {
@@ -221,6 +304,8 @@ describe("the history generator", () => {
       "used-recently",
       "backup-retention",
       "consumer-shares-rotator-identity",
+      "consumer-stopped",
+      "consumer-not-proven-switched",
       "repoint-in-progress",
       "pinned-version-unknown",
       "preflight-not-rsa",

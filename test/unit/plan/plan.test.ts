@@ -679,6 +679,19 @@ describe("plan: proof that every consumer moved", () => {
     expect(holdOf(unknown, V0)?.message).toContain("every old version is kept");
   });
 
+  it("disables nothing on a quiet period shorter than the longest ingestion latency allowed for", () => {
+    const result = plan(
+      snapshotWith(),
+      aPolicy({ quietPeriodMs: HOUR, maxIngestionLatencyMs: 2 * HOUR }),
+      NOW,
+    );
+    expect(disabled(result)).toEqual([]);
+    expect(holdOf(result, V1)?.message).toContain("shorter than ROTATOR_MAX_INGESTION_LATENCY (PT2H)");
+    expect(
+      disabled(plan(snapshotWith(), aPolicy({ quietPeriodMs: HOUR, maxIngestionLatencyMs: HOUR }), NOW)),
+    ).toEqual([V0, V1]);
+  });
+
   it("never repoints a stopped or deallocated consumer, and says it is repointed once it runs", () => {
     const deallocated = aConsumer({
       kind: "cassandra",

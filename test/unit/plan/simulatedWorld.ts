@@ -266,13 +266,9 @@ export class SimulatedWorld {
     return this.versions.filter((version) => version.enabled).at(-1)?.version;
   }
 
-  private record(
-    time: number,
-    version: string,
-    caller: string,
-    appId: string | undefined,
-    own: boolean,
-  ): void {
+  private record(at: number, version: string, caller: string, appId: string | undefined, own: boolean): void {
+    // Audit records have whole milliseconds, as the Dates built from them do.
+    const time = Math.floor(at);
     this.records.push({
       time,
       arrival: time + this.random() * this.latencyMs,
@@ -468,7 +464,7 @@ export class SimulatedWorld {
         const target = unit.noticed.version;
         this.record(t, unit.data, unit.principal, unit.appId, false);
         this.record(t, target, unit.principal, unit.appId, false);
-        unit.offAt.set(unit.data, t);
+        unit.offAt.set(unit.data, Math.floor(t));
         unit.data = target;
         unit.noticed = undefined;
         continue;
