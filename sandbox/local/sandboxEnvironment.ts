@@ -40,11 +40,15 @@ export function sandboxSettings(
     ROTATOR_MODE: "enforce",
     ROTATOR_QUIET_PERIOD: "PT5M",
     ROTATOR_EMERGENCY_QUIET_PERIOD: "PT2M",
+    // Records arrive 1 to 4 s late in the default estate (simulation.ingestionLatencySeconds):
+    // ROTATOR_MAX_INGESTION_LATENCY covers that, and the margin covers one timer interval (10 s)
+    // plus that latency, so the previous run's own read proves the pipeline current.
     ROTATOR_INGESTION_MARGIN: "PT20S",
+    ROTATOR_MAX_INGESTION_LATENCY: "PT5S",
     // Quiet periods of minutes (and, in the engine tests, seconds) are below the floor a real
     // estate must keep: the sandbox opts in explicitly, as any test estate has to.
     ROTATOR_ALLOW_SHORT_QUIET_PERIOD: "true",
-    ROTATOR_TIMER_SCHEDULE: "*/30 * * * * *",
+    ROTATOR_TIMER_SCHEDULE: "*/10 * * * * *",
     ROTATOR_MANAGED_VAULTS: vaults.map((vault) => vault.uri.replace(/\/$/, "")).join(","),
     // An estate subscription marked `watched: false` is one the service is not told about.
     ROTATOR_SUBSCRIPTIONS: store.subscriptions

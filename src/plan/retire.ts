@@ -210,7 +210,7 @@ function missingProof(input: RetireInput, consumer: ConsumerSnapshot): string | 
       if (ownCallers.length === 0) continue;
       if (newer(entry.version)) {
         if (!usedNewer())
-          return "its own identity has not yet been seen using a newer version in the audit logs";
+          return `its own identity (${principal}) has not yet been seen using a newer version in the audit logs`;
         continue;
       }
       // Configured on an older version (someone moved it back): off this one once its own calls
@@ -225,7 +225,7 @@ function missingProof(input: RetireInput, consumer: ConsumerSnapshot): string | 
     if (identityNote)
       return `it follows the newest version by itself and reports no version in use, and ${identityNote}, so the audit logs cannot show it moved`;
     if (!usedNewer())
-      return "it follows the newest version by itself and reports no version in use, and its own identity has not yet been seen using a newer version in the audit logs";
+      return `it follows the newest version by itself and reports no version in use, and its own identity (${principal}) has not yet been seen using a newer version in the audit logs`;
   }
   return null;
 }

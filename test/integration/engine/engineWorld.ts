@@ -6,11 +6,17 @@
  */
 import { randomUUID } from "node:crypto";
 import { type EventGridEvent, HttpRequest, InvocationContext, type Timer } from "@azure/functions";
+import { dashboard } from "../../../functions/dashboard.js";
 import { keys } from "../../../functions/keys.js";
 import { keyVersionCreated } from "../../../functions/keyVersionCreated.js";
 import { retireOldVersions } from "../../../functions/retireOldVersions.js";
 import { rotateKey } from "../../../functions/rotateKey.js";
 import { type AzuriteTables, startAzuriteTables } from "../../../sandbox/azurite.js";
+import {
+  applyStateChange,
+  lifecycleOf,
+  parseStateChange,
+} from "../../../sandbox/consumers/consumerLifecycle.js";
 import type { Estate } from "../../../sandbox/estate.js";
 import { parseFaultRules } from "../../../sandbox/faults.js";
 import { sandboxSettings } from "../../../sandbox/local/sandboxEnvironment.js";
@@ -18,9 +24,10 @@ import type { SandboxKeyVersion } from "../../../sandbox/model.js";
 import { defaultEstate } from "../../../sandbox/seed.js";
 import { type RunningSandbox, startSandbox } from "../../../sandbox/server.js";
 import { createAzureClientFactory } from "../../../src/azure/clientFactory.js";
-import type { JournalEntry } from "../../../src/journal/journal.js";
+import { type JournalEntry, TableJournal } from "../../../src/journal/journal.js";
 import { type RotatorLog, silentLog } from "../../../src/rotation/log.js";
 import { installRuntime, type Runtime, type RuntimeOptions, uninstallRuntime } from "../../../src/runtime.js";
+import { tableOfSettings } from "../../support/leases.js";
 
 export const SUBSCRIPTION = "00000000-0000-0000-0000-000000000001";
 export const WORKSPACE = "a1b2c3d4-0000-4000-8000-000000000001";
@@ -273,12 +280,48 @@ export class EngineWorld {
     return body.journal?.[keyId] ?? [];
   }
 
+  /** The dashboard page as the dashboard function answers it (function key checks are the host's). */
+  async dashboardPage(): Promise<string> {
+    const request = new HttpRequest({ method: "GET", url: "http://localhost:7071/api/dashboard" });
+    const answer = await dashboard(request, this.context("dashboard"));
+    return String(answer.body ?? "");
+  }
+
+  /** The key's journal read straight from the table, newest first (not through a view). */
+  async journalEntries(keyId: string, limit = 200): Promise<JournalEntry[]> {
+    return new TableJournal(tableOfSettings(this.runtime.settings)).recent(keyId, limit);
+  }
+
+  /** The holds journaled for a version, newest first. */
+  async holdsOf(keyId: string, version: string): Promise<JournalEntry[]> {
+    return (await this.journalEntries(keyId)).filter(
+      (entry) => entry.action === "hold" && entry.version === version,
+    );
+  }
+
+  /** Stops or starts a Kusto cluster, deallocates or starts a Cassandra cluster (POST /_sandbox/consumers/state). */
+  setConsumerState(id: string, state: "Stopped" | "Running" | "Deallocated"): void {
+    applyStateChange(this.sandbox.store, parseStateChange(this.sandbox.store, { id, state }));
+  }
+
+  /** "Running", "Stopped" or "Deallocated", as the sandbox runs the consumer. */
+  consumerState(id: string): string {
+    const consumer = this.sandbox.store.consumers.get(id.toLowerCase());
+    if (!consumer) throw new Error(`sandbox has no consumer ${id}`);
+    return lifecycleOf(this.sandbox.store, consumer);
+  }
+
+  /** The unwraps a simulated consumer could not do (a disabled version, say). */
+  failures(id: string): unknown[] {
+    return this.sandbox.store.consumers.get(id.toLowerCase())?.failures ?? [];
+  }
+
   /** Runs the timer until `done` holds (each run is one reconcile), or fails after `timeoutMs`. */
-  async timerUntil(done: () => boolean, timeoutMs = 90_000, pauseMs = 500): Promise<void> {
+  async timerUntil(done: () => boolean | Promise<boolean>, timeoutMs = 90_000, pauseMs = 500): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       await this.timer();
-      if (done()) return;
+      if (await done()) return;
       if (Date.now() > deadline) throw new Error(`condition not reached after ${timeoutMs} ms of timer runs`);
       await sleep(pauseMs);
     }

@@ -57,7 +57,9 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
     const holds = (await world.journal("kv-cmk-1/adx-key")).filter(
       (entry) => entry.action === "hold" && entry.version === stuckOn,
     );
-    expect(holds[0]?.reason).toBe("used-recently");
+    // Its key setting names the new version, but its own calls still use the old one: not proven switched.
+    expect(holds[0]?.reason).toBe("consumer-not-proven-switched");
+    expect(holds[0]?.message).toContain("kusto adx-pinned");
     expect(holds[0]?.message).toContain(ADX_IDENTITY);
 
     consumer.behaviour.stuckOnVersion = null;
