@@ -332,9 +332,15 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function waitUntil(done: () => boolean, timeoutMs = 60_000, what = "condition"): Promise<void> {
+export async function waitUntil(
+  done: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+  what = "condition",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!done()) {
+  while (!(await done())) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
     await sleep(100);
   }

@@ -163,7 +163,6 @@ describe("c: a versionless Kusto cluster that stopped itself before a rotation",
 });
 
 describe("d: a consumer rarer than the quiet period that picks new versions up late", () => {
-  const QUIET_MS = 6_000;
   let world: EngineWorld;
 
   beforeAll(async () => {

@@ -7,78 +7,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DAY, HOUR, MINUTE } from "../../builders/index.js";
-import {
-  ACTIVE_ROUNDS,
-  type ConsumerSpec,
-  SimulatedWorld,
-  type StraySpec,
-  type WorldSpec,
-} from "./simulatedWorld.js";
+import { DAY, MINUTE } from "../../builders/index.js";
+import { ACTIVE_ROUNDS, type ConsumerSpec, fraction, runWorld, worldArb } from "./simulatedWorld.js";
 
-const fraction = fc.integer({ min: 0, max: 1000 }).map((value) => value / 1000);
-
-const consumerArb: fc.Arbitrary<ConsumerSpec> = fc.record({
-  kind: fc.constantFrom<ConsumerSpec["kind"]>(
-    "kusto-pinned",
-    "kusto-follower",
-    "cosmos",
-    "cosmos-first-party",
-    "cassandra",
-  ),
-  dataCenters: fc.integer({ min: 1, max: 2 }),
-  rare: fc.boolean(),
-  cadence: fraction,
-  lag: fraction,
-  startsBack: fc.nat(2),
-  stop: fc.option(
-    fc.record({
-      atRound: fc.integer({ min: -1, max: ACTIVE_ROUNDS - 1 }),
-      stopRounds: fc.option(fc.integer({ min: 1, max: 10 }), { freq: 3 }),
-    }),
-    { freq: 3 },
-  ),
-  backups: fc.option(fc.integer({ min: 1, max: 3 }), { freq: 2 }),
-});
-
-const strayArb: fc.Arbitrary<StraySpec> = fc.record({
-  startsBack: fc.nat(2),
-  period: fraction,
-  rounds: fc.integer({ min: 0, max: ACTIVE_ROUNDS + 6 }),
-});
-
-export const worldArb: fc.Arbitrary<WorldSpec> = fc.record({
-  quietPeriodMs: fc.integer({ min: HOUR, max: DAY }),
-  latency: fc.integer({ min: 0, max: 500 }).map((value) => value / 1000),
-  step: fc.integer({ min: 150, max: 500 }).map((value) => value / 1000),
-  initialVersions: fc.integer({ min: 1, max: 3 }),
-  rotations: fc.uniqueArray(fc.integer({ min: 0, max: ACTIVE_ROUNDS - 1 }), { maxLength: 3 }),
-  consumers: fc.array(consumerArb, { minLength: 1, maxLength: 4 }),
-  strays: fc.array(strayArb, { maxLength: 2 }),
-  faulty: fc.boolean(),
-  seed: fc.integer(),
-});
-
-/** Long enough for the rarest cadence (3 Q), the longest lag (2 Q), backups (3 Q) and a quiet period, in steps. */
-function settleRounds(world: SimulatedWorld): number {
-  return Math.ceil((10 * world.spec.quietPeriodMs) / world.stepMs) + 10;
-}
-
-export function runWorld(spec: WorldSpec): SimulatedWorld {
-  const world = new SimulatedWorld(spec);
-  for (let round = 0; round < ACTIVE_ROUNDS; round++) {
-    world.step({ faulty: spec.faulty, rotate: spec.rotations.includes(round) });
-  }
-  world.startEverything();
-  const limit = settleRounds(world);
-  for (let round = 0; round < limit; round++) {
-    if (world.settled(world.step({ faulty: false, rotate: false }))) return world;
-  }
-  const enabled = world.versions.filter((version) => version.enabled).map((version) => version.version);
-  throw new Error(`not settled after ${limit} rounds: still enabled ${enabled.join(", ")}`);
-}
-
-export const WORLD_RUNS = 4000;
+const WORLD_RUNS = 4000;
 
 describe("the simulated world", () => {
   it("never disables a version a consumer unwraps later, and retires every old version once it settles", () => {
