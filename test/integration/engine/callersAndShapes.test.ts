@@ -48,7 +48,8 @@ describe("b and e: first-party backups, and late, out-of-order records", () => {
 
   beforeAll(async () => {
     world = await EngineWorld.start({
-      quietPeriod: "PT6S",
+      quietPeriod: "PT10S",
+      emergencyQuietPeriod: "PT10S",
       // Records up to 3 s late; the previous run's own read is at most a run and 3 s old.
       ingestionMargin: "PT8S",
       settings: { ROTATOR_MAX_INGESTION_LATENCY: "PT3S" },
@@ -147,16 +148,19 @@ describe("f, g and h: a long object-id column workspace, Managed HSM rows, an un
 
   it("f: in a workspace with the long object-id column the evidence is complete and names each caller", async () => {
     const [old, next] = await rotate(world, "adx-key");
+    // The consumers' calls on the new version, read from the long column, with their names.
     await world.timerUntil(async () => {
       const view = await keyView(world, "kv-cmk-1", "adx-key");
-      return view.evidence?.complete === true && view.evidence.canarySeenAt !== null;
-    }, 20_000);
-    const view = await keyView(world, "kv-cmk-1", "adx-key");
-    const newest = view.versions.find((candidate) => candidate.version === next);
-    // The consumers' calls on the new version, read from the long column, with their names.
-    const names = newest?.callers.map((caller) => caller.name);
-    expect(names).toContain("kusto adx-pinned");
-    expect(names).toContain("kusto adx-latest");
+      const names = view.versions
+        .find((candidate) => candidate.version === next)
+        ?.callers.map((caller) => caller.name);
+      return (
+        view.evidence?.complete === true &&
+        view.evidence.canarySeenAt !== null &&
+        (names?.includes("kusto adx-pinned") ?? false) &&
+        (names?.includes("kusto adx-latest") ?? false)
+      );
+    }, 30_000);
     await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 60_000);
     expectNoPinnedVersionDisabled(world);
   });
@@ -189,7 +193,12 @@ describe("f, g and h: a long object-id column workspace, Managed HSM rows, an un
   });
 
   it("h: an unknown caller of an old version is named through Resource Graph", async () => {
-    const [old] = await rotate(world, "adx-key");
+    const [old, next] = await rotate(world, "adx-key");
+    await waitUntil(
+      () => [CONSUMERS.adxPinned, CONSUMERS.adxLatest].every((id) => versionInUse(world, id) === next),
+      20_000,
+      "adx-key's consumers on the new version",
+    );
     // A batch job under its own user-assigned identity wraps and unwraps with the old version.
     const transport = world.sandbox.transport("uai-batch");
     const crypto = new CryptographyClient(
