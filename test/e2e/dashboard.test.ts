@@ -2,13 +2,15 @@
  * The dashboard in a real browser: the stack in process (sandbox, Azurite, the runtime and
  * the local Functions host on a free port), the page opened in headless Chromium (the
  * `@sparticuz/chromium` devDependency, see test/support/browser.ts), a key rotated over HTTP with the function key, and the
- * page checked before and after it refreshes itself. Keeps test-artifacts/dashboard.png.
+ * page checked before and after it refreshes itself (a versionless cluster stopped before the
+ * rotation shows as a consumer-stopped hold with what to do). Keeps test-artifacts/dashboard.png.
  */
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allFunctions } from "../../functions/index.js";
+import { applyStateChange, parseStateChange } from "../../sandbox/consumers/consumerLifecycle.js";
 import { type RunningFunctionsHost, startFunctionsHost } from "../../sandbox/local/functionsHost.js";
 import { type SandboxEnvironment, startSandboxEnvironment } from "../../sandbox/local/sandboxEnvironment.js";
 import { silentLog } from "../../src/rotation/log.js";
@@ -105,6 +107,15 @@ describe("dashboard in headless Chromium", () => {
       expect(await evidence.textContent()).toContain("Canary seen");
       await expect(section.locator('[data-testid="no-journal"]').count()).resolves.toBe(1);
 
+      // The versionless cluster stops (as Azure Data Explorer's auto-stop does) before the rotation.
+      const store = environment?.sandbox.store;
+      if (!store) throw new Error("no sandbox");
+      const latestId = [...store.consumers.values()].find((consumer) =>
+        consumer.id.endsWith("/adx-latest"),
+      )?.id;
+      if (!latestId) throw new Error("no adx-latest in the default estate");
+      applyStateChange(store, parseStateChange(store, { id: latestId, state: "Stopped" }));
+
       // Rotate over HTTP with the function key, as an operator would.
       const rotation = await fetch(`${host.url}/api/keys/kv-cmk-1/adx-key/rotate`, {
         method: "POST",
@@ -144,6 +155,18 @@ describe("dashboard in headless Chromium", () => {
         },
         { keyId: KEY_ID, version: answer.newVersion },
         { timeout: 90_000 },
+      );
+      // The previous version is held for the stopped cluster, in words a person acts on.
+      const stoppedHold = keySection(page).locator(
+        `[data-testid="hold"][data-version="${targetBefore}"][data-reason="consumer-stopped"]`,
+      );
+      await stoppedHold.waitFor({ timeout: 30_000 });
+      expect(await stoppedHold.textContent()).toContain("kusto adx-latest is Stopped");
+      expect(await stoppedHold.locator('[data-testid="hold-advice"]').textContent()).toContain(
+        "start the stopped consumer",
+      );
+      expect(await consumerRow(page, "adx-latest").locator('[data-testid="run-state"]').textContent()).toBe(
+        "stopped",
       );
       const journal = keySection(page).locator('[data-testid="journal-row"]');
       await expect(journal.count()).resolves.toBeGreaterThan(0);
