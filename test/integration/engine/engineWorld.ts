@@ -339,8 +339,6 @@ export async function waitUntil(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await done())) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
     await sleep(100);
   }
