@@ -1,6 +1,6 @@
 /**
  * The plan as plain-text tables for a terminal: per key one line of facts, a versions
- * table (newest first), a consumers table, and its holds and blocks.
+ * table (newest first), a consumers table, and its holds, blocks and warnings.
  */
 import { formatRelative, parseTime, resourceName, shortVersion } from "../dashboard/timeText.js";
 import type { KeyView } from "../plan/view.js";
@@ -74,6 +74,7 @@ function keyBlock(key: KeyView, now: Date): string {
       .filter((version) => version.hold)
       .map((version) => `  hold  ${shortVersion(version.version)}: ${version.hold?.message}`),
     ...key.blocks.map((block) => `  block ${shortVersion(block.version)}: ${block.message}`),
+    ...key.warnings.map((warning) => `  warning: ${warning.message}`),
   ];
   if (notes.length > 0) parts.push("", ...notes);
   return parts.join("\n");

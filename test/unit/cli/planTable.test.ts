@@ -69,6 +69,16 @@ describe("formatPlan", () => {
     expect(text).toContain("  hold  aaaaaaaa: ");
   });
 
+  it("prints a key's warnings: a Managed HSM key near its 100 versions", () => {
+    const hsm = aKeyRef({ vaultName: "hsm1", hostKind: "managedHsm", keyName: "hk" });
+    const versions = Array.from({ length: 92 }, (_, index) =>
+      aVersion(index, { key: hsm, ageMs: (92 - index) * HOUR }),
+    );
+    const snapshot = aSnapshot({ keys: [aKeySnapshot({ key: hsm, versions })] });
+    const text = formatPlan(buildKeyViews(snapshot, plan(snapshot, aPolicy(), NOW), NOW), NOW);
+    expect(text).toContain("  warning: Key hsm1/hk has 92 of the at most 100 versions Managed HSM keeps");
+  });
+
   it("says plainly when there are no keys", () => {
     expect(formatPlan([], NOW)).toMatch(/^No managed keys found/);
   });
