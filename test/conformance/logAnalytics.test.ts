@@ -17,6 +17,16 @@ describe("Log Analytics query conformance", () => {
 
   beforeAll(async () => {
     await run.clients.keys(VAULT_URL).getKey("adx-key");
+    // Audit records arrive with the default estate's ingestion latency (1 to 4 s): the queries
+    // below name the read's columns, which exist once a record carrying them is visible.
+    const store = run.sandbox.store;
+    const deadline = Date.now() + 60_000;
+    while (
+      !store.audit.some((record) => record.operationName === "KeyGet" && record.visibleAt <= store.now())
+    ) {
+      if (Date.now() > deadline) throw new Error("the key read's audit record never became visible");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   });
 
   it("answers a workspace query over AzureDiagnostics and AZKVAuditLogs with tables", async () => {
