@@ -113,6 +113,7 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     idempotency: new TableIdempotencyStore(table, clock),
     emergencyLedger: new TableEmergencyLedger(table),
     emergencyCooldownMs: settings.emergencyCooldownMs,
+    viewMaxAgeMs: settings.viewMaxAgeMs,
     journal,
     clock,
     log,
@@ -130,6 +131,14 @@ export function installRuntime(options: RuntimeOptions): Runtime {
 export function getRuntime(): Runtime {
   installed ??= buildRuntime();
   return installed;
+}
+
+/**
+ * What the functions call on first use (through `src/hosting/lazyRuntime.ts`): the installed
+ * runtime, or the production one built from `process.env`.
+ */
+export async function loadRuntime(): Promise<Runtime> {
+  return getRuntime();
 }
 
 /** Forgets the installed runtime (tests). */
