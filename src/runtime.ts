@@ -17,7 +17,8 @@ import { TableJournal } from "./journal/journal.js";
 import { openRotatorTable } from "./journal/rotatorTable.js";
 import { type Clock, systemClock, TableKeyLock } from "./lock/keyLease.js";
 import { createObservation } from "./observe/observe.js";
-import { EventGridOutcomePublisher } from "./outcomes/outcomeEvents.js";
+import { OutcomeDelivery } from "./outcomes/outcomeDelivery.js";
+import { TableOutbox } from "./outcomes/tableOutbox.js";
 import { plan } from "./plan/plan.js";
 import { buildKeyViews } from "./plan/view.js";
 import { TableEmergencyLedger } from "./rotation/emergencyLedger.js";
@@ -68,9 +69,12 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     transport.credential,
   );
   const journal = new TableJournal(table);
-  const publisher = new EventGridOutcomePublisher(
-    factory.eventGridPublisher(settings.eventsTopicEndpoint, settings.eventsTopicKey),
-  );
+  const publisher = new OutcomeDelivery({
+    sender: factory.eventGridPublisher(settings.eventsTopicEndpoint, settings.eventsTopicKey),
+    outbox: new TableOutbox(table),
+    log,
+    clock,
+  });
   const discovery = consumerDiscoveryFromFactory(factory, consumers);
   const applier = new PlanApplier({
     keyVault,
@@ -114,6 +118,7 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     emergencyLedger: new TableEmergencyLedger(table),
     emergencyCooldownMs: settings.emergencyCooldownMs,
     viewMaxAgeMs: settings.viewMaxAgeMs,
+    republishOutcomes: () => publisher.republishUndelivered(),
     journal,
     clock,
     log,

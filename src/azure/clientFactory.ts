@@ -52,11 +52,17 @@ export function createAzureClientFactory(transport: AzureTransport): AzureClient
         endpoint: logsEndpoint,
         credentials: { scopes: [`${new URL(logsEndpoint).origin}/.default`] },
       }),
+    // The service retries outcome events itself (src/outcomes/outcomeDelivery.ts: backoff, Retry-After,
+    // splitting on 413, an outbox for what still fails), so the client sends each request once.
     eventGridPublisher: (endpoint, accessKey) =>
       accessKey
         ? new EventGridPublisherClient(endpoint, "EventGrid", new AzureKeyCredential(accessKey), {
             ...common,
+            retryOptions: { maxRetries: 0 },
           })
-        : new EventGridPublisherClient(endpoint, "EventGrid", transport.credential, { ...common }),
+        : new EventGridPublisherClient(endpoint, "EventGrid", transport.credential, {
+            ...common,
+            retryOptions: { maxRetries: 0 },
+          }),
   };
 }

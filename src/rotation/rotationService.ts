@@ -92,6 +92,8 @@ export interface RotationDeps {
    * default here, observes for every view; concurrent viewers still share one observation).
    */
   viewMaxAgeMs?: number;
+  /** Sends outcome events earlier runs could not deliver; the timer's reconcile calls it after its run. */
+  republishOutcomes?: () => Promise<{ waiting: number; republished: number; stillWaiting: number }>;
   /** Journal partitions a view reads at once (default 8). */
   journalReadConcurrency?: number;
   /** How long an emergency rotation waits for a key held by another run (default 10 s). */
@@ -290,9 +292,24 @@ export class RotationService {
     }
     if (busy.length > 0)
       this.deps.log.info("keys held by another run are left for later", { keys: busy.join(","), trigger });
-    return this.underLeases(leases, async () =>
+    const result = await this.underLeases(leases, async () =>
       this.observePlanApply(leased, busy, trigger, busy.length === 0),
     );
+    await this.republishOutcomes(trigger);
+    return result;
+  }
+
+  /** Outcome events earlier runs could not deliver go out again; a failure here is only logged. */
+  private async republishOutcomes(trigger: string): Promise<void> {
+    if (!this.deps.republishOutcomes) return;
+    try {
+      await this.deps.republishOutcomes();
+    } catch (error) {
+      this.deps.log.error("undelivered outcome events could not be republished", {
+        trigger,
+        detail: describeError(error),
+      });
+    }
   }
 
   /**

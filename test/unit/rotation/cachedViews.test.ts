@@ -73,6 +73,7 @@ interface Options {
   steps?: StepReport[];
   /** Holds every observation until `release()`. */
   gate?: boolean;
+  republishOutcomes?: () => Promise<{ waiting: number; republished: number; stillWaiting: number }>;
 }
 
 function setup(options: Options = {}) {
@@ -106,6 +107,7 @@ function setup(options: Options = {}) {
     clock,
     log: silentLog,
     viewMaxAgeMs: options.viewMaxAgeMs ?? 60 * SECOND,
+    ...(options.republishOutcomes ? { republishOutcomes: options.republishOutcomes } : {}),
     emergencyLeaseWaitMs: 0,
     sleep: async () => undefined,
   });
@@ -214,5 +216,23 @@ describe("cached views (ROTATOR_VIEW_MAX_AGE)", () => {
     clock.advance(30 * SECOND);
     await service.currentPlan();
     expect(journal.reads).toBe(40);
+  });
+});
+
+describe("the timer's reconcile republishes undelivered outcome events", () => {
+  it("after its run, and a failure there changes nothing about the run's result", async () => {
+    let calls = 0;
+    const { service } = setup({
+      republishOutcomes: async () => {
+        calls++;
+        if (calls === 2) throw new Error("table unreachable");
+        return { waiting: 1, republished: 1, stillWaiting: 0 };
+      },
+    });
+    expect((await service.reconcileAll("timer")).status).toBe("done");
+    expect((await service.reconcileAll("timer")).status).toBe("done");
+    expect(calls).toBe(2);
+    await service.reconcileKey(keyNamed("cmk"), "event");
+    expect(calls).toBe(2);
   });
 });
