@@ -42,6 +42,7 @@ import {
   TAGS,
 } from "../model.js";
 import { orderVersions } from "../plan/versionOrder.js";
+import type { RotatorMetrics } from "../telemetry/rotatorMetrics.js";
 import type { EmergencyLedger } from "./emergencyLedger.js";
 import type { RotatorLog } from "./log.js";
 
@@ -92,6 +93,8 @@ export interface RotationDeps {
    * default here, observes for every view; concurrent viewers still share one observation).
    */
   viewMaxAgeMs?: number;
+  /** The operators' metrics: told about every plan and every run's disables and failed repoints. */
+  metrics?: RotatorMetrics;
   /** Sends outcome events earlier runs could not deliver; the timer's reconcile calls it after its run. */
   republishOutcomes?: () => Promise<{ waiting: number; republished: number; stillWaiting: number }>;
   /** Journal partitions a view reads at once (default 8). */
@@ -384,6 +387,7 @@ export class RotationService {
     const now = this.deps.clock.now();
     const snapshot = await this.deps.observe(keys, now);
     const plan = this.deps.plan(snapshot, this.deps.policy, now);
+    this.deps.metrics?.planned(snapshot, plan, now);
     for (const keySnapshot of snapshot.keys) {
       if (keySnapshot.versions.length === 0 && !full) throw this.keyNotFound(keySnapshot.key);
     }
@@ -682,6 +686,7 @@ export class RotationService {
     const now = this.deps.clock.now();
     const snapshot = await this.deps.observe(keys, now);
     const plan = this.deps.plan(snapshot, this.deps.policy, now);
+    this.deps.metrics?.planned(snapshot, plan, now);
     this.deps.log.info("plan made", {
       trigger,
       runId,
@@ -704,7 +709,37 @@ export class RotationService {
       now,
     });
     this.refreshViews(keys, snapshot, plan, now, full, report);
+    this.countOutcomes(plan, report);
     return { plan, report };
+  }
+
+  /** Disables done and repoints failed, for the metrics. */
+  private countOutcomes(plan: Plan, report: ApplyReport): void {
+    const metrics = this.deps.metrics;
+    if (!metrics) return;
+    for (const step of report.steps) {
+      if (step.type === "disable" && step.status === "done") {
+        const action = plan.actions.find(
+          (candidate) =>
+            candidate.type === "disable" &&
+            keyRefId(candidate.key) === step.keyId &&
+            candidate.version === step.version,
+        );
+        metrics.versionDisabled(step.keyId, action?.reason ?? "unknown");
+      } else if (step.type === "repoint" && step.status === "failed") {
+        const action = plan.actions.find(
+          (candidate) =>
+            candidate.type === "repoint" &&
+            candidate.consumerId === step.consumerId &&
+            candidate.pin === step.pin,
+        );
+        metrics.repointFailed(
+          step.keyId,
+          action?.type === "repoint" ? action.consumerKind : "unknown",
+          step.reason ?? "unknown",
+        );
+      }
+    }
   }
 
   /**
