@@ -3,7 +3,8 @@
  * modules, package.json `main` = dist/functions/*.js, each imported), against a bare
  * `node -e 0`, each a whole fresh process, interleaved, several runs each, medians. Also
  * `@azure/functions` alone (the floor the entry modules cannot go below), and what the first
- * invocation adds by loading the runtime (every SDK client, the table client, telemetry).
+ * invocation adds by loading the runtime (every SDK client, the table client) and, where
+ * Application Insights is configured, the telemetry distro.
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -58,6 +59,14 @@ export function measureColdStart(options: ColdStartOptions): ColdStartRow[] {
     {
       label: "entry modules + the runtime (first invocation)",
       args: ["--input-type=module", "-e", importAll([...entries, runtimeUrl])],
+    },
+    {
+      label: "... + telemetry (@azure/monitor-opentelemetry, when configured)",
+      args: [
+        "--input-type=module",
+        "-e",
+        `${importAll([...entries, runtimeUrl])}await import("@azure/monitor-opentelemetry");`,
+      ],
     },
   ];
   const runs = new Map(cases.map((each) => [each.label, [] as number[]]));
