@@ -8,14 +8,47 @@ import { randomUUID } from "node:crypto";
 import type { AzuriteTables } from "../sandbox/azurite.js";
 import { sandboxSettings } from "../sandbox/local/sandboxEnvironment.js";
 import type { RunningSandbox } from "../sandbox/server.js";
+import type { AzureApi, AzureRequestInfo } from "../src/azure/pipelinePolicies.js";
+import type { Clock } from "../src/lock/keyLease.js";
 import type { RotatorLog } from "../src/rotation/log.js";
 import { silentLog } from "../src/rotation/log.js";
 import { buildRuntime, type Runtime } from "../src/runtime.js";
+import { noMetrics, type RotatorMetrics } from "../src/telemetry/rotatorMetrics.js";
 
 export interface BenchRuntimeOptions {
   /** ROTATOR_* settings that differ from the sandbox defaults. */
   settings?: Record<string, string>;
   log?: RotatorLog;
+  /** The service's clock (default the system's): the views bench simulates minutes with it. */
+  clock?: Clock;
+  metrics?: RotatorMetrics;
+}
+
+/** Counts every request the service's clients send (every attempt), by API, through the metrics hook. */
+export class RequestCounter {
+  readonly byApi = new Map<AzureApi, number>();
+  readonly byStatus = new Map<string, number>();
+  readonly metrics: RotatorMetrics = {
+    ...noMetrics,
+    azureRequest: (info: AzureRequestInfo) => {
+      this.byApi.set(info.api, (this.byApi.get(info.api) ?? 0) + 1);
+      const status = `${info.api} ${info.method} ${info.status}`;
+      this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
+    },
+  };
+
+  total(): number {
+    return [...this.byApi.values()].reduce((sum, count) => sum + count, 0);
+  }
+
+  reset(): void {
+    this.byApi.clear();
+    this.byStatus.clear();
+  }
+
+  snapshot(): Map<AzureApi, number> {
+    return new Map(this.byApi);
+  }
 }
 
 /**
@@ -34,7 +67,13 @@ export function benchRuntime(
     ROTATOR_JOURNAL_TABLE: `bench${randomUUID().replaceAll("-", "").slice(0, 16)}`,
     ...options.settings,
   };
-  return buildRuntime({ transport: sandbox.transport("rotator"), env, log: options.log ?? silentLog });
+  return buildRuntime({
+    transport: sandbox.transport("rotator"),
+    env,
+    log: options.log ?? silentLog,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  });
 }
 
 /** Waits until no consumer has a long-running update in flight (polls the sandbox store). */

@@ -96,7 +96,7 @@ export async function measureObservationScale(
     const sandbox = await startSandbox({ estate });
     try {
       const runtime = benchRuntime(sandbox, azurite);
-      const observed = planSize(await runtime.service.currentPlan());
+      const observed = planSize(await runtime.service.currentPlan({}, { maxAgeMs: 0 }));
       // Cosmos DB accounts follow the newest version by themselves: no repoint is planned for them.
       const repointable = size - consumerSplit(size, ["kusto", "cosmos", "cassandra"]).cosmos;
       if (observed.consumers !== size || observed.repointsPlanned !== repointable) {
@@ -105,12 +105,12 @@ export async function measureObservationScale(
         );
       }
       sandbox.store.recording = [];
-      await runtime.service.currentPlan();
+      await runtime.service.currentPlan({}, { maxAgeMs: 0 });
       const requests = countRequests(sandbox.store.recording);
       sandbox.store.recording = undefined;
       const runsMs: number[] = [];
       for (let run = 0; run < options.repetitions; run++) {
-        runsMs.push((await timed(() => runtime.service.currentPlan())).ms);
+        runsMs.push((await timed(() => runtime.service.currentPlan({}, { maxAgeMs: 0 }))).ms);
       }
       rounds.push({
         consumers: size,

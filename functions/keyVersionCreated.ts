@@ -8,14 +8,14 @@
  */
 import type { EventGridEvent, InvocationContext } from "@azure/functions";
 import { registerFunction } from "../src/hosting/functionDefinition.js";
+import { loadRuntime } from "../src/hosting/lazyRuntime.js";
 import { readKeyVaultEvent } from "../src/keyVaultEvents.js";
 import { keyRefId } from "../src/model.js";
 import { logFromContext } from "../src/rotation/log.js";
-import { getRuntime } from "../src/runtime.js";
 
 export async function keyVersionCreated(event: EventGridEvent, context: InvocationContext): Promise<void> {
   const log = logFromContext(context);
-  const { service } = getRuntime();
+  const { service } = await loadRuntime();
   const reading = readKeyVaultEvent(event, service.managedVaultUrls());
   if (reading.kind === "ignored") {
     log.info("event ignored", {

@@ -5,10 +5,10 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { registerFunction } from "../src/hosting/functionDefinition.js";
+import { loadRuntime } from "../src/hosting/lazyRuntime.js";
 import { errorAnswer, jsonAnswer } from "../src/rotation/httpAnswers.js";
 import { logFromContext } from "../src/rotation/log.js";
 import { refuseOversizedBody } from "../src/rotation/requestBody.js";
-import { getRuntime } from "../src/runtime.js";
 
 export async function keys(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const log = logFromContext(context);
@@ -16,7 +16,7 @@ export async function keys(request: HttpRequest, context: InvocationContext): Pr
   const key = request.params.key;
   try {
     refuseOversizedBody(request);
-    const answer = await getRuntime().service.currentPlan({
+    const answer = await (await loadRuntime()).service.currentPlan({
       ...(vault ? { vault } : {}),
       ...(key ? { key } : {}),
     });

@@ -5,13 +5,13 @@
  */
 import type { InvocationContext, Timer } from "@azure/functions";
 import { registerFunction } from "../src/hosting/functionDefinition.js";
+import { loadRuntime } from "../src/hosting/lazyRuntime.js";
 import { logFromContext } from "../src/rotation/log.js";
-import { getRuntime } from "../src/runtime.js";
 
 export async function retireOldVersions(timer: Timer, context: InvocationContext): Promise<void> {
   const log = logFromContext(context);
   if (timer.isPastDue) log.warn("timer is past due; reconciling now");
-  const result = await getRuntime().service.reconcileAll("timer");
+  const result = await (await loadRuntime()).service.reconcileAll("timer");
   if (result.status === "busy") {
     log.info("reconcile pending", { key: result.keyId, detail: result.message });
     return;

@@ -8,12 +8,11 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { ValidationError } from "../src/errors.js";
 import { registerFunction } from "../src/hosting/functionDefinition.js";
-import { validateIdempotencyKey } from "../src/idempotency/idempotencyStore.js";
+import { loadRuntime } from "../src/hosting/lazyRuntime.js";
+import { validateEmergencyReason } from "../src/rotation/emergencyReason.js";
 import { errorAnswer, jsonAnswer } from "../src/rotation/httpAnswers.js";
 import { logFromContext } from "../src/rotation/log.js";
 import { readBodyText } from "../src/rotation/requestBody.js";
-import { validateEmergencyReason } from "../src/rotation/rotationService.js";
-import { getRuntime } from "../src/runtime.js";
 
 /** The body is `{"reason", "dryRun"?, "force"?}`; a reason is at most 500 characters. */
 const MAX_BODY_BYTES = 4096;
@@ -64,8 +63,10 @@ export async function rotateKey(request: HttpRequest, context: InvocationContext
   const log = logFromContext(context);
   try {
     const body = parseRotateBody(await readBodyText(request, MAX_BODY_BYTES));
-    const { service } = getRuntime();
+    const { service } = await loadRuntime();
     const header = request.headers.get("idempotency-key");
+    // The idempotency store reaches the table client: loaded with the runtime, not with this module.
+    const { validateIdempotencyKey } = await import("../src/idempotency/idempotencyStore.js");
     const answer = await service.emergencyRotate({
       vault: request.params.vault ?? "",
       key: request.params.key ?? "",

@@ -17,13 +17,16 @@ import { TableJournal } from "./journal/journal.js";
 import { openRotatorTable } from "./journal/rotatorTable.js";
 import { type Clock, systemClock, TableKeyLock } from "./lock/keyLease.js";
 import { createObservation } from "./observe/observe.js";
-import { EventGridOutcomePublisher } from "./outcomes/outcomeEvents.js";
+import { OutcomeDelivery } from "./outcomes/outcomeDelivery.js";
+import { TableOutbox } from "./outcomes/tableOutbox.js";
 import { plan } from "./plan/plan.js";
 import { buildKeyViews } from "./plan/view.js";
 import { TableEmergencyLedger } from "./rotation/emergencyLedger.js";
 import { consoleLog, type RotatorLog } from "./rotation/log.js";
 import { type ManagedVaultRef, type RotationKeyVault, RotationService } from "./rotation/rotationService.js";
 import { loadSettings, policyFromSettings, type Settings } from "./settings.js";
+import { noMetrics, type RotatorMetrics } from "./telemetry/rotatorMetrics.js";
+import { startTelemetry } from "./telemetry/telemetry.js";
 
 export interface RuntimeOptions {
   transport?: AzureTransport;
@@ -31,15 +34,19 @@ export interface RuntimeOptions {
   env?: Record<string, string | undefined>;
   clock?: Clock;
   log?: RotatorLog;
+  /** The operators' metrics (default none; `loadRuntime` starts Application Insights' when configured). */
+  metrics?: RotatorMetrics;
 }
 
 export interface Runtime {
   settings: Settings;
   factory: AzureClientFactory;
   service: RotationService;
+  metrics: RotatorMetrics;
 }
 
 let installed: Runtime | undefined;
+let loading: Promise<Runtime> | undefined;
 
 /** Lists key names of a vault through the same KeyClient the adapters use. */
 async function listKeyNames(factory: AzureClientFactory, vault: ManagedVaultRef): Promise<string[]> {
@@ -55,7 +62,10 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
   const transport = options.transport ?? { credential: new DefaultAzureCredential() };
   const clock = options.clock ?? systemClock;
   const log = options.log ?? consoleLog;
-  const factory = createAzureClientFactory(transport);
+  const metrics = options.metrics ?? noMetrics;
+  const factory = createAzureClientFactory(transport, {
+    onRequest: (request) => metrics.azureRequest(request),
+  });
   const keyVault = keyVaultAdapterFromFactory(factory);
   const consumers = createConsumerAdapters(factory);
   const table = openRotatorTable(
@@ -66,11 +76,15 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
         : { endpoint: settings.journal.endpoint }),
     },
     transport.credential,
+    factory.policies,
   );
   const journal = new TableJournal(table);
-  const publisher = new EventGridOutcomePublisher(
-    factory.eventGridPublisher(settings.eventsTopicEndpoint, settings.eventsTopicKey),
-  );
+  const publisher = new OutcomeDelivery({
+    sender: factory.eventGridPublisher(settings.eventsTopicEndpoint, settings.eventsTopicKey),
+    outbox: new TableOutbox(table),
+    log,
+    clock,
+  });
   const discovery = consumerDiscoveryFromFactory(factory, consumers);
   const applier = new PlanApplier({
     keyVault,
@@ -113,11 +127,14 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     idempotency: new TableIdempotencyStore(table, clock),
     emergencyLedger: new TableEmergencyLedger(table),
     emergencyCooldownMs: settings.emergencyCooldownMs,
+    viewMaxAgeMs: settings.viewMaxAgeMs,
+    republishOutcomes: () => publisher.republishUndelivered(),
     journal,
     clock,
     log,
+    metrics,
   });
-  return { settings, factory, service };
+  return { settings, factory, service, metrics };
 }
 
 /** Installs the runtime the functions use (local runs and tests: a sandbox transport). */
@@ -132,7 +149,25 @@ export function getRuntime(): Runtime {
   return installed;
 }
 
+/**
+ * What the functions call on first use (through `src/hosting/lazyRuntime.ts`): the installed
+ * runtime, or the production one built from `process.env`.
+ */
+export async function loadRuntime(): Promise<Runtime> {
+  if (installed) return installed;
+  loading ??= (async () => {
+    const credential = new DefaultAzureCredential();
+    const metrics = await startTelemetry(process.env, credential, consoleLog);
+    installed ??= buildRuntime({ transport: { credential }, metrics });
+    return installed;
+  })().finally(() => {
+    loading = undefined;
+  });
+  return loading;
+}
+
 /** Forgets the installed runtime (tests). */
 export function uninstallRuntime(): void {
   installed = undefined;
+  loading = undefined;
 }

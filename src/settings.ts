@@ -119,9 +119,18 @@ export const SETTINGS_SCHEMA: readonly SettingSpec[] = [
   {
     name: "ROTATOR_REPOINT_CONCURRENCY",
     required: false,
-    default: "4",
-    description: "Integer 1-32: how many consumer repoints run at the same time.",
-    example: "4",
+    default: "16",
+    description:
+      "Integer 1-32: how many consumer repoints run at the same time. 16 keeps a run of 200 repoints within Resource Manager's write budget (200, refilled at 10 per second); writes are paced by its x-ms-ratelimit-remaining-* headers and Retry-After.",
+    example: "16",
+  },
+  {
+    name: "ROTATOR_VIEW_MAX_AGE",
+    required: false,
+    default: "PT1M",
+    description:
+      "ISO 8601 duration, PT1S to PT1H. GET /api/keys, the single-key view, the dashboard and the plan command are served from the newest observation if it is younger than this (the answer says how old it is), and one observation at a time serves every concurrent viewer. The dashboard reloads itself this often.",
+    example: "PT1M",
   },
   {
     name: "ROTATOR_JOURNAL_TABLE_ENDPOINT",
@@ -204,6 +213,8 @@ export interface Settings {
   auditTable: AuditTable;
   servicePrincipalId: string;
   repointConcurrency: number;
+  /** ROTATOR_VIEW_MAX_AGE: how old an observation a view may be served from (also the dashboard's reload). */
+  viewMaxAgeMs: number;
   journal: JournalLocation;
   journalTable: string;
   eventsTopicEndpoint: string;
@@ -443,6 +454,9 @@ function parseMinRsaBits(value: string): Record<ConsumerKind, number> {
 /** The longest ingestion margin accepted: beyond it a canary proves nothing about "now". */
 export const MAX_INGESTION_MARGIN_MS = 6 * 3600 * 1000;
 
+/** The longest ROTATOR_VIEW_MAX_AGE: a view older than an hour would hide what the service did. */
+export const MAX_VIEW_MAX_AGE_MS = 3600 * 1000;
+
 /** The longest ingestion latency that may be allowed for (ROTATOR_MAX_INGESTION_LATENCY). */
 export const MAX_INGESTION_LATENCY_MS = 6 * 3600 * 1000;
 
@@ -476,6 +490,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     validateGuid(value, "service principal object id"),
   );
   const repointConcurrency = reader.parse("ROTATOR_REPOINT_CONCURRENCY", parseConcurrency);
+  const viewMaxAgeMs = reader.duration("ROTATOR_VIEW_MAX_AGE");
   const tableEndpoint = reader.parse("ROTATOR_JOURNAL_TABLE_ENDPOINT", parseTableEndpoint);
   const connectionString = reader.parse("ROTATOR_JOURNAL_CONNECTION_STRING", parseConnectionString);
   const journalTable = reader.parse("ROTATOR_JOURNAL_TABLE", parseTableName);
@@ -530,6 +545,13 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
         `${name} (${formatIsoDuration(value)}) must be at least ${floorWhy}: a caller that uses a key version less often than the quiet period, or whose audit records arrive later, would look unused and lose its key. Set ROTATOR_ALLOW_SHORT_QUIET_PERIOD=true only for test and sandbox estates.`,
       );
     }
+  }
+
+  if (viewMaxAgeMs !== undefined && (viewMaxAgeMs < 1000 || viewMaxAgeMs > MAX_VIEW_MAX_AGE_MS)) {
+    reader.fail(
+      "ROTATOR_VIEW_MAX_AGE",
+      `ROTATOR_VIEW_MAX_AGE (${formatIsoDuration(viewMaxAgeMs)}) must be from PT1S to ${formatIsoDuration(MAX_VIEW_MAX_AGE_MS)}: views older than that would hide what the service did (PT1M is the default)`,
+    );
   }
 
   const bothJournals =
@@ -596,6 +618,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     auditTable: auditTable!,
     servicePrincipalId: servicePrincipalId!,
     repointConcurrency: repointConcurrency!,
+    viewMaxAgeMs: viewMaxAgeMs!,
     journal: tableEndpoint
       ? { kind: "tableEndpoint", endpoint: tableEndpoint }
       : { kind: "connectionString", connectionString: connectionString! },
@@ -651,6 +674,7 @@ export function describeSettings(settings: Settings): Record<string, unknown> {
     eventsTopicEndpoint: settings.eventsTopicEndpoint,
     eventsTopicAuth: settings.eventsTopicKey ? "access key" : "managed identity",
     repointConcurrency: settings.repointConcurrency,
+    viewMaxAge: formatIsoDuration(settings.viewMaxAgeMs),
     minRsaBits: settings.minRsaBits,
   };
 }

@@ -58,7 +58,8 @@ export function sandboxSettings(
     ROTATOR_AUDIT_WORKSPACES: vaults.map((vault) => `${vault.name}=${vault.workspaceId}`).join(","),
     ROTATOR_AUDIT_TABLE: "AzureDiagnostics",
     ROTATOR_SERVICE_PRINCIPAL_ID: rotator.objectId,
-    ROTATOR_REPOINT_CONCURRENCY: "4",
+    // Views (and the dashboard's reload) a few seconds old at most: a sandbox's consumers move in seconds.
+    ROTATOR_VIEW_MAX_AGE: "PT5S",
     ROTATOR_JOURNAL_CONNECTION_STRING: journalConnectionString,
     ROTATOR_JOURNAL_TABLE: "rotatorjournal",
     ROTATOR_EVENTS_TOPIC_ENDPOINT: `https://${topic.host}/api/events`,

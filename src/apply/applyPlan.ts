@@ -30,7 +30,7 @@ import {
   type StepOutcome,
   TAGS,
 } from "../model.js";
-import type { OutcomeEvent, OutcomePublisher } from "../outcomes/outcomeEvents.js";
+import type { OutcomeEvent, OutcomePublisher, PublishResult } from "../outcomes/outcomeEvents.js";
 import { orderVersions, versionsOlderThan } from "../plan/versionOrder.js";
 import type { RotatorLog } from "../rotation/log.js";
 import { mapWithConcurrency } from "./concurrency.js";
@@ -96,8 +96,10 @@ export interface StepReport {
 
 export interface ApplyReport {
   steps: StepReport[];
-  /** Outcome events that could not be published (logged and journaled, never fatal). */
+  /** Outcome events that could not be delivered (logged and journaled, never fatal). */
   publishFailures: string[];
+  /** What became of the run's outcome events (absent when it had none, or in report mode). */
+  outcomeEvents?: PublishResult;
 }
 
 const TAG_VALUE_LIMIT = 256;
@@ -549,18 +551,44 @@ export class PlanApplier {
     };
   }
 
+  /**
+   * Publishes the run's outcome events. The publisher batches, retries and keeps what it could
+   * not deliver for a later run; what it reports undelivered is logged and journaled per key
+   * (pending when kept for republishing, failed when lost). Never throws.
+   */
   private async publish(events: OutcomeEvent[], run: ApplyRun, report: ApplyReport): Promise<void> {
     if (events.length === 0) return;
+    let result: PublishResult;
     try {
-      await this.deps.publisher.publish(events);
+      result = await this.deps.publisher.publish(events);
     } catch (error) {
-      const detail = `publishing ${events.length} outcome event(s) (${events.map((e) => e.name).join(", ")}) failed: ${describeError(error)}`;
-      report.publishFailures.push(detail);
-      this.deps.log.error("outcome events not published", { detail });
-      const keys = new Set(events.map((e) => e.data.key));
-      for (const keyId of keys)
-        await this.journal(run, keyId, "publish-event", "failed", "publish-failed", detail, {});
+      result = {
+        published: events.length,
+        delivered: 0,
+        kept: 0,
+        lost: events.length,
+        failures: [describeError(error)],
+      };
     }
+    report.outcomeEvents = result;
+    if (result.delivered >= result.published) return;
+    const undelivered = result.published - result.delivered;
+    const names = [...new Set(events.map((e) => e.name))].join(", ");
+    const detail =
+      `${undelivered} of ${result.published} outcome event(s) (${names}) not delivered: ` +
+      `${result.kept} kept for the next run to republish, ${result.lost} lost; ${result.failures.join("; ")}`;
+    report.publishFailures.push(detail);
+    this.deps.log.error("outcome events not delivered", {
+      published: result.published,
+      delivered: result.delivered,
+      kept: result.kept,
+      lost: result.lost,
+      detail,
+    });
+    const outcome: JournalOutcome = result.lost > 0 ? "failed" : "pending";
+    const reason = result.lost > 0 ? "publish-failed" : "publish-deferred";
+    const keys = new Set(events.map((e) => e.data.key));
+    for (const keyId of keys) await this.journal(run, keyId, "publish-event", outcome, reason, detail, {});
   }
 
   private stepFields(outcome: StepOutcome): Pick<StepReport, "status" | "detail" | "reason"> {

@@ -57,6 +57,8 @@ export function hasRotatorSettings(env: Record<string, string | undefined>): boo
 export interface PlanDocument {
   environment: "sandbox" | "configured";
   observedAt: string;
+  /** How old the observation was when printed (a run of the command observes afresh: 0). */
+  ageSeconds: number;
   mode: KeysAnswer["mode"];
   keys: KeyView[];
 }
@@ -86,6 +88,7 @@ export async function runPlanCommand(options: PlanCommandOptions): Promise<numbe
       const document: PlanDocument = {
         environment: sandboxed ? "sandbox" : "configured",
         observedAt: answer.observedAt,
+        ageSeconds: answer.ageSeconds,
         mode: answer.mode,
         keys,
       };

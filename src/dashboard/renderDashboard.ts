@@ -29,8 +29,16 @@ export interface DashboardInput {
   journal: Readonly<Record<string, readonly DashboardJournalEntry[]>>;
   now: Date;
   mode: RotatorMode;
+  /** How old the observation was when it was served, in seconds (the views are cached). */
+  ageSeconds?: number;
   /** The page reloads itself after this many seconds (0: never). */
   refreshSeconds: number;
+}
+
+function ageText(seconds: number): string {
+  if (seconds < 1) return "just now";
+  if (seconds < 120) return `${seconds} s ago`;
+  return `${Math.round(seconds / 60)} min ago`;
 }
 
 /** Renders the whole page. Pure: the same input gives the same HTML. */
@@ -52,8 +60,10 @@ export function renderDashboard(input: DashboardInput): string {
     ${warnings > 0 ? html`<span data-testid="warning-total">${warnings} ${warnings === 1 ? "warning" : "warnings"}</span>` : ""}
   </p>
   <p class="observed">Observed <time datetime="${now.toISOString()}" data-testid="observed-at">${formatUtc(now)}</time>${
-    input.refreshSeconds > 0 ? html` · refreshes every ${input.refreshSeconds} s` : ""
-  }</p>
+    input.ageSeconds !== undefined
+      ? html` <span data-testid="observation-age">(${ageText(input.ageSeconds)})</span>`
+      : ""
+  }${input.refreshSeconds > 0 ? html` · refreshes every ${input.refreshSeconds} s` : ""}</p>
   ${input.mode === "report" ? html`<p class="notice" role="note">Report mode: the service plans and journals, but changes nothing.</p>` : ""}
 </header>
 <main>

@@ -6,6 +6,7 @@
  */
 import type { TokenCredential } from "@azure/core-auth";
 import { RestError, TableClient } from "@azure/data-tables";
+import type { AdditionalPolicyConfig } from "../azure/pipelinePolicies.js";
 
 export interface RotatorTableLocation {
   /** `https://<account>.table.core.windows.net`, used with the service's credential. */
@@ -21,8 +22,16 @@ export interface RotatorTable {
   ready(): Promise<void>;
 }
 
-/** `credential` is needed only for an endpoint; a connection string carries its own key. */
-export function openRotatorTable(location: RotatorTableLocation, credential?: TokenCredential): RotatorTable {
+/**
+ * `credential` is needed only for an endpoint; a connection string carries its own key.
+ * `policies` are the service's pipeline policies (clientFactory.ts), so table requests are
+ * counted like every other Azure request.
+ */
+export function openRotatorTable(
+  location: RotatorTableLocation,
+  credential?: TokenCredential,
+  policies: AdditionalPolicyConfig[] = [],
+): RotatorTable {
   let client: TableClient;
   if (location.connectionString) {
     const insecure = /DefaultEndpointsProtocol=http;|TableEndpoint=http:\/\//i.test(
@@ -30,11 +39,14 @@ export function openRotatorTable(location: RotatorTableLocation, credential?: To
     );
     client = TableClient.fromConnectionString(location.connectionString, location.tableName, {
       allowInsecureConnection: insecure,
+      additionalPolicies: policies,
     });
   } else if (location.endpoint) {
     if (!credential)
       throw new Error(`the journal table ${location.endpoint} needs a credential (the managed identity)`);
-    client = new TableClient(location.endpoint, location.tableName, credential);
+    client = new TableClient(location.endpoint, location.tableName, credential, {
+      additionalPolicies: policies,
+    });
   } else {
     throw new Error(
       "the journal table has no location: set ROTATOR_JOURNAL_TABLE_ENDPOINT or ROTATOR_JOURNAL_CONNECTION_STRING",

@@ -1,7 +1,8 @@
 /**
  * Outcome events: what the service did, published to the configured Event Grid custom topic
- * so other systems (alerting, tickets, chat) can react. A publish failure is logged and
- * journaled by the caller and never breaks a rotation.
+ * so other systems (alerting, tickets, chat) can react. `OutcomeDelivery` (outcomeDelivery.ts)
+ * sends them in batches under Event Grid's limits, retries, and keeps what it could not deliver
+ * for a later run; a delivery problem never breaks a rotation.
  */
 import type { SendEventGridEventInput } from "@azure/eventgrid";
 
@@ -25,6 +26,8 @@ export interface OutcomeEventData {
 }
 
 export interface OutcomeEvent {
+  /** The Event Grid event id; given at the first send when absent, and kept for every resend. */
+  id?: string;
   name: OutcomeEventName;
   /** Consumer id for repoint events, the versioned key id otherwise. */
   subject: string;
@@ -37,34 +40,46 @@ export interface EventGridSender {
   send(events: SendEventGridEventInput<unknown>[]): Promise<void>;
 }
 
-export interface OutcomePublisher {
-  publish(events: OutcomeEvent[]): Promise<void>;
+/** What became of the events of one publish. */
+export interface PublishResult {
+  published: number;
+  delivered: number;
+  /** Not delivered, and kept for a later run to republish. */
+  kept: number;
+  /** Not delivered and not kept (logged with their ids). */
+  lost: number;
+  /** Why sends failed, one line per distinct reason. */
+  failures: string[];
 }
 
+export interface OutcomePublisher {
+  publish(events: OutcomeEvent[]): Promise<PublishResult>;
+}
+
+/** Longer messages are cut: an event stays far below Event Grid's per-event limit. */
+export const EVENT_MESSAGE_LIMIT = 4096;
+
 export function toEventGridInput(event: OutcomeEvent): SendEventGridEventInput<OutcomeEventData> {
+  const message =
+    event.data.message.length > EVENT_MESSAGE_LIMIT
+      ? `${event.data.message.slice(0, EVENT_MESSAGE_LIMIT - 3)}...`
+      : event.data.message;
   return {
+    ...(event.id ? { id: event.id } : {}),
     eventType: event.name,
     subject: event.subject,
     eventTime: event.at,
     dataVersion: "1.0",
-    data: event.data,
+    data: { ...event.data, message },
   };
-}
-
-export class EventGridOutcomePublisher implements OutcomePublisher {
-  constructor(private readonly sender: EventGridSender) {}
-
-  async publish(events: OutcomeEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    await this.sender.send(events.map(toEventGridInput));
-  }
 }
 
 /** Keeps events in memory: unit tests, and runs without a topic. */
 export class MemoryOutcomePublisher implements OutcomePublisher {
   readonly published: OutcomeEvent[] = [];
 
-  async publish(events: OutcomeEvent[]): Promise<void> {
+  async publish(events: OutcomeEvent[]): Promise<PublishResult> {
     this.published.push(...events);
+    return { published: events.length, delivered: events.length, kept: 0, lost: 0, failures: [] };
   }
 }

@@ -64,6 +64,43 @@ export function pinsKey(pin: ConsumerPin, key: KeyRef): boolean {
   );
 }
 
+/**
+ * Every snapshot's pins grouped by key id, built once per snapshot (the planner and the views
+ * share it). A snapshot is a value, never changed after observation; a different consumer list
+ * (or length) builds the index again all the same.
+ */
+const pinsByKeyOfSnapshot = new WeakMap<
+  Snapshot,
+  { consumers: Snapshot["consumers"]; length: number; index: ReadonlyMap<string, readonly PinOnKey[]> }
+>();
+
+/**
+ * The pins on each key of the snapshot, sorted by consumer id then pin name: one pass over the
+ * consumers for all keys, instead of one per key (which grew as keys times consumers).
+ */
+export function pinsByKey(snapshot: Snapshot): ReadonlyMap<string, readonly PinOnKey[]> {
+  const known = pinsByKeyOfSnapshot.get(snapshot);
+  if (known && known.consumers === snapshot.consumers && known.length === snapshot.consumers.length)
+    return known.index;
+  const index = new Map<string, PinOnKey[]>();
+  for (const consumer of snapshot.consumers) {
+    for (const pin of consumer.pins) {
+      const keyId = keyRefId(pin.key);
+      const list = index.get(keyId) ?? [];
+      list.push({ consumer, pin, version: pin.version === null ? null : pin.version.toLowerCase() });
+      index.set(keyId, list);
+    }
+  }
+  for (const list of index.values())
+    list.sort((a, b) => compareText(a.consumer.id, b.consumer.id) || compareText(a.pin.pin, b.pin.pin));
+  pinsByKeyOfSnapshot.set(snapshot, {
+    consumers: snapshot.consumers,
+    length: snapshot.consumers.length,
+    index,
+  });
+  return index;
+}
+
 export function gatherKeyContext(
   keySnapshot: KeySnapshot,
   snapshot: Snapshot,
@@ -74,13 +111,8 @@ export function gatherKeyContext(
   const versions = orderVersions(keySnapshot.versions, keySnapshot.currentVersion);
   const position = new Map(versions.map((version, index) => [version.version.toLowerCase(), index]));
 
-  const pins: PinOnKey[] = snapshot.consumers
-    .flatMap((consumer) =>
-      consumer.pins
-        .filter((pin) => pinsKey(pin, key))
-        .map((pin) => ({ consumer, pin, version: pin.version === null ? null : pin.version.toLowerCase() })),
-    )
-    .sort((a, b) => compareText(a.consumer.id, b.consumer.id) || compareText(a.pin.pin, b.pin.pin));
+  // keyRefId is the lower-cased vault and key name: the same match as pinsKey.
+  const pins: PinOnKey[] = [...(pinsByKey(snapshot).get(keyRefId(key)) ?? [])];
   const consumerKinds = [...new Set(pins.map((entry) => entry.consumer.kind))].sort(compareText);
   const consumers = [...new Map(pins.map((entry) => [entry.consumer.id, entry.consumer])).values()];
   const service = policy.servicePrincipalId.toLowerCase();

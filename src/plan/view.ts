@@ -12,6 +12,7 @@ import type {
   PlannedAction,
   Policy,
   ReasonCode,
+  RepointAction,
   RotatorMode,
   Snapshot,
   VaultHostKind,
@@ -131,13 +132,13 @@ function iso(date: Date | undefined): string | null {
 
 function nextActionOf(
   version: string,
-  actions: PlannedAction[],
+  disables: ReadonlyMap<string, PlannedAction>,
   hold: Hold | undefined,
   block: Block | undefined,
   disabled: boolean,
   isTarget: boolean,
 ): NextActionView {
-  const disable = actions.find((action) => action.type === "disable" && sameVersion(action.version, version));
+  const disable = disables.get(version.toLowerCase());
   if (disable) return { type: "disable", reason: disable.reason, message: disable.message, until: null };
   if (block) return { type: "block", reason: block.reason, message: block.message, until: null };
   if (hold) return { type: "hold", reason: hold.reason, message: hold.message, until: iso(hold.until) };
@@ -152,16 +153,31 @@ function nextActionOf(
   return { type: "none", reason: isTarget ? "newest-version" : null, message, until: null };
 }
 
+/** Items grouped by lower-cased version, first come first: one pass instead of a search per version. */
+function byVersion<T>(items: readonly T[], versionOf: (item: T) => string | null): Map<string, T[]> {
+  const index = new Map<string, T[]>();
+  for (const item of items) {
+    const version = versionOf(item);
+    if (version === null) continue;
+    const id = version.toLowerCase();
+    index.set(id, [...(index.get(id) ?? []), item]);
+  }
+  return index;
+}
+
 function versionViews(context: KeyContext, planForKey: KeyPlan): VersionView[] {
   const evidence = context.evidence;
+  const holdsByVersion = byVersion(planForKey.holds, (hold) => hold.version);
+  const blocksByVersion = byVersion(planForKey.blocks, (block) => block.version);
+  const usesByVersion = byVersion(evidence?.uses ?? [], (use) => use.version);
+  const pinsByVersion = byVersion(context.pins, (entry) => entry.version);
   return [...context.versions].reverse().map((version) => {
     const id = version.version;
+    const versionHolds = holdsByVersion.get(id.toLowerCase()) ?? [];
     // A retire hold speaks for the version itself; consumer holds (busy, ahead) for a pin.
-    const hold =
-      planForKey.holds.find((candidate) => sameVersion(candidate.version, id) && isRetireHold(candidate)) ??
-      planForKey.holds.find((candidate) => sameVersion(candidate.version, id));
-    const block = planForKey.blocks.find((candidate) => sameVersion(candidate.version, id));
-    const use = evidence?.uses.find((candidate) => sameVersion(candidate.version, id));
+    const hold = versionHolds.find((candidate) => isRetireHold(candidate)) ?? versionHolds[0];
+    const block = blocksByVersion.get(id.toLowerCase())?.[0];
+    const use = usesByVersion.get(id.toLowerCase())?.[0];
     const isTarget = sameVersion(context.target?.version, id);
     return {
       version: id,
@@ -191,9 +207,10 @@ function versionViews(context: KeyContext, planForKey: KeyPlan): VersionView[] {
           name: context.callers[caller.toLowerCase()]?.name ?? null,
           lastUse: at.toISOString(),
         })),
-      pinnedBy: context.pins
-        .filter((entry) => sameVersion(entry.version, id))
-        .map((entry) => ({ consumerId: entry.consumer.id, pin: entry.pin.pin })),
+      pinnedBy: (pinsByVersion.get(id.toLowerCase()) ?? []).map((entry) => ({
+        consumerId: entry.consumer.id,
+        pin: entry.pin.pin,
+      })),
       hold: hold
         ? {
             reason: hold.reason,
@@ -204,7 +221,7 @@ function versionViews(context: KeyContext, planForKey: KeyPlan): VersionView[] {
           }
         : null,
       block: block ? { reason: block.reason, message: block.message } : null,
-      nextAction: nextActionOf(id, planForKey.actions, hold, block, !version.enabled, isTarget),
+      nextAction: nextActionOf(id, planForKey.disables, hold, block, !version.enabled, isTarget),
     };
   });
 }
@@ -246,11 +263,17 @@ export const SHARES_ROTATOR_IDENTITY_NOTE =
 
 function consumerViews(context: KeyContext, planForKey: KeyPlan): ConsumerView[] {
   const byConsumer = new Map<string, ConsumerView>();
+  const sharingRotatorIdentity = new Set(
+    planForKey.holds
+      .filter((hold) => hold.reason === "consumer-shares-rotator-identity")
+      .map((hold) => hold.concerns),
+  );
+  const newestIsBlocked = planForKey.blocks.some((block) =>
+    sameVersion(block.version, context.newest?.version),
+  );
   for (const entry of context.pins) {
     const consumer = entry.consumer;
-    const sharesRotatorIdentity = planForKey.holds.some(
-      (hold) => hold.reason === "consumer-shares-rotator-identity" && hold.concerns === consumer.id,
-    );
+    const sharesRotatorIdentity = sharingRotatorIdentity.has(consumer.id);
     let view = byConsumer.get(consumer.id);
     if (!view) {
       view = {
@@ -269,20 +292,15 @@ function consumerViews(context: KeyContext, planForKey: KeyPlan): ConsumerView[]
       byConsumer.set(consumer.id, view);
     }
     const status = pinStatus(context, entry).status;
-    const repoint = planForKey.actions.find(
-      (action) =>
-        action.type === "repoint" && action.consumerId === consumer.id && action.pin === entry.pin.pin,
-    );
-    const newestBlocked =
-      status === "follows-latest" &&
-      planForKey.blocks.some((block) => sameVersion(block.version, context.newest?.version));
+    const repoint = planForKey.repoints.get(`${consumer.id}|${entry.pin.pin}`);
+    const newestBlocked = status === "follows-latest" && newestIsBlocked;
     view.pins.push({
       pin: entry.pin.pin,
       version: entry.version,
       followsLatest: entry.version === null,
       inUse: consumer.inUse[entry.pin.pin] ?? null,
       status,
-      repointTo: repoint?.type === "repoint" ? repoint.to : null,
+      repointTo: repoint ? repoint.to : null,
       message: sharesRotatorIdentity
         ? `${PIN_MESSAGES[status]} ${SHARES_ROTATOR_IDENTITY_NOTE}`
         : newestBlocked
@@ -298,15 +316,42 @@ interface KeyPlan {
   holds: Hold[];
   blocks: Block[];
   warnings: Warning[];
+  /** This key's repoints by `${consumerId}|${pin}`. */
+  repoints: Map<string, RepointAction>;
+  /** This key's disables by lower-cased version. */
+  disables: Map<string, PlannedAction>;
 }
 
-function keyPlanOf(plan: Plan, id: string): KeyPlan {
-  return {
-    actions: plan.actions.filter((action) => keyRefId(action.key) === id),
-    holds: plan.holds.filter((hold) => keyRefId(hold.key) === id),
-    blocks: plan.blocks.filter((block) => keyRefId(block.key) === id),
-    warnings: (plan.warnings ?? []).filter((warning) => keyRefId(warning.key) === id),
+function emptyKeyPlan(): KeyPlan {
+  return { actions: [], holds: [], blocks: [], warnings: [], repoints: new Map(), disables: new Map() };
+}
+
+/** The plan split by key id in one pass (a filter per key grew as keys times actions). */
+function keyPlansOf(plan: Plan): Map<string, KeyPlan> {
+  const byKey = new Map<string, KeyPlan>();
+  const of = (id: string) => {
+    let keyPlan = byKey.get(id);
+    if (!keyPlan) {
+      keyPlan = emptyKeyPlan();
+      byKey.set(id, keyPlan);
+    }
+    return keyPlan;
   };
+  for (const action of plan.actions) {
+    const keyPlan = of(keyRefId(action.key));
+    keyPlan.actions.push(action);
+    if (action.type === "repoint") {
+      const id = `${action.consumerId}|${action.pin}`;
+      if (!keyPlan.repoints.has(id)) keyPlan.repoints.set(id, action);
+    } else if (action.type === "disable") {
+      const id = action.version.toLowerCase();
+      if (!keyPlan.disables.has(id)) keyPlan.disables.set(id, action);
+    }
+  }
+  for (const hold of plan.holds) of(keyRefId(hold.key)).holds.push(hold);
+  for (const block of plan.blocks) of(keyRefId(block.key)).blocks.push(block);
+  for (const warning of plan.warnings ?? []) of(keyRefId(warning.key)).warnings.push(warning);
+  return byKey;
 }
 
 /** Only the minimum RSA sizes matter to the view's gathering (preflight), and the plan already decided. */
@@ -321,13 +366,19 @@ const VIEW_POLICY: Policy = {
   acceptedRsaBits: {},
 };
 
-function keyView(keySnapshot: KeySnapshot, snapshot: Snapshot, plan: Plan, now: Date): KeyView {
+function keyView(
+  keySnapshot: KeySnapshot,
+  snapshot: Snapshot,
+  plan: Plan,
+  keyPlans: ReadonlyMap<string, KeyPlan>,
+  now: Date,
+): KeyView {
   const context = gatherKeyContext(keySnapshot, snapshot, VIEW_POLICY, now);
   // The target comes from the plan, which applied the real policy.
   const targetId = plan.targets[context.id];
   const target = context.versions.find((version) => sameVersion(version.version, targetId));
   const contextWithPlanTarget: KeyContext = { ...context, target };
-  const planForKey = keyPlanOf(plan, context.id);
+  const planForKey = keyPlans.get(context.id) ?? emptyKeyPlan();
   const evidence = context.evidence;
   return {
     id: context.id,
@@ -385,7 +436,8 @@ function unreadableKeyView(id: string, error: string, plan: Plan): KeyView {
 
 /** Views of every key in the snapshot (and every key that could not be read), sorted by key id. */
 export function buildKeyViews(snapshot: Snapshot, plan: Plan, now: Date): KeyView[] {
-  const views = snapshot.keys.map((keySnapshot) => keyView(keySnapshot, snapshot, plan, now));
+  const keyPlans = keyPlansOf(plan);
+  const views = snapshot.keys.map((keySnapshot) => keyView(keySnapshot, snapshot, plan, keyPlans, now));
   const seen = new Set(views.map((view) => view.id));
   for (const [id, error] of Object.entries(snapshot.unreadableKeys)) {
     if (!seen.has(id)) views.push(unreadableKeyView(id, error, plan));

@@ -6,7 +6,9 @@
  *   reconcileAll()         lease every managed key that is free, observe them in one pass, plan, apply
  *   emergencyRotate(...)   lease the key, create a version, tag the previous newest compromised,
  *                          observe, plan, apply (repoints at once); idempotent with a key
- *   currentPlan(filter)    observe, plan, view: changes nothing (no lease needed)
+ *   currentPlan(filter)    the views: from the newest observation younger than ROTATOR_VIEW_MAX_AGE,
+ *                          else observe (one key for a single-key view), plan, view; changes
+ *                          nothing (no lease needed); one observation serves every concurrent viewer
  *
  * A key whose lease another run holds is "pending": the caller returns without error and
  * the timer comes back.
@@ -15,6 +17,7 @@
 import { randomUUID } from "node:crypto";
 import { sameKey, validateName } from "../adapters/keyRef.js";
 import type { ApplyReport, PlanApplier } from "../apply/applyPlan.js";
+import { mapWithConcurrency } from "../apply/concurrency.js";
 import { formatIsoDuration } from "../duration.js";
 import {
   AzureCallError,
@@ -41,9 +44,15 @@ import {
   TAGS,
 } from "../model.js";
 import { orderVersions } from "../plan/versionOrder.js";
+import type { RotatorMetrics } from "../telemetry/rotatorMetrics.js";
 import type { EmergencyLedger } from "./emergencyLedger.js";
 import type { RotatorLog } from "./log.js";
+
+export { validateEmergencyReason } from "./emergencyReason.js";
+
+import { validateEmergencyReason } from "./emergencyReason.js";
 import { KeyReconcileCoalescer, settledWithin } from "./reconcileCoalescer.js";
+import { type CachedObservation, type KeyViewLike, ViewCache } from "./viewCache.js";
 
 /** A vault or Managed HSM the service manages. */
 export interface ManagedVaultRef {
@@ -69,8 +78,8 @@ export interface RotationDeps {
   /** Observation of exactly these keys (versions, consumers, audit evidence). */
   observe(keys: KeyRef[], now: Date): Promise<Snapshot>;
   plan(snapshot: Snapshot, policy: Policy, now: Date): Plan;
-  /** JSON-ready per-key view of a plan (GET /api/keys, dashboard, plan command). */
-  buildKeyViews(snapshot: Snapshot, plan: Plan, now: Date): unknown[];
+  /** JSON-ready per-key view of a plan (GET /api/keys, dashboard, plan command), one per key id. */
+  buildKeyViews(snapshot: Snapshot, plan: Plan, now: Date): KeyViewLike[];
   applier: Pick<PlanApplier, "apply">;
   lock: KeyLock;
   idempotency: IdempotencyStore;
@@ -81,6 +90,17 @@ export interface RotationDeps {
   journal: Journal;
   clock: Clock;
   log: RotatorLog;
+  /**
+   * ROTATOR_VIEW_MAX_AGE: views are served from an observation younger than this (0, the
+   * default here, observes for every view; concurrent viewers still share one observation).
+   */
+  viewMaxAgeMs?: number;
+  /** The operators' metrics: told about every plan and every run's disables and failed repoints. */
+  metrics?: RotatorMetrics;
+  /** Sends outcome events earlier runs could not deliver; the timer's reconcile calls it after its run. */
+  republishOutcomes?: () => Promise<{ waiting: number; republished: number; stillWaiting: number }>;
+  /** Journal partitions a view reads at once (default 8). */
+  journalReadConcurrency?: number;
   /** How long an emergency rotation waits for a key held by another run (default 10 s). */
   emergencyLeaseWaitMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -130,15 +150,22 @@ export interface KeyFilter {
 }
 
 export interface KeysAnswer {
+  /** When the observation this answer comes from began (the service's clock). */
   observedAt: string;
+  /** How old that observation was when this answer was served, in whole seconds. */
+  ageSeconds: number;
+  /** ROTATOR_VIEW_MAX_AGE in seconds: no answer comes from an older observation. */
+  maxAgeSeconds: number;
   mode: RotatorMode;
   keys: unknown[];
   journal: Record<string, JournalEntry[]>;
   unreadableKeys: Record<string, string>;
 }
 
-const REASON_MAX_LENGTH = 500;
 const RECENT_JOURNAL_ENTRIES = 20;
+const DEFAULT_JOURNAL_READ_CONCURRENCY = 8;
+/** The single-flight scope of a full observation. */
+const FULL_SCOPE = "all";
 const LEASE_POLL_MS = 250;
 /** While waiting for a key's lease, an emergency rotation looks for a just-created version this often. */
 const COOLDOWN_POLL_EVERY = 4;
@@ -146,23 +173,6 @@ const COOLDOWN_POLL_EVERY = 4;
 /** Plain JSON (dates as ISO strings), the shape stored for replays and sent over HTTP. */
 function toJson(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value)) as unknown;
-}
-
-export function validateEmergencyReason(reason: unknown): string {
-  if (typeof reason !== "string" || reason.trim() === "") {
-    throw new ValidationError(
-      "request body reason",
-      'the request body needs "reason": a non-empty string saying why the key is rotated',
-    );
-  }
-  const trimmed = reason.trim();
-  if (trimmed.length > REASON_MAX_LENGTH) {
-    throw new ValidationError(
-      "request body reason",
-      `"reason" is ${trimmed.length} characters; keep it to ${REASON_MAX_LENGTH}`,
-    );
-  }
-  return trimmed;
 }
 
 /** What an event-triggered reconcile answers: the run's result, or that it still runs past the deadline. */
@@ -195,6 +205,7 @@ function refuseAtVersionCap(key: KeyRef, versions: number): void {
 export class RotationService {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly eventRuns: KeyReconcileCoalescer<ReconcileResult>;
+  private readonly views = new ViewCache<JournalEntry>();
 
   constructor(private readonly deps: RotationDeps) {
     this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -301,45 +312,156 @@ export class RotationService {
     }
     if (busy.length > 0)
       this.deps.log.info("keys held by another run are left for later", { keys: busy.join(","), trigger });
-    return this.underLeases(leases, async () => this.observePlanApply(leased, busy, trigger));
+    const result = await this.underLeases(leases, async () =>
+      this.observePlanApply(leased, busy, trigger, busy.length === 0),
+    );
+    await this.republishOutcomes(trigger);
+    return result;
   }
 
-  /** The plan as it stands, with recent journal entries; changes nothing. */
-  async currentPlan(filter: KeyFilter = {}): Promise<KeysAnswer> {
-    let keys: KeyRef[];
+  /** Outcome events earlier runs could not deliver go out again; a failure here is only logged. */
+  private async republishOutcomes(trigger: string): Promise<void> {
+    if (!this.deps.republishOutcomes) return;
+    try {
+      await this.deps.republishOutcomes();
+    } catch (error) {
+      this.deps.log.error("undelivered outcome events could not be republished", {
+        trigger,
+        detail: describeError(error),
+      });
+    }
+  }
+
+  /**
+   * The plan as it stands, with recent journal entries; changes nothing. Served from the
+   * newest observation younger than ROTATOR_VIEW_MAX_AGE (`maxAgeMs` overrides it); otherwise
+   * one observation is made for every viewer waiting: of every managed key, or of the one key
+   * a single-key view asks for. The answer says how old its observation is.
+   */
+  async currentPlan(filter: KeyFilter = {}, options: { maxAgeMs?: number } = {}): Promise<KeysAnswer> {
+    const maxAgeMs = Math.max(0, options.maxAgeMs ?? this.deps.viewMaxAgeMs ?? 0);
+    let observation: CachedObservation;
+    let keyIds: readonly string[];
     if (filter.vault && filter.key) {
       const key = this.managedKey(filter.vault, filter.key);
-      await this.requireKeyExists(key);
-      keys = [key];
+      observation = await this.observationOfKey(key, maxAgeMs);
+      keyIds = [keyRefId(key)];
     } else if (filter.vault) {
       const vault = this.managedVault(filter.vault);
-      keys = (await this.listManagedKeys()).filter((key) => key.vaultName === vault.vaultName);
+      observation = await this.fullObservation(maxAgeMs);
+      keyIds = observation.keyIds.filter((id) => id.startsWith(`${vault.vaultName}/`));
     } else {
-      keys = await this.listManagedKeys();
+      observation = await this.fullObservation(maxAgeMs);
+      keyIds = observation.keyIds;
     }
+    const journal = await this.recentJournal(keyIds, maxAgeMs);
+    const wanted = new Set(keyIds);
+    const now = this.deps.clock.now();
+    return {
+      observedAt: observation.observedAt.toISOString(),
+      ageSeconds: Math.max(0, Math.round((now.getTime() - observation.observedAt.getTime()) / 1000)),
+      maxAgeSeconds: Math.round(maxAgeMs / 1000),
+      mode: this.deps.mode,
+      keys: observation.views.filter((view) => wanted.has(view.id)),
+      journal,
+      unreadableKeys: Object.fromEntries(
+        Object.entries(observation.unreadableKeys).filter(([id]) => wanted.has(id)),
+      ),
+    };
+  }
+
+  /** A fresh full observation, the one in flight, or a new one (every managed key). */
+  private fullObservation(maxAgeMs: number): Promise<CachedObservation> {
+    const cached = this.views.freshFull(this.deps.clock.now(), maxAgeMs);
+    if (cached) return Promise.resolve(cached);
+    return this.views.singleFlight(FULL_SCOPE, async () =>
+      this.observeForViews(await this.listManagedKeys(), true),
+    );
+  }
+
+  /** A fresh observation covering the key, a full one in flight, or an observation of that key alone. */
+  private async observationOfKey(key: KeyRef, maxAgeMs: number): Promise<CachedObservation> {
+    const keyId = keyRefId(key);
+    const cached = this.views.freshForKey(keyId, this.deps.clock.now(), maxAgeMs);
+    if (cached) return cached;
+    const full = this.views.running<CachedObservation>(FULL_SCOPE);
+    if (full) {
+      const observation = await full.catch(() => undefined);
+      if (observation?.keyIds.includes(keyId)) return observation;
+    }
+    return this.views.singleFlight(`key:${keyId}`, async () => {
+      const observation = await this.observeForViews([key], false);
+      if (!observation.views.some((view) => view.id === keyId) || keyId in observation.unreadableKeys) {
+        // Not observed: a 404 (or no versions) means the key does not exist; anything else is shown as unreadable.
+        await this.requireKeyExists(key);
+      }
+      return observation;
+    });
+  }
+
+  /** Observes, plans and builds the views of `keys`, and remembers them for the next viewers. */
+  private async observeForViews(keys: KeyRef[], full: boolean): Promise<CachedObservation> {
     const now = this.deps.clock.now();
     const snapshot = await this.deps.observe(keys, now);
     const plan = this.deps.plan(snapshot, this.deps.policy, now);
-    const journal: Record<string, JournalEntry[]> = {};
-    for (const key of keys) {
-      const keyId = keyRefId(key);
-      try {
-        journal[keyId] = await this.deps.journal.recent(keyId, RECENT_JOURNAL_ENTRIES);
-      } catch (error) {
-        this.deps.log.warn("journal not readable for the keys view", {
-          key: keyId,
-          detail: describeError(error),
-        });
-        journal[keyId] = [];
-      }
+    this.deps.metrics?.planned(snapshot, plan, now);
+    for (const keySnapshot of snapshot.keys) {
+      if (keySnapshot.versions.length === 0 && !full) throw this.keyNotFound(keySnapshot.key);
     }
-    return toJson({
+    const observation = this.cachedObservation(keys, snapshot, plan, now, full);
+    this.views.remember(observation);
+    return observation;
+  }
+
+  private cachedObservation(
+    keys: readonly KeyRef[],
+    snapshot: Snapshot,
+    plan: Plan,
+    now: Date,
+    full: boolean,
+  ): CachedObservation {
+    return {
       observedAt: now,
-      mode: this.deps.mode,
-      keys: this.deps.buildKeyViews(snapshot, plan, now),
-      journal,
-      unreadableKeys: snapshot.unreadableKeys,
-    }) as KeysAnswer;
+      keyIds: [...new Set(keys.map(keyRefId))].sort(),
+      full,
+      views: toJson(this.deps.buildKeyViews(snapshot, plan, now)) as KeyViewLike[],
+      unreadableKeys: { ...snapshot.unreadableKeys },
+    };
+  }
+
+  /** Recent journal entries per key: cached for the max age, read concurrently (bounded) where missing. */
+  private async recentJournal(
+    keyIds: readonly string[],
+    maxAgeMs: number,
+  ): Promise<Record<string, JournalEntry[]>> {
+    const journal: Record<string, JournalEntry[]> = {};
+    await mapWithConcurrency(
+      keyIds,
+      this.deps.journalReadConcurrency ?? DEFAULT_JOURNAL_READ_CONCURRENCY,
+      async (keyId) => {
+        const cached = this.views.freshJournal(keyId, this.deps.clock.now(), maxAgeMs);
+        const entries = cached
+          ? cached.entries
+          : await this.views.singleFlight(`journal:${keyId}`, () => this.readJournal(keyId));
+        journal[keyId] = [...entries];
+      },
+    );
+    return journal;
+  }
+
+  private async readJournal(keyId: string): Promise<JournalEntry[]> {
+    const readAt = this.deps.clock.now();
+    try {
+      const entries = toJson(await this.deps.journal.recent(keyId, RECENT_JOURNAL_ENTRIES)) as JournalEntry[];
+      this.views.rememberJournal(keyId, { entries, readAt });
+      return entries;
+    } catch (error) {
+      this.deps.log.warn("journal not readable for the keys view", {
+        key: keyId,
+        detail: describeError(error),
+      });
+      return [];
+    }
   }
 
   /**
@@ -456,6 +578,7 @@ export class RotationService {
       }
       const now = this.deps.clock.now();
       const created = await this.deps.keyVault.createVersion(key);
+      this.views.forgetKeys([keyId]);
       this.deps.log.info("emergency rotation created a version", {
         key: keyId,
         version: created.version,
@@ -553,9 +676,14 @@ export class RotationService {
     });
   }
 
-  private async observePlanApply(keys: KeyRef[], busy: string[], trigger: string): Promise<ReconcileResult> {
+  private async observePlanApply(
+    keys: KeyRef[],
+    busy: string[],
+    trigger: string,
+    full = false,
+  ): Promise<ReconcileResult> {
     const runId = randomUUID();
-    const { plan, report } = await this.planAndMaybeApply(keys, trigger, runId, true);
+    const { plan, report } = await this.planAndMaybeApply(keys, trigger, runId, true, full);
     return {
       status: "done",
       keyIds: keys.map(keyRefId),
@@ -571,10 +699,12 @@ export class RotationService {
     trigger: string,
     runId: string,
     apply: boolean,
+    full = false,
   ): Promise<{ plan: Plan; report?: ApplyReport }> {
     const now = this.deps.clock.now();
     const snapshot = await this.deps.observe(keys, now);
     const plan = this.deps.plan(snapshot, this.deps.policy, now);
+    this.deps.metrics?.planned(snapshot, plan, now);
     this.deps.log.info("plan made", {
       trigger,
       runId,
@@ -586,14 +716,67 @@ export class RotationService {
     for (const [keyId, problem] of Object.entries(snapshot.unreadableKeys)) {
       this.deps.log.warn("key not readable this run", { key: keyId, trigger, runId, detail: problem });
     }
-    if (!apply) return { plan };
+    if (!apply) {
+      this.views.remember(this.cachedObservation(keys, snapshot, plan, now, full));
+      return { plan };
+    }
     const report = await this.deps.applier.apply(plan, snapshot, {
       runId,
       trigger,
       mode: this.deps.mode,
       now,
     });
+    this.refreshViews(keys, snapshot, plan, now, full, report);
+    this.countOutcomes(plan, report);
     return { plan, report };
+  }
+
+  /** Disables done and repoints failed, for the metrics. */
+  private countOutcomes(plan: Plan, report: ApplyReport): void {
+    const metrics = this.deps.metrics;
+    if (!metrics) return;
+    for (const step of report.steps) {
+      if (step.type === "disable" && step.status === "done") {
+        const action = plan.actions.find(
+          (candidate) =>
+            candidate.type === "disable" &&
+            keyRefId(candidate.key) === step.keyId &&
+            candidate.version === step.version,
+        );
+        metrics.versionDisabled(step.keyId, action?.reason ?? "unknown");
+      } else if (step.type === "repoint" && step.status === "failed") {
+        const action = plan.actions.find(
+          (candidate) =>
+            candidate.type === "repoint" &&
+            candidate.consumerId === step.consumerId &&
+            candidate.pin === step.pin,
+        );
+        metrics.repointFailed(
+          step.keyId,
+          action?.type === "repoint" ? action.consumerKind : "unknown",
+          step.reason ?? "unknown",
+        );
+      }
+    }
+  }
+
+  /**
+   * After a run: its observation serves the next views if the run changed nothing; keys it
+   * changed are forgotten, so the next view observes them again. Every key's journal in the
+   * run may have new entries.
+   */
+  private refreshViews(
+    keys: readonly KeyRef[],
+    snapshot: Snapshot,
+    plan: Plan,
+    now: Date,
+    full: boolean,
+    report: ApplyReport,
+  ): void {
+    this.views.forgetJournals(keys.map(keyRefId));
+    const changed = new Set(report.steps.filter((step) => step.status === "done").map((step) => step.keyId));
+    if (changed.size > 0) this.views.forgetKeys(changed);
+    else this.views.remember(this.cachedObservation(keys, snapshot, plan, now, full));
   }
 
   /** Versions of the key; NotFoundError when the key does not exist in its vault. */

@@ -95,7 +95,7 @@ function setup(mode: "enforce" | "report" = "enforce", observeFails = false, opt
       return options.observe ? options.observe() : aSnapshot();
     },
     plan: (_snapshot, _policy, now) => ({ now, actions: [], holds: [], blocks: [], targets: {} }),
-    buildKeyViews: () => [{ key: "kv1/cmk" }],
+    buildKeyViews: () => [{ id: "kv1/cmk" }],
     applier: {
       apply: async (plan): Promise<ApplyReport> => {
         applied.push(plan);
@@ -389,7 +389,7 @@ describe("RotationService.currentPlan", () => {
   it("returns the views and the recent journal of each key, as plain JSON", async () => {
     const { service } = setup();
     const answer = await service.currentPlan({ vault: "kv1", key: "cmk" });
-    expect(answer).toMatchObject({ mode: "enforce", keys: [{ key: "kv1/cmk" }], journal: { "kv1/cmk": [] } });
+    expect(answer).toMatchObject({ mode: "enforce", keys: [{ id: "kv1/cmk" }], journal: { "kv1/cmk": [] } });
     expect(typeof answer.observedAt).toBe("string");
   });
 });

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { customTopicService, MAX_PUBLISH_BYTES } from "../../../../sandbox/eventgrid/customTopic.js";
+import {
+  customTopicService,
+  MAX_EVENT_BYTES,
+  MAX_PUBLISH_BYTES,
+} from "../../../../sandbox/eventgrid/customTopic.js";
 import type { SandboxRequest } from "../../../../sandbox/http.js";
 import { mintSandboxToken } from "../../../../sandbox/identity.js";
 import { builtInRoleDefinitions } from "../../../../sandbox/rbac.js";
@@ -122,10 +126,33 @@ describe("Event Grid custom topic", () => {
     expect((response.body as { error: { message: string } }).error.message).toMatch(message);
   });
 
-  it("refuses a body over 1 MB with 413", async () => {
+  it("refuses a request over 1,536,000 bytes with 413, and keeps none of its events", async () => {
     const store = topicStore();
-    const big = [{ ...event, data: "x".repeat(MAX_PUBLISH_BYTES) }];
-    expect((await customTopicService.handle(request(big), store)).status).toBe(413);
+    const third = Math.ceil(MAX_PUBLISH_BYTES / 3);
+    const big = [1, 2, 3].map((n) => ({ ...event, id: `e${n}`, data: "x".repeat(third) }));
+    const answer = await customTopicService.handle(request(big), store);
+    expect(answer.status).toBe(413);
+    expect(JSON.stringify(answer.body)).toContain("The maximum size (1536000) has been exceeded.");
+    expect(store.publishedEvents).toEqual([]);
+  });
+
+  it("accepts a request over 1 MiB whose events are each under the per-event limit, as Event Grid does", async () => {
+    const store = topicStore();
+    const batch = [1, 2].map((n) => ({ ...event, id: `e${n}`, data: "x".repeat(600_000) }));
+    expect((await customTopicService.handle(request(batch), store)).status).toBe(200);
+    expect(store.publishedEvents).toHaveLength(2);
+  });
+
+  it("refuses one event over 1,049,600 bytes with 413, even alone in its request", async () => {
+    const store = topicStore();
+    const envelope = JSON.stringify({ ...event, data: "" }).length;
+    const atLimit = [{ ...event, data: "x".repeat(MAX_EVENT_BYTES - envelope) }];
+    expect((await customTopicService.handle(request(atLimit), store)).status).toBe(200);
+    const overLimit = [event, { ...event, id: "e2", data: "x".repeat(MAX_EVENT_BYTES - envelope + 1) }];
+    const answer = await customTopicService.handle(request(overLimit), store);
+    expect(answer.status).toBe(413);
+    expect(JSON.stringify(answer.body)).toContain("The maximum size (1049600) has been exceeded.");
+    expect(store.publishedEvents).toHaveLength(1);
   });
 
   it("refuses an unknown api-version and an unknown topic", async () => {
