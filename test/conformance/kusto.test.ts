@@ -3,8 +3,9 @@
  * list by subscription and resource group, and a PATCH long-running operation that
  * repoints the cluster's key; then every exchange against kusto.json 2023-08-15.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { applyStateChange, reflectKeyHealth } from "../../sandbox/consumers/consumerLifecycle.js";
+import { unwrapSchedule, updateConsumerBehaviour } from "../../sandbox/consumers/consumerSimulation.js";
 import {
   DATA_RESOURCE_GROUP,
   expectRecordingConforms,
@@ -49,7 +50,19 @@ describe("Kusto clusters conformance", () => {
     applyStateChange(run.sandbox.store, { id, state: "Stopped" });
     const stopped = await kusto.clusters.get(DATA_RESOURCE_GROUP, "adx-latest");
     expect(stopped).toMatchObject({ state: "Stopped", provisioningState: "Succeeded", enableAutoStop: true });
+    const restartedAt = run.sandbox.store.now();
     applyStateChange(run.sandbox.store, { id, state: "Running" });
+    // A started cluster first unwraps its key again, and shows that unwrap's outcome: wait for
+    // it, so the failure set below is what the next read shows, not what the restart overwrote.
+    await vi.waitFor(
+      () => {
+        const { lastUnwrapAt } = unwrapSchedule(run.sandbox.store, consumer);
+        if (lastUnwrapAt === undefined || lastUnwrapAt < restartedAt) throw new Error("not restarted yet");
+      },
+      { timeout: 60_000, interval: 50 },
+    );
+    // And no periodic unwrap lands between the failure and the read.
+    updateConsumerBehaviour(run.sandbox.store, { id, unwrapIntervalSeconds: 3600, jitterSeconds: 0 });
     reflectKeyHealth(run.sandbox.store, consumer, {
       pin: "key",
       vault: "kv-cmk-1",
