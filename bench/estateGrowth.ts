@@ -10,9 +10,9 @@
  *                         against the view's bounded concurrent reads (8 at a time, now)
  */
 import type { AzuriteTables } from "../sandbox/azurite.js";
-import { mapWithConcurrency } from "../src/apply/concurrency.js";
 import { TableJournal } from "../src/journal/journal.js";
 import { openRotatorTable } from "../src/journal/rotatorTable.js";
+import { mapLimited } from "../src/mapLimited.js";
 import type { AuditEvidence, ConsumerSnapshot, KeyRef, KeySnapshot, Policy, Snapshot } from "../src/model.js";
 import { keyRefId } from "../src/model.js";
 import { pinsKey } from "../src/plan/keyContext.js";
@@ -153,7 +153,7 @@ export async function measureEstateGrowth(
   });
   const journal = new TableJournal(table);
   const keyIds = Array.from({ length: options.journalKeys }, (_, index) => `kv-bench/bench-key-${index}`);
-  await mapWithConcurrency(keyIds, 8, async (keyId) => {
+  await mapLimited(keyIds, 8, async (keyId) => {
     for (let entry = 0; entry < options.journalEntries; entry++) {
       await journal.record({
         at: new Date(now.getTime() - entry * 1000),
@@ -173,7 +173,7 @@ export async function measureEstateGrowth(
   const sequential = await timed(async () => {
     for (const keyId of keyIds) await journal.recent(keyId, 20);
   });
-  const concurrent = await timed(() => mapWithConcurrency(keyIds, 8, (keyId) => journal.recent(keyId, 20)));
+  const concurrent = await timed(() => mapLimited(keyIds, 8, (keyId) => journal.recent(keyId, 20)));
   return {
     growth,
     journal: [

@@ -13,6 +13,7 @@ import { keyIdOf, sameKey } from "../adapters/keyRef.js";
 import { formatIsoDuration } from "../duration.js";
 import { describeError } from "../errors.js";
 import type { Journal, JournalAction, JournalEntry, JournalOutcome } from "../journal/journal.js";
+import { mapLimited } from "../mapLimited.js";
 import {
   type Block,
   type ConsumerKind,
@@ -33,7 +34,6 @@ import {
 import type { OutcomeEvent, OutcomePublisher, PublishResult } from "../outcomes/outcomeEvents.js";
 import { orderVersions, versionsOlderThan } from "../plan/versionOrder.js";
 import type { RotatorLog } from "../rotation/log.js";
-import { mapWithConcurrency } from "./concurrency.js";
 
 /** The consumer adapter calls apply needs. */
 export interface ApplyConsumerAdapter {
@@ -153,15 +153,11 @@ export class PlanApplier {
       group.push(action);
       byConsumer.set(action.consumerId, group);
     }
-    const groups = await mapWithConcurrency(
-      [...byConsumer.values()],
-      this.deps.repointConcurrency,
-      async (group) => {
-        const steps: StepReport[] = [];
-        for (const action of group) steps.push(await this.repoint(action, snapshot, run, events));
-        return steps;
-      },
-    );
+    const groups = await mapLimited([...byConsumer.values()], this.deps.repointConcurrency, async (group) => {
+      const steps: StepReport[] = [];
+      for (const action of group) steps.push(await this.repoint(action, snapshot, run, events));
+      return steps;
+    });
     for (const steps of groups) report.steps.push(...steps);
 
     let discovery: ReturnType<NonNullable<ApplyDeps["discoverConsumers"]>> | undefined;

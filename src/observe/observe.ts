@@ -22,6 +22,7 @@ import type { KeyVaultAdapter } from "../adapters/keyVault.js";
 import { type ConsumerDiscovery, consumerDiscoveryFromFactory } from "../adapters/resourceGraph.js";
 import type { AzureClientFactory } from "../azure/clientFactory.js";
 import { describeError } from "../errors.js";
+import { mapLimited } from "../mapLimited.js";
 import {
   type AuditEvidence,
   type CallerAttribution,
@@ -35,7 +36,6 @@ import {
 import { consumerAttributions } from "../plan/callers.js";
 import type { RotatorLog } from "../rotation/log.js";
 import type { AuditTable, ManagedVault } from "../settings.js";
-import { mapLimited } from "./mapLimited.js";
 
 export interface ObserveConfig {
   managedVaults: readonly ManagedVault[];

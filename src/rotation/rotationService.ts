@@ -17,7 +17,6 @@
 import { randomUUID } from "node:crypto";
 import { sameKey, validateName } from "../adapters/keyRef.js";
 import type { ApplyReport, PlanApplier } from "../apply/applyPlan.js";
-import { mapWithConcurrency } from "../apply/concurrency.js";
 import { formatIsoDuration } from "../duration.js";
 import {
   AzureCallError,
@@ -31,6 +30,7 @@ import {
 import { type IdempotencyStore, requestFingerprint } from "../idempotency/idempotencyStore.js";
 import type { Journal, JournalEntry } from "../journal/journal.js";
 import { type Clock, holdingLeases, type KeyLock, type Lease } from "../lock/keyLease.js";
+import { mapLimited } from "../mapLimited.js";
 import {
   type KeyRef,
   type KeyVersionFacts,
@@ -435,7 +435,7 @@ export class RotationService {
     maxAgeMs: number,
   ): Promise<Record<string, JournalEntry[]>> {
     const journal: Record<string, JournalEntry[]> = {};
-    await mapWithConcurrency(
+    await mapLimited(
       keyIds,
       this.deps.journalReadConcurrency ?? DEFAULT_JOURNAL_READ_CONCURRENCY,
       async (keyId) => {

@@ -1,8 +1,11 @@
-/** Maps `items` through `fn` with at most `limit` calls in flight; results keep the input order. */
+/**
+ * Maps `items` through `work` with at most `limit` calls in flight; results keep the input
+ * order. The one bounded-concurrency helper: observation, discovery, apply and the views use it.
+ */
 export async function mapLimited<T, R>(
   items: readonly T[],
   limit: number,
-  fn: (item: T) => Promise<R>,
+  work: (item: T, index: number) => Promise<R>,
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
@@ -10,7 +13,7 @@ export async function mapLimited<T, R>(
     while (next < items.length) {
       const index = next;
       next += 1;
-      results[index] = await fn(items[index] as T);
+      results[index] = await work(items[index] as T, index);
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
