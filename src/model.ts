@@ -142,6 +142,12 @@ export interface ConsumerSnapshot {
   runState?: string;
   /** Every principal id the resource carries (system-assigned and user-assigned), lower case. */
   principalIds?: string[];
+  /**
+   * Where these facts come from: the Resource Graph row discovery fetched (it may lag Resource
+   * Manager), or a fresh ARM GET (absent means a fresh read). A disable is planned only on
+   * fresh reads of every consumer of its key (`src/plan/freshReads.ts`).
+   */
+  readFrom?: "resource-graph";
 }
 
 /** Whether a consumer makes calls now: it has no run state, or it is Running (or updating while running). */

@@ -120,6 +120,7 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     mode: settings.mode,
     keyVault: rotationKeyVault,
     observe: (keys, now) => observation.observe(keys, now),
+    confirmConsumers: (snapshot, consumerIds) => observation.confirm(snapshot, consumerIds),
     plan,
     buildKeyViews,
     applier,

@@ -1,9 +1,10 @@
 /**
  * Consumer discovery: ONE Resource Graph query over the configured subscriptions for every
- * resource type a consumer adapter announces, paged with `$skipToken`. Each row is handed to
- * its kind's adapter, which says which consumers it stands for and which keys it saw (the
- * Cassandra adapter expands a cluster into its data centers through Resource Manager).
- * Candidates are confirmed later by each adapter's ARM GET. The same rows name the principals
+ * resource type a consumer adapter announces, 1,000 rows a page (`$top`), paged with
+ * `$skipToken`. Each row is handed to its kind's adapter, which says which consumers it stands
+ * for, which keys it saw and the consumer's facts from the row (the Cassandra adapter expands a
+ * cluster into its data centers through Resource Manager, clusters at the same time). Rows
+ * may lag Resource Manager: a disable is planned only on fresh ARM reads (`plan/freshReads.ts`). The same rows name the principals
  * every such resource carries (`identity.principalId`, `identity.userAssignedIdentities.*.principalId`),
  * so callers in the audit logs can be named; callers still unknown after that are resolved with
  * one more query per run (`resolvePrincipals`), never one per caller.
@@ -11,6 +12,7 @@
 import type { QueryRequest, QueryResponse } from "@azure/arm-resourcegraph";
 import type { AzureClientFactory } from "../azure/clientFactory.js";
 import { AzureCallError, describeError, ValidationError } from "../errors.js";
+import { mapLimited } from "../mapLimited.js";
 import type { CallerAttribution, ConsumerKind } from "../model.js";
 import { describeAzureFailure, failureText } from "./azureFailure.js";
 import { isRecord } from "./consumers/armResource.js";
@@ -64,6 +66,12 @@ const USER_ASSIGNED_IDENTITY_TYPE = "microsoft.managedidentity/userassignedident
 
 /** Safety net against a service that keeps handing out skip tokens. */
 const MAX_PAGES = 1000;
+
+/** Rows per page: Resource Graph's largest `$top` (its default is 100). */
+export const DISCOVERY_PAGE_SIZE = 1000;
+
+/** Rows expanded at once (a Cassandra cluster row lists its data centers through Resource Manager). */
+const ROW_EXPANSION_CONCURRENCY = 8;
 
 /** The discovery query for the given adapters (types are code constants, still validated). */
 export function discoveryQuery(adapters: readonly ConsumerAdapter[]): string {
@@ -216,7 +224,11 @@ export function createConsumerDiscovery(
           response = await api.resources({
             subscriptions: validated,
             query,
-            options: { resultFormat: "objectArray", ...(skipToken ? { skipToken } : {}) },
+            options: {
+              resultFormat: "objectArray",
+              top: DISCOVERY_PAGE_SIZE,
+              ...(skipToken ? { skipToken } : {}),
+            },
           });
         } catch (error) {
           const failure = describeAzureFailure(error);
@@ -260,19 +272,19 @@ export function createConsumerDiscovery(
           problems.push({ id: "(query)", message: `Resource Graph kept paging after ${MAX_PAGES} pages` });
       }
 
-      const consumers: DiscoveredConsumer[] = [];
       const principals: Record<string, CallerAttribution> = {};
-      for (const row of rows) {
-        Object.assign(principals, principalsOfRow(row, all));
+      for (const row of rows) Object.assign(principals, principalsOfRow(row, all));
+      const expanded = await mapLimited(rows, ROW_EXPANSION_CONCURRENCY, async (row) => {
         const adapter = byType.get(row.type);
-        if (!adapter) continue;
+        if (!adapter) return [];
         try {
-          consumers.push(...(await adapter.candidatesFromRow(row)));
+          return await adapter.candidatesFromRow(row);
         } catch (error) {
           problems.push({ id: row.id, message: describeError(error) });
+          return [];
         }
-      }
-      return { consumers, problems, principals };
+      });
+      return { consumers: expanded.flat(), problems, principals };
     },
   };
 }

@@ -3,8 +3,9 @@
  * tests and the plan command get their clients here, so production and sandbox differ
  * only in the `AzureTransport` passed in. Every client carries the same two policies
  * (pipelinePolicies.ts), run on every attempt: each request is reported to `onRequest` (the
- * metrics: API, method, status, duration), and Resource Manager writes are paced under the
- * write budget by the factory's one `ArmWritePacer`.
+ * metrics: API, method, status, duration), and Resource Manager writes and reads are paced
+ * under their budgets by the factory's one `ArmWritePacer` and `ArmReadPacer`, Resource Graph
+ * queries under its quota by the `ResourceGraphPacer`.
  */
 import { CosmosDBManagementClient } from "@azure/arm-cosmosdb";
 import { KustoManagementClient } from "@azure/arm-kusto";
@@ -14,9 +15,11 @@ import { KeyClient } from "@azure/keyvault-keys";
 import { LogsQueryClient } from "@azure/monitor-query-logs";
 import {
   type AdditionalPolicyConfig,
+  ArmReadPacer,
   ArmWritePacer,
   type AzureRequestInfo,
   azureRequestsPolicy,
+  ResourceGraphPacer,
 } from "./pipelinePolicies.js";
 import { type AzureTransport, httpClientFor } from "./transport.js";
 
@@ -28,12 +31,18 @@ export interface AzureClientFactoryOptions {
   onRequest?: (info: AzureRequestInfo) => void;
   /** Paces Resource Manager writes; default one pacer with Azure's write budget per factory. */
   armWritePacer?: ArmWritePacer;
+  /** Paces Resource Manager reads; default one pacer with Azure's read budget per factory. */
+  armReadPacer?: ArmReadPacer;
 }
 
 export interface AzureClientFactory {
   readonly transport: AzureTransport;
   /** The pacer of this factory's Resource Manager writes. */
   readonly armWritePacer: ArmWritePacer;
+  /** The pacer of this factory's Resource Manager reads. */
+  readonly armReadPacer: ArmReadPacer;
+  /** The pacer of this factory's Resource Graph queries. */
+  readonly resourceGraphPacer: ResourceGraphPacer;
   /** The policies every client here carries, for clients built elsewhere (the journal table). */
   readonly policies: AdditionalPolicyConfig[];
   keys(vaultUrl: string): KeyClient;
@@ -53,11 +62,15 @@ export function createAzureClientFactory(
   const armEndpoint = transport.armEndpoint ?? DEFAULT_ARM_ENDPOINT;
   const armHost = new URL(armEndpoint).hostname;
   const armWritePacer = options.armWritePacer ?? new ArmWritePacer(undefined, undefined, armHost);
+  const armReadPacer = options.armReadPacer ?? new ArmReadPacer(undefined, undefined, armHost);
+  const resourceGraphPacer = new ResourceGraphPacer(undefined, armHost);
   const policies: AdditionalPolicyConfig[] = [
     ...(options.onRequest
       ? [{ policy: azureRequestsPolicy(options.onRequest, { armHost }), position: "perRetry" as const }]
       : []),
     { policy: armWritePacer.policy(), position: "perRetry" },
+    { policy: armReadPacer.policy(), position: "perRetry" },
+    { policy: resourceGraphPacer.policy(), position: "perRetry" },
   ];
   const common = { ...(httpClient ? { httpClient } : {}), additionalPolicies: policies };
   const logsEndpoint = transport.logsEndpoint ?? DEFAULT_LOGS_ENDPOINT;
@@ -66,6 +79,8 @@ export function createAzureClientFactory(
   return {
     transport,
     armWritePacer,
+    armReadPacer,
+    resourceGraphPacer,
     policies,
     keys(vaultUrl) {
       let client = keyClients.get(vaultUrl);

@@ -2,7 +2,9 @@
  * Observation: everything the planner needs about a set of keys, gathered in one pass.
  *
  *   keys ──► versions + canary read (Key Vault / Managed HSM)
- *   subscriptions ──► Resource Graph discovery ──► ARM GET per consumer of those keys
+ *   subscriptions ──► Resource Graph discovery ──► each consumer's facts from its row
+ *                     (an ARM GET only for a row that cannot tell them; fresh reads where they
+ *                     decide something: `confirmConsumers`, asked by `plan/freshReads.ts`)
  *   workspaces ──► ONE audit query per workspace (and table) for all its keys
  *   callers in the evidence ──► named: consumers, the Cosmos DB first-party app, the service,
  *                               resources discovery saw, then ONE Resource Graph query for the rest
@@ -95,6 +97,109 @@ function markIncomplete(evidence: AuditEvidence, problem: string): AuditEvidence
   };
 }
 
+/** A consumer's pins in the scope's spelling of each key, logged. */
+function canonicalPins(
+  keys: readonly KeyRef[],
+  snapshot: ConsumerSnapshot,
+  log: RotatorLog,
+): ConsumerSnapshot {
+  const pins = snapshot.pins.map((pin) => ({ ...pin, key: canonical(keys, pin.key) }));
+  for (const pin of pins) {
+    log.info("observed consumer pin", {
+      consumer: snapshot.id,
+      kind: snapshot.kind,
+      pin: pin.pin,
+      key: keyRefId(pin.key),
+      version: pin.version ?? "latest",
+      inUse: snapshot.inUse[pin.pin],
+      provisioningState: snapshot.provisioningState,
+      readFrom: snapshot.readFrom ?? "resource-manager",
+    });
+  }
+  return { ...snapshot, pins };
+}
+
+/** An ARM GET of one consumer; a failure is noted against every key it was seen with. */
+async function readConsumer(
+  deps: Pick<ObserveDeps, "consumers" | "log">,
+  candidate: Pick<DiscoveredConsumer, "id" | "kind" | "keys">,
+  noteProblem: (key: KeyRef, problem: string) => void,
+): Promise<ConsumerSnapshot | undefined> {
+  try {
+    return await deps.consumers[candidate.kind].read(candidate.id);
+  } catch (error) {
+    const problem = `consumer ${candidate.id} could not be read (${describeError(error)})`;
+    deps.log.warn("consumer could not be read", {
+      consumer: candidate.id,
+      kind: candidate.kind,
+      problem: describeError(error),
+    });
+    for (const seen of candidate.keys) noteProblem(seen.key, problem);
+    return undefined;
+  }
+}
+
+/**
+ * Reads the given consumers of a snapshot afresh through Resource Manager and puts what they
+ * answer in place of their Resource Graph facts. A consumer that cannot be read leaves the
+ * snapshot, and the evidence of every key it pinned becomes incomplete (nothing retires on it),
+ * as when observation itself cannot read a consumer.
+ */
+export async function confirmConsumers(
+  deps: Pick<ObserveDeps, "consumers" | "log" | "concurrency" | "config">,
+  snapshot: Snapshot,
+  consumerIds: readonly string[],
+): Promise<Snapshot> {
+  const wanted = new Set(consumerIds.map((id) => id.toLowerCase()));
+  const targets = snapshot.consumers.filter((consumer) => wanted.has(consumer.id.toLowerCase()));
+  if (targets.length === 0) return snapshot;
+  const keys = snapshot.keys.map((key) => key.key);
+  const problems = new Map<string, string[]>();
+  const noteProblem = (key: KeyRef, problem: string) => {
+    const keyId = keyRefId(canonical(keys, key));
+    problems.set(keyId, [...(problems.get(keyId) ?? []), problem]);
+  };
+  const fresh = new Map<string, ConsumerSnapshot | undefined>();
+  await mapLimited(targets, deps.concurrency ?? 8, async (consumer) => {
+    const read = await readConsumer(
+      deps,
+      {
+        id: consumer.id,
+        kind: consumer.kind,
+        keys: consumer.pins.map((pin) => ({ key: pin.key, version: pin.version })),
+      },
+      noteProblem,
+    );
+    fresh.set(consumer.id.toLowerCase(), read && canonicalPins(keys, read, deps.log));
+    // The audit window was sized by the row's backup retention: one read afresh may need longer.
+    const retentionMs = read?.backupRetention?.retentionMs ?? 0;
+    for (const pin of read?.pins ?? []) {
+      const window = snapshot.evidence[keyRefId(canonical(keys, pin.key))];
+      if (!window) continue;
+      const covered = snapshot.observedAt.getTime() - window.from.getTime() - deps.config.ingestionMarginMs;
+      if (retentionMs > covered)
+        noteProblem(
+          pin.key,
+          `consumer ${consumer.id} keeps backups for ${Math.round(retentionMs / 3_600_000)} hours by a fresh read, longer than the audit window its Resource Graph row gave; the next observation looks back far enough`,
+        );
+    }
+  });
+  const consumers = snapshot.consumers.flatMap((consumer) => {
+    const id = consumer.id.toLowerCase();
+    if (!fresh.has(id)) return [consumer];
+    const read = fresh.get(id);
+    return read ? [read] : [];
+  });
+  const evidence = { ...snapshot.evidence };
+  for (const [keyId, keyProblems] of problems) {
+    let updated = evidence[keyId];
+    if (!updated) continue;
+    for (const problem of keyProblems) updated = markIncomplete(updated, problem);
+    evidence[keyId] = updated;
+  }
+  return { ...snapshot, consumers, evidence };
+}
+
 export async function observe(deps: ObserveDeps, scope: ObserveScope, now: Date): Promise<Snapshot> {
   const { config, log } = deps;
   const concurrency = deps.concurrency ?? 8;
@@ -138,31 +243,9 @@ export async function observe(deps: ObserveDeps, scope: ObserveScope, now: Date)
     consumerProblems.set(keyId, [...(consumerProblems.get(keyId) ?? []), problem]);
   };
   const consumerReads = await mapLimited([...relevant.values()], concurrency, async (candidate) => {
-    try {
-      const snapshot = await deps.consumers[candidate.kind].read(candidate.id);
-      const pins = snapshot.pins.map((pin) => ({ ...pin, key: canonical(keys, pin.key) }));
-      for (const pin of pins) {
-        log.info("observed consumer pin", {
-          consumer: snapshot.id,
-          kind: snapshot.kind,
-          pin: pin.pin,
-          key: keyRefId(pin.key),
-          version: pin.version ?? "latest",
-          inUse: snapshot.inUse[pin.pin],
-          provisioningState: snapshot.provisioningState,
-        });
-      }
-      return { ...snapshot, pins };
-    } catch (error) {
-      const problem = `consumer ${candidate.id} could not be read (${describeError(error)})`;
-      log.warn("consumer could not be read", {
-        consumer: candidate.id,
-        kind: candidate.kind,
-        problem: describeError(error),
-      });
-      for (const seen of candidate.keys) noteProblem(seen.key, problem);
-      return undefined;
-    }
+    // The row's facts when it had them; the ARM GET only when it did not.
+    const snapshot = candidate.facts ?? (await readConsumer(deps, candidate, noteProblem));
+    return snapshot && canonicalPins(keys, snapshot, log);
   });
   const consumers = consumerReads
     .filter((consumer): consumer is ConsumerSnapshot => consumer !== undefined)
@@ -310,9 +393,13 @@ export interface ObservationOptions {
   clock?: { now(): Date };
 }
 
-/** Observation over the real SDK clients: `observe(keys, now)` for the rotation service. */
+/**
+ * Observation over the real SDK clients: `observe(keys, now)` for the rotation service, and
+ * `confirm(snapshot, consumerIds)`, the fresh ARM reads a plan asks for.
+ */
 export function createObservation(options: ObservationOptions): {
   observe(keys: KeyRef[], now: Date): Promise<Snapshot>;
+  confirm(snapshot: Snapshot, consumerIds: readonly string[]): Promise<Snapshot>;
 } {
   const deps: ObserveDeps = {
     keyVault: options.keyVault,
@@ -323,5 +410,8 @@ export function createObservation(options: ObservationOptions): {
     log: options.log,
     ...(options.clock ? { clock: options.clock } : {}),
   };
-  return { observe: (keys, now) => observe(deps, { keys }, now) };
+  return {
+    observe: (keys, now) => observe(deps, { keys }, now),
+    confirm: (snapshot, consumerIds) => confirmConsumers(deps, snapshot, consumerIds),
+  };
 }

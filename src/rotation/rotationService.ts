@@ -43,6 +43,7 @@ import {
   type StepOutcome,
   TAGS,
 } from "../model.js";
+import { planOnFreshReads } from "../plan/freshReads.js";
 import { orderVersions } from "../plan/versionOrder.js";
 import type { RotatorMetrics } from "../telemetry/rotatorMetrics.js";
 import type { EmergencyLedger } from "./emergencyLedger.js";
@@ -78,6 +79,12 @@ export interface RotationDeps {
   /** Observation of exactly these keys (versions, consumers, audit evidence). */
   observe(keys: KeyRef[], now: Date): Promise<Snapshot>;
   plan(snapshot: Snapshot, policy: Policy, now: Date): Plan;
+  /**
+   * Fresh ARM reads of the given consumers in place of their Resource Graph facts: what a
+   * plan needs before it disables (`plan/freshReads.ts`). Required when `observe` answers
+   * consumers read from Resource Graph rows; without it every consumer is taken as read afresh.
+   */
+  confirmConsumers?(snapshot: Snapshot, consumerIds: readonly string[]): Promise<Snapshot>;
   /** JSON-ready per-key view of a plan (GET /api/keys, dashboard, plan command), one per key id. */
   buildKeyViews(snapshot: Snapshot, plan: Plan, now: Date): KeyViewLike[];
   applier: Pick<PlanApplier, "apply">;
@@ -402,8 +409,7 @@ export class RotationService {
   /** Observes, plans and builds the views of `keys`, and remembers them for the next viewers. */
   private async observeForViews(keys: KeyRef[], full: boolean): Promise<CachedObservation> {
     const now = this.deps.clock.now();
-    const snapshot = await this.deps.observe(keys, now);
-    const plan = this.deps.plan(snapshot, this.deps.policy, now);
+    const { snapshot, plan } = await this.observeAndPlan(keys, now);
     this.deps.metrics?.planned(snapshot, plan, now);
     for (const keySnapshot of snapshot.keys) {
       if (keySnapshot.versions.length === 0 && !full) throw this.keyNotFound(keySnapshot.key);
@@ -411,6 +417,18 @@ export class RotationService {
     const observation = this.cachedObservation(keys, snapshot, plan, now, full);
     this.views.remember(observation);
     return observation;
+  }
+
+  /** Observation, then the plan, with the fresh consumer reads it needs (`plan/freshReads.ts`). */
+  private async observeAndPlan(
+    keys: KeyRef[],
+    now: Date,
+  ): Promise<{ snapshot: Snapshot; plan: Plan; confirmed: number }> {
+    const observed = await this.deps.observe(keys, now);
+    const makePlan = (snapshot: Snapshot) => this.deps.plan(snapshot, this.deps.policy, now);
+    const confirm = this.deps.confirmConsumers?.bind(this.deps);
+    if (!confirm) return { snapshot: observed, plan: makePlan(observed), confirmed: 0 };
+    return planOnFreshReads(observed, makePlan, confirm);
   }
 
   private cachedObservation(
@@ -702,8 +720,7 @@ export class RotationService {
     full = false,
   ): Promise<{ plan: Plan; report?: ApplyReport }> {
     const now = this.deps.clock.now();
-    const snapshot = await this.deps.observe(keys, now);
-    const plan = this.deps.plan(snapshot, this.deps.policy, now);
+    const { snapshot, plan, confirmed } = await this.observeAndPlan(keys, now);
     this.deps.metrics?.planned(snapshot, plan, now);
     this.deps.log.info("plan made", {
       trigger,
@@ -712,6 +729,7 @@ export class RotationService {
       actions: plan.actions.length,
       holds: plan.holds.length,
       blocks: plan.blocks.length,
+      consumersReadAfresh: confirmed,
     });
     for (const [keyId, problem] of Object.entries(snapshot.unreadableKeys)) {
       this.deps.log.warn("key not readable this run", { key: keyId, trigger, runId, detail: problem });

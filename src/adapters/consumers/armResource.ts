@@ -243,3 +243,16 @@ export async function beginRepointWith(
     };
   }
 }
+
+/**
+ * A consumer's facts from its Resource Graph row, marked as such; undefined when the row does
+ * not read cleanly (observation then reads the consumer through Resource Manager, where an
+ * odd payload is reported against the consumer's key as before).
+ */
+export function rowFacts(build: () => ConsumerSnapshot): ConsumerSnapshot | undefined {
+  try {
+    return { ...build(), readFrom: "resource-graph" };
+  } catch {
+    return undefined;
+  }
+}

@@ -22,6 +22,7 @@ import {
   parseArmId,
   principalIdsOf,
   readError,
+  rowFacts,
 } from "./armResource.js";
 import type { ConsumerAdapter, DiscoveredConsumer } from "./consumerAdapter.js";
 
@@ -110,6 +111,19 @@ export function cassandraConsumerFacts(json: CassandraDataCenterJson, subject: s
 }
 
 export function createCassandraAdapter(apiFor: (subscriptionId: string) => CassandraApi): ConsumerAdapter {
+  // Data centers of one cluster read at the same time share the cluster's GET: each cluster is
+  // read once, and a read started after it settled reads afresh.
+  const clusterReads = new Map<string, Promise<unknown>>();
+  const readCluster = (subscriptionId: string, resourceGroup: string, clusterName: string) => {
+    const id = `${subscriptionId}/${resourceGroup}/${clusterName}`.toLowerCase();
+    const known = clusterReads.get(id);
+    if (known) return known;
+    const reading = apiFor(subscriptionId)
+      .getCluster(resourceGroup, clusterName)
+      .finally(() => clusterReads.delete(id));
+    clusterReads.set(id, reading);
+    return reading;
+  };
   const adapter: ConsumerAdapter = {
     kind: "cassandra",
     resourceGraphType: "microsoft.documentdb/cassandraclusters",
@@ -126,13 +140,27 @@ export function createCassandraAdapter(apiFor: (subscriptionId: string) => Cassa
           if (!isRecord(dataCenter)) continue;
           const id = optionalString(dataCenter, "id", `data center of ${row.id}`);
           if (!id) continue;
-          const { pins } = pinsOf(dataCenter, `Cassandra data center ${id}`);
+          const subject = `Cassandra data center ${id}`;
+          const { pins } = pinsOf(dataCenter, subject);
           if (pins.length === 0) continue;
+          // The listed data center carries its properties, and the row is its cluster's: no GET of either.
+          const facts = rowFacts(() =>
+            cassandraConsumerFacts(
+              {
+                id,
+                subscriptionId: cluster.subscriptionId,
+                dataCenter,
+                cluster: { properties: row.properties, identity: row.identity },
+              },
+              subject,
+            ),
+          );
           candidates.push({
             id,
             kind: "cassandra",
             subscriptionId: cluster.subscriptionId,
             keys: pins.map(({ key, version }) => ({ key, version })),
+            ...(facts ? { facts } : {}),
           });
         }
       } catch (error) {
@@ -151,7 +179,7 @@ export function createCassandraAdapter(apiFor: (subscriptionId: string) => Cassa
       try {
         [dataCenter, cluster] = await Promise.all([
           api.getDataCenter(arm.resourceGroup, clusterName, dataCenterName),
-          api.getCluster(arm.resourceGroup, clusterName),
+          readCluster(arm.subscriptionId, arm.resourceGroup, clusterName),
         ]);
       } catch (error) {
         throw readError(id, "read Cassandra data center", error);

@@ -23,6 +23,12 @@ export interface DiscoveredConsumer {
   kind: ConsumerKind;
   subscriptionId: string;
   keys: ParsedKeyId[];
+  /**
+   * The consumer's facts read from the same Resource Graph row (it carries the ARM GET's
+   * `properties` and `identity`), marked `readFrom: "resource-graph"`; absent when the row
+   * cannot tell them, and then observation reads the consumer through Resource Manager.
+   */
+  facts?: ConsumerSnapshot;
 }
 
 export interface ConsumerAdapter {
@@ -31,7 +37,8 @@ export interface ConsumerAdapter {
   readonly resourceGraphType: string;
   /**
    * The consumers one Resource Graph row stands for (none when it uses no customer-managed
-   * key). Cassandra lists the cluster's data centers through ARM here.
+   * key), with their facts from the row. Cassandra lists the cluster's data centers through
+   * ARM here (one call per cluster; the list carries each data center's properties).
    */
   candidatesFromRow(row: ResourceGraphRow): Promise<DiscoveredConsumer[]>;
   /**

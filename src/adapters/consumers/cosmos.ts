@@ -20,6 +20,7 @@ import {
   principalIdOfIdentity,
   principalIdsOf,
   readError,
+  rowFacts,
 } from "./armResource.js";
 import type { ConsumerAdapter } from "./consumerAdapter.js";
 
@@ -164,8 +165,20 @@ export function createCosmosAdapter(
       const parsed = optionalKeyUri(properties, "keyVaultKeyUri", subject);
       if (!parsed) return [];
       parseArmId(row.id, TYPE_PATH, "Cosmos DB account");
+      const facts = rowFacts(() =>
+        cosmosConsumerFacts(
+          { id: row.id, subscriptionId: row.subscriptionId, properties, identity: row.identity },
+          subject,
+        ),
+      );
       return [
-        { id: row.id, kind: "cosmos", subscriptionId: row.subscriptionId.toLowerCase(), keys: [parsed] },
+        {
+          id: row.id,
+          kind: "cosmos",
+          subscriptionId: row.subscriptionId.toLowerCase(),
+          keys: [parsed],
+          ...(facts ? { facts } : {}),
+        },
       ];
     },
 

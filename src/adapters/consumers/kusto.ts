@@ -21,6 +21,7 @@ import {
   principalIdOfIdentity,
   principalIdsOf,
   readError,
+  rowFacts,
 } from "./armResource.js";
 import type { ConsumerAdapter } from "./consumerAdapter.js";
 
@@ -121,12 +122,19 @@ export function createKustoAdapter(
       const settings = keySettingsOf(properties.keyVaultProperties, subject);
       if (!settings) return [];
       parseArmId(row.id, TYPE_PATH, "Kusto cluster");
+      const facts = rowFacts(() =>
+        kustoConsumerFacts(
+          { id: row.id, subscriptionId: row.subscriptionId, properties, identity: row.identity },
+          subject,
+        ),
+      );
       return [
         {
           id: row.id,
           kind: "kusto",
           subscriptionId: row.subscriptionId.toLowerCase(),
           keys: [{ key: settings.pin.key, version: settings.pin.version }],
+          ...(facts ? { facts } : {}),
         },
       ];
     },

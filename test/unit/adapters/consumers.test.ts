@@ -351,6 +351,107 @@ describe("kind specifics", () => {
     ]);
   });
 
+  it("Cassandra discovery takes each data center's facts from the list and the cluster row: no GET of either", async () => {
+    const gets: string[] = [];
+    const dataCenter = (name: string) => ({
+      id: `${RG}/Microsoft.DocumentDB/cassandraClusters/cass1/dataCenters/${name}`,
+      properties: { managedDiskCustomerKeyUri: `${VAULT}keys/key1/${V1}`, provisioningState: "Succeeded" },
+    });
+    const adapter = createCassandraAdapter(() => ({
+      async getCluster() {
+        gets.push("cluster");
+        return {};
+      },
+      async *listDataCenters() {
+        yield dataCenter("dc1");
+        yield dataCenter("dc2");
+      },
+      async getDataCenter() {
+        gets.push("dataCenter");
+        return {};
+      },
+      beginUpdateDataCenter: async () => undefined,
+    }));
+    const candidates = await adapter.candidatesFromRow({
+      id: `${RG}/Microsoft.DocumentDB/cassandraClusters/cass1`,
+      type: "microsoft.documentdb/cassandraclusters",
+      subscriptionId: SUB,
+      properties: { deallocated: true },
+      identity: { type: "SystemAssigned", principalId: "33333333-3333-3333-3333-333333333333" },
+    });
+    expect(gets).toEqual([]);
+    expect(candidates.map((candidate) => candidate.facts)).toEqual([
+      expect.objectContaining({
+        id: dataCenter("dc1").id,
+        readFrom: "resource-graph",
+        runState: "Deallocated",
+        identityPrincipalId: "33333333-3333-3333-3333-333333333333",
+        pins: [expect.objectContaining({ pin: "managedDisk", version: V1 })],
+      }),
+      expect.objectContaining({ id: dataCenter("dc2").id, readFrom: "resource-graph" }),
+    ]);
+  });
+
+  it("Cassandra data centers of one cluster read at the same time share one GET of the cluster", async () => {
+    let clusterGets = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const adapter = createCassandraAdapter(() => ({
+      async getCluster() {
+        clusterGets += 1;
+        await gate;
+        return { identity: { principalId: "33333333-3333-3333-3333-333333333333" } };
+      },
+      async *listDataCenters() {},
+      async getDataCenter(_rg, _cluster, name) {
+        return { id: name, properties: { managedDiskCustomerKeyUri: `${VAULT}keys/key1/${V1}` } };
+      },
+      beginUpdateDataCenter: async () => undefined,
+    }));
+    const ids = ["dc1", "dc2", "dc3"].map(
+      (dc) => `${RG}/Microsoft.DocumentDB/cassandraClusters/cass1/dataCenters/${dc}`,
+    );
+    const reads = Promise.all(ids.map((id) => adapter.read(id)));
+    release();
+    const snapshots = await reads;
+    expect(clusterGets).toBe(1);
+    expect(
+      snapshots.every((snapshot) => snapshot.identityPrincipalId === "33333333-3333-3333-3333-333333333333"),
+    ).toBe(true);
+    // A read after those settled reads the cluster afresh.
+    await adapter.read(ids[0] as string);
+    expect(clusterGets).toBe(2);
+  });
+
+  it("Kusto and Cosmos DB candidates carry their facts from the row; a row whose facts are odd carries none (then a GET decides)", async () => {
+    const kusto = createKustoAdapter(() => ({ get: async () => ({}), beginUpdate: async () => undefined }));
+    const row = {
+      id: `${RG}/Microsoft.Kusto/clusters/adx1`,
+      type: "microsoft.kusto/clusters",
+      subscriptionId: SUB,
+      properties: {
+        state: "Stopped",
+        keyVaultProperties: { keyVaultUri: VAULT, keyName: "key1", keyVersion: V1 },
+      },
+      identity: { type: "SystemAssigned", principalId: "22222222-2222-2222-2222-222222222222" },
+    };
+    const [candidate] = await kusto.candidatesFromRow(row);
+    expect(candidate?.facts).toMatchObject({ readFrom: "resource-graph", runState: "Stopped" });
+    const [odd] = await kusto.candidatesFromRow({ ...row, properties: { ...row.properties, state: 3 } });
+    expect(odd?.keys).toHaveLength(1);
+    expect(odd?.facts).toBeUndefined();
+    const cosmos = createCosmosAdapter(() => ({ get: async () => ({}) }));
+    const [account] = await cosmos.candidatesFromRow({
+      id: `${RG}/Microsoft.DocumentDB/databaseAccounts/c1`,
+      type: "microsoft.documentdb/databaseaccounts",
+      subscriptionId: SUB,
+      properties: { keyVaultKeyUri: `${VAULT}keys/key1`, keyVaultKeyUriVersion: V1 },
+    });
+    expect(account?.facts).toMatchObject({ readFrom: "resource-graph", inUse: { key: V1 } });
+  });
+
   it("a versionless Cosmos key URI follows the latest version", async () => {
     const adapter = createCosmosAdapter(() => ({
       get: async () => ({

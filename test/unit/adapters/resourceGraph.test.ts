@@ -91,6 +91,8 @@ describe("consumer discovery", () => {
     expect(requests[0]?.query).toBe(discoveryQuery(Object.values(adapters)));
     expect(requests[0]?.query).toContain("'microsoft.documentdb/cassandraclusters'");
     expect(requests[1]?.options?.skipToken).toBe("1");
+    // Resource Graph's largest page, on every page.
+    expect(requests.map((request) => request.options?.top)).toEqual([1000, 1000]);
     expect(result.problems).toEqual([]);
     expect(
       result.consumers.map((consumer) => [
@@ -101,6 +103,13 @@ describe("consumer discovery", () => {
     ).toEqual([
       ["kusto", "kv1", V1],
       ["cosmos", "hsm1", null],
+    ]);
+    // Each candidate carries its facts from the row, marked as such.
+    expect(
+      result.consumers.map((consumer) => [consumer.facts?.readFrom, consumer.facts?.pins[0]?.version]),
+    ).toEqual([
+      ["resource-graph", V1],
+      ["resource-graph", null],
     ]);
   });
 

@@ -6,10 +6,13 @@ import {
 } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
 import {
+  ArmReadPacer,
   ArmWritePacer,
   type AzureRequestInfo,
   azureApiOf,
   azureRequestsPolicy,
+  quotaResetMs,
+  ResourceGraphPacer,
 } from "../../../src/azure/pipelinePolicies.js";
 
 const KUSTO =
@@ -36,7 +39,7 @@ function answer(
 }
 
 function send(
-  pacer: ArmWritePacer,
+  pacer: { policy(): ReturnType<ArmWritePacer["policy"]> },
   method: string,
   url: string,
   headers: Record<string, string> = {},
@@ -128,5 +131,75 @@ describe("ArmWritePacer", () => {
     );
     await send(pacer, "POST", "https://kv-cmk-1.vault.azure.net/keys/k/rotate");
     expect(clock.slept).toEqual([]);
+  });
+});
+
+const GRAPH =
+  "https://management.azure.com/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01";
+
+describe("ArmReadPacer", () => {
+  it("waits for the refill when Resource Manager says no read is left, and paces only reads", async () => {
+    const clock = new FakeClock();
+    const pacer = new ArmReadPacer({ size: 250, refillPerSecond: 25 }, clock);
+    await send(pacer, "GET", KUSTO, { "x-ms-ratelimit-remaining-subscription-reads": "0" }, 200);
+    await send(pacer, "PATCH", KUSTO);
+    await send(pacer, "POST", GRAPH);
+    expect(clock.slept).toEqual([]);
+    await send(pacer, "GET", KUSTO, {}, 200);
+    expect(clock.slept).toEqual([40]);
+  });
+
+  it("takes the lower of the subscription's and the global bucket, and waits out a 429's Retry-After", async () => {
+    const clock = new FakeClock();
+    const pacer = new ArmReadPacer({ size: 250, refillPerSecond: 25 }, clock);
+    await send(
+      pacer,
+      "GET",
+      KUSTO,
+      {
+        "x-ms-ratelimit-remaining-subscription-reads": "100",
+        "x-ms-ratelimit-remaining-subscription-global-reads": "0",
+      },
+      200,
+    );
+    await send(pacer, "GET", KUSTO, { "retry-after": "2" }, 429);
+    await send(pacer, "GET", KUSTO, {}, 200);
+    expect(clock.slept).toEqual([40, 2000]);
+  });
+});
+
+describe("ResourceGraphPacer", () => {
+  it("reads x-ms-user-quota-resets-after as hh:mm:ss", () => {
+    expect(quotaResetMs("00:00:03")).toBe(3000);
+    expect(quotaResetMs("1.00:00:01")).toBe(86_401_000);
+    expect(quotaResetMs("soon")).toBeUndefined();
+  });
+
+  it("a query after one that left no quota waits until the quota resets; a 429 its Retry-After", async () => {
+    const clock = new FakeClock();
+    const pacer = new ResourceGraphPacer(clock);
+    await send(
+      pacer,
+      "POST",
+      GRAPH,
+      { "x-ms-user-quota-remaining": "3", "x-ms-user-quota-resets-after": "00:00:04" },
+      200,
+    );
+    await send(
+      pacer,
+      "POST",
+      GRAPH,
+      { "x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:00:04" },
+      200,
+    );
+    expect(clock.slept).toEqual([]);
+    await send(pacer, "POST", GRAPH, { "retry-after": "2" }, 429);
+    expect(clock.slept).toEqual([4000]);
+    await send(pacer, "POST", GRAPH, {}, 200);
+    expect(clock.slept).toEqual([4000, 2000]);
+    // Resource Manager reads and writes are not its business.
+    await send(pacer, "GET", KUSTO, { "x-ms-user-quota-remaining": "0" }, 200);
+    await send(pacer, "GET", KUSTO, {}, 200);
+    expect(clock.slept).toEqual([4000, 2000]);
   });
 });

@@ -14,7 +14,12 @@ import {
   type KeyVersionFacts,
   type VersionUse,
 } from "../../../src/model.js";
-import { type ObserveConfig, type ObserveDeps, observe } from "../../../src/observe/observe.js";
+import {
+  confirmConsumers,
+  type ObserveConfig,
+  type ObserveDeps,
+  observe,
+} from "../../../src/observe/observe.js";
 import { silentLog } from "../../../src/rotation/log.js";
 
 const NOW = new Date(Date.UTC(2026, 5, 1, 12));
@@ -101,6 +106,8 @@ interface World {
   /** Uses per key name, and the app id per caller, that the audit query answers. */
   uses?: Record<string, VersionUse[]>;
   callerAppIds?: Record<string, string>;
+  /** Consumers whose Resource Graph row carries their facts, with what the row (maybe stale) says. */
+  rows?: Record<string, Partial<ConsumerSnapshot>>;
 }
 
 function depsFor(world: World) {
@@ -127,7 +134,12 @@ function depsFor(world: World) {
   const all = world.consumers ?? [];
   const discovery: ConsumerDiscovery = {
     discover: async () => ({
-      consumers: all.map(discovered),
+      consumers: all.map((snapshot) => {
+        const row = world.rows?.[snapshot.id];
+        return row
+          ? { ...discovered(snapshot), facts: { ...snapshot, ...row, readFrom: "resource-graph" as const } }
+          : discovered(snapshot);
+      }),
       problems: world.discoveryProblems ?? [],
       principals: world.principals ?? {},
     }),
@@ -344,5 +356,75 @@ describe("observe", () => {
       resolvePrincipals: async () => ({ principals: {} }),
     };
     await expect(observe(deps, { keys: [KEY_A] }, NOW)).rejects.toThrow("Resource Graph down");
+  });
+
+  it("takes consumers' facts from the Resource Graph rows and reads none through Resource Manager", async () => {
+    const { deps, calls } = depsFor({
+      consumers: [consumer("/adx-a", "kusto", KEY_A), consumer("/cosmos-a", "cosmos", KEY_A)],
+      rows: { "/adx-a": {}, "/cosmos-a": {} },
+    });
+    const snapshot = await observe(deps, { keys: [KEY_A] }, NOW);
+    expect(calls.reads).toEqual([]);
+    expect(snapshot.consumers.map((c) => [c.id, c.readFrom])).toEqual([
+      ["/adx-a", "resource-graph"],
+      ["/cosmos-a", "resource-graph"],
+    ]);
+  });
+
+  it("reads a consumer through Resource Manager only when its row could not tell its facts", async () => {
+    const { deps, calls } = depsFor({
+      consumers: [consumer("/adx-a", "kusto", KEY_A), consumer("/odd-row", "kusto", KEY_A)],
+      rows: { "/adx-a": {} },
+    });
+    const snapshot = await observe(deps, { keys: [KEY_A] }, NOW);
+    expect(calls.reads).toEqual(["/odd-row"]);
+    expect(snapshot.consumers.find((c) => c.id === "/odd-row")?.readFrom).toBeUndefined();
+  });
+
+  it("confirmConsumers puts fresh reads in place of the named rows, and an unreadable one makes its key's evidence incomplete", async () => {
+    const { deps, calls } = depsFor({
+      consumers: [
+        consumer("/adx-a", "kusto", KEY_A, { pins: [{ pin: "key", key: KEY_A, version: V1 }] }),
+        consumer("/gone", "kusto", KEY_A),
+        consumer("/adx-b", "kusto", KEY_B),
+      ],
+      // The rows lag: they still show /adx-a on V2.
+      rows: { "/adx-a": { pins: [{ pin: "key", key: KEY_A, version: V2 }] }, "/gone": {}, "/adx-b": {} },
+      unreadableConsumers: ["/gone"],
+    });
+    const observed = await observe(deps, { keys: [KEY_A, KEY_B] }, NOW);
+    expect(observed.consumers.find((c) => c.id === "/adx-a")?.pins[0]?.version).toBe(V2);
+    const confirmed = await confirmConsumers(deps, observed, ["/adx-a", "/gone"]);
+    expect(calls.reads.sort()).toEqual(["/adx-a", "/gone"]);
+    const fresh = confirmed.consumers.find((c) => c.id === "/adx-a");
+    expect(fresh?.pins[0]?.version).toBe(V1);
+    expect(fresh?.readFrom).toBeUndefined();
+    expect(confirmed.consumers.map((c) => c.id)).toEqual(["/adx-a", "/adx-b"]);
+    expect(confirmed.evidence["kv1/key-a"]?.complete).toBe(false);
+    expect(confirmed.evidence["kv1/key-a"]?.problem).toContain("/gone could not be read");
+    expect(confirmed.evidence["kv1/key-b"]?.complete).toBe(true);
+  });
+
+  it("a backup retention read afresh that is longer than the audit window the row gave makes the key's evidence incomplete", async () => {
+    const long = { retentionMs: 30 * 24 * HOUR, description: "Continuous30Days continuous backup" };
+    const short = { retentionMs: 7 * 24 * HOUR, description: "Continuous7Days continuous backup" };
+    const { deps } = depsFor({
+      consumers: [consumer("/cosmos-a", "cosmos", KEY_A, { backupRetention: long })],
+      rows: { "/cosmos-a": { backupRetention: short } },
+    });
+    const observed = await observe(deps, { keys: [KEY_A] }, NOW);
+    expect(observed.evidence["kv1/key-a"]?.from).toEqual(new Date(NOW.getTime() - 7 * 24 * HOUR - HOUR));
+    const confirmed = await confirmConsumers(deps, observed, ["/cosmos-a"]);
+    expect(confirmed.evidence["kv1/key-a"]?.complete).toBe(false);
+    expect(confirmed.evidence["kv1/key-a"]?.problem).toContain("keeps backups for 720 hours");
+    // Where the row was right, the window covers it and the evidence stays complete.
+    const same = depsFor({
+      consumers: [consumer("/cosmos-a", "cosmos", KEY_A, { backupRetention: long })],
+      rows: { "/cosmos-a": {} },
+    });
+    const again = await confirmConsumers(same.deps, await observe(same.deps, { keys: [KEY_A] }, NOW), [
+      "/cosmos-a",
+    ]);
+    expect(again.evidence["kv1/key-a"]?.complete).toBe(true);
   });
 });

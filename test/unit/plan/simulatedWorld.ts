@@ -32,6 +32,7 @@ import type {
   VersionUse,
 } from "../../../src/model.js";
 import { COSMOS_FIRST_PARTY_APP_ID, keyRefId } from "../../../src/model.js";
+import { planOnFreshReads } from "../../../src/plan/freshReads.js";
 import { plan } from "../../../src/plan/plan.js";
 import {
   aPolicy,
@@ -397,7 +398,12 @@ export class SimulatedWorld {
     if (version === this.versions.at(-1)?.version) throw new Error(`disabled the newest version ${version}`);
   }
 
-  private apply(result: Plan, faulty: boolean): void {
+  /**
+   * `stale`: the plan was made on facts that may lag, and a repoint is sent only after the
+   * re-read right before the write (as the adapters do): one whose pin moved, or whose
+   * consumer stopped, since the facts were read is not sent.
+   */
+  private apply(result: Plan, faulty: boolean, stale = false): void {
     for (const action of result.actions) {
       if (faulty && this.random() < 0.3) continue;
       if (action.type === "disable") {
@@ -409,6 +415,7 @@ export class SimulatedWorld {
       }
       const unit = this.units.find((candidate) => candidate.id === action.consumerId);
       if (!unit) continue;
+      if (stale && (unit.pin !== action.from || !unit.running)) continue;
       if (unit.pin !== action.from)
         throw new Error(`repoint of ${unit.id} from ${action.from}, but it pins ${unit.pin}`);
       if (!unit.running) throw new Error(`repointed ${unit.id} while it is stopped`);
@@ -496,12 +503,88 @@ export class SimulatedWorld {
 
   /** One timer round: maybe a new version, observe, plan, apply, the service's own read, time passes. */
   step(options: { faulty: boolean; rotate: boolean }): Plan {
-    if (options.rotate) {
+    this.beginRound(options.rotate);
+    const result = plan(this.observe(options.faulty), this.policy, new Date(this.now));
+    this.apply(result, options.faulty);
+    this.endRound();
+    return result;
+  }
+
+  /** Consumer facts of the latest rounds, oldest first: what a lagging Resource Graph still shows. */
+  private consumerHistory: ConsumerSnapshot[][] = [];
+
+  /**
+   * One round where observation takes each consumer's facts from Resource Graph rows up to
+   * `maxLagRounds` rounds old (each consumer its own lag, drawn each round), while backup
+   * retentions are lengthened (`lengthenRetentions`). With `freshReads`
+   * the service plans as it does (`planOnFreshReads`: fresh ARM reads where they decide);
+   * without, it plans on the rows alone.
+   */
+  async stepWithLaggingRows(options: {
+    faulty: boolean;
+    rotate: boolean;
+    maxLagRounds: number;
+    freshReads: boolean;
+  }): Promise<Plan> {
+    this.beginRound(options.rotate);
+    this.lengthenRetentions();
+    const fresh = this.observe(options.faulty);
+    this.consumerHistory.push(fresh.consumers);
+    if (this.consumerHistory.length > options.maxLagRounds + 1) this.consumerHistory.shift();
+    const rows = fresh.consumers.map((consumer): ConsumerSnapshot => {
+      const lag = Math.floor(this.random() * (options.maxLagRounds + 1));
+      const seen = this.consumerHistory[Math.max(0, this.consumerHistory.length - 1 - lag)];
+      const row = seen?.find((candidate) => candidate.id === consumer.id) ?? consumer;
+      return { ...row, readFrom: "resource-graph" };
+    });
+    const now = new Date(this.now);
+    const makePlan = (snapshot: Snapshot) => plan(snapshot, this.policy, now);
+    const stale: Snapshot = { ...fresh, consumers: rows };
+    const result = options.freshReads
+      ? (
+          await planOnFreshReads(stale, makePlan, async (snapshot, ids) => ({
+            ...snapshot,
+            consumers: snapshot.consumers.map((consumer) =>
+              ids.includes(consumer.id)
+                ? (fresh.consumers.find((candidate) => candidate.id === consumer.id) ?? consumer)
+                : consumer,
+            ),
+          }))
+        ).plan
+      : makePlan(stale);
+    this.apply(result, options.faulty, true);
+    this.endRound();
+    return result;
+  }
+
+  /** Backup retentions as set before the lengthening (`lengthenRetentions`), by unit id. */
+  private lengthened = new Set<string>();
+
+  /**
+   * Someone lengthens a consumer's backup retention (Continuous7Days to Continuous30Days): it
+   * starts at a quarter of its spec and, at some active round, becomes the spec's. Its backups
+   * then need a version for the longer retention, while rows may still show the shorter one.
+   */
+  private lengthenRetentions(): void {
+    for (const unit of this.units) {
+      const full = unit.spec.backups;
+      if (full === null || unit.backupRetentionMs === undefined || this.lengthened.has(unit.id)) continue;
+      if (this.round === 0) unit.backupRetentionMs = (full * this.spec.quietPeriodMs) / 4;
+      else if (this.round >= ACTIVE_ROUNDS - 1 || this.random() < 0.15) {
+        unit.backupRetentionMs = full * this.spec.quietPeriodMs;
+        this.lengthened.add(unit.id);
+      }
+    }
+  }
+
+  private beginRound(rotate: boolean): void {
+    if (rotate) {
       this.versions.push(aVersion(this.versions.length, { key: KEY, created: new Date(this.now) }));
     }
     for (const unit of this.units) if (unit.running) this.notice(unit, this.now);
-    const result = plan(this.observe(options.faulty), this.policy, new Date(this.now));
-    this.apply(result, options.faulty);
+  }
+
+  private endRound(): void {
     for (const unit of this.units) if (unit.running) this.notice(unit, this.now);
     this.recordOwn(this.now);
     const end = this.now + this.stepMs;
@@ -509,7 +592,6 @@ export class SimulatedWorld {
     for (const stray of this.strays) this.advanceStray(stray, end);
     this.now = end;
     this.round += 1;
-    return result;
   }
 
   /** Ends every stop (the world settles: every consumer runs again). */
@@ -590,6 +672,30 @@ export function runWorld(spec: WorldSpec): SimulatedWorld {
   const limit = settleRounds(world);
   for (let round = 0; round < limit; round++) {
     if (world.settled(world.step({ faulty: false, rotate: false }))) return world;
+  }
+  const enabled = world.versions.filter((version) => version.enabled).map((version) => version.version);
+  throw new Error(`not settled after ${limit} rounds: still enabled ${enabled.join(", ")}`);
+}
+
+/** `runWorld` with observation on Resource Graph rows that lag up to `maxLagRounds` rounds. */
+export async function runWorldWithLaggingRows(
+  spec: WorldSpec,
+  options: { maxLagRounds: number; freshReads: boolean },
+): Promise<SimulatedWorld> {
+  const world = new SimulatedWorld(spec);
+  for (let round = 0; round < ACTIVE_ROUNDS; round++) {
+    await world.stepWithLaggingRows({
+      ...options,
+      faulty: spec.faulty,
+      rotate: spec.rotations.includes(round),
+    });
+  }
+  world.startEverything();
+  // The rows catch up with Resource Manager only by chance each round: allow for that too.
+  const limit = settleRounds(world) + 20 * (options.maxLagRounds + 1);
+  for (let round = 0; round < limit; round++) {
+    const result = await world.stepWithLaggingRows({ ...options, faulty: false, rotate: false });
+    if (world.settled(result)) return world;
   }
   const enabled = world.versions.filter((version) => version.enabled).map((version) => version.version);
   throw new Error(`not settled after ${limit} rounds: still enabled ${enabled.join(", ")}`);
