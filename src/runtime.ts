@@ -23,6 +23,7 @@ import { plan } from "./plan/plan.js";
 import { buildKeyViews } from "./plan/view.js";
 import { TableEmergencyLedger } from "./rotation/emergencyLedger.js";
 import { consoleLog, type RotatorLog } from "./rotation/log.js";
+import { TableReconcileCheckpoint } from "./rotation/reconcileCheckpoint.js";
 import { type ManagedVaultRef, type RotationKeyVault, RotationService } from "./rotation/rotationService.js";
 import { loadSettings, policyFromSettings, type Settings } from "./settings.js";
 import { noMetrics, type RotatorMetrics } from "./telemetry/rotatorMetrics.js";
@@ -129,6 +130,8 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     emergencyLedger: new TableEmergencyLedger(table),
     emergencyCooldownMs: settings.emergencyCooldownMs,
     viewMaxAgeMs: settings.viewMaxAgeMs,
+    checkpoint: new TableReconcileCheckpoint(table),
+    reconcileDeadlineMs: settings.reconcileDeadlineMs,
     republishOutcomes: () => publisher.republishUndelivered(),
     journal,
     clock,

@@ -133,6 +133,14 @@ export const SETTINGS_SCHEMA: readonly SettingSpec[] = [
     example: "PT1M",
   },
   {
+    name: "ROTATOR_RECONCILE_DEADLINE",
+    required: false,
+    default: "PT4M",
+    description:
+      "ISO 8601 duration, PT1S to PT2H: how long after its start a reconcile of every key (the timer) begins no further key. It saves the first key it left in the rotator table, and the next run goes on from there. Keep it a margin below host.json's functionTimeout (5 minutes).",
+    example: "PT4M",
+  },
+  {
     name: "ROTATOR_JOURNAL_TABLE_ENDPOINT",
     required: false,
     description:
@@ -215,6 +223,8 @@ export interface Settings {
   repointConcurrency: number;
   /** ROTATOR_VIEW_MAX_AGE: how old an observation a view may be served from (also the dashboard's reload). */
   viewMaxAgeMs: number;
+  /** ROTATOR_RECONCILE_DEADLINE: a reconcile of every key begins no further key after this long. */
+  reconcileDeadlineMs: number;
   journal: JournalLocation;
   journalTable: string;
   eventsTopicEndpoint: string;
@@ -457,6 +467,9 @@ export const MAX_INGESTION_MARGIN_MS = 6 * 3600 * 1000;
 /** The longest ROTATOR_VIEW_MAX_AGE: a view older than an hour would hide what the service did. */
 export const MAX_VIEW_MAX_AGE_MS = 3600 * 1000;
 
+/** The longest ROTATOR_RECONCILE_DEADLINE: past any functionTimeout a plan allows (Premium's 60-minute default, with room). */
+export const MAX_RECONCILE_DEADLINE_MS = 2 * 3600 * 1000;
+
 /** The longest ingestion latency that may be allowed for (ROTATOR_MAX_INGESTION_LATENCY). */
 export const MAX_INGESTION_LATENCY_MS = 6 * 3600 * 1000;
 
@@ -491,6 +504,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
   );
   const repointConcurrency = reader.parse("ROTATOR_REPOINT_CONCURRENCY", parseConcurrency);
   const viewMaxAgeMs = reader.duration("ROTATOR_VIEW_MAX_AGE");
+  const reconcileDeadlineMs = reader.duration("ROTATOR_RECONCILE_DEADLINE");
   const tableEndpoint = reader.parse("ROTATOR_JOURNAL_TABLE_ENDPOINT", parseTableEndpoint);
   const connectionString = reader.parse("ROTATOR_JOURNAL_CONNECTION_STRING", parseConnectionString);
   const journalTable = reader.parse("ROTATOR_JOURNAL_TABLE", parseTableName);
@@ -551,6 +565,16 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     reader.fail(
       "ROTATOR_VIEW_MAX_AGE",
       `ROTATOR_VIEW_MAX_AGE (${formatIsoDuration(viewMaxAgeMs)}) must be from PT1S to ${formatIsoDuration(MAX_VIEW_MAX_AGE_MS)}: views older than that would hide what the service did (PT1M is the default)`,
+    );
+  }
+
+  if (
+    reconcileDeadlineMs !== undefined &&
+    (reconcileDeadlineMs < 1000 || reconcileDeadlineMs > MAX_RECONCILE_DEADLINE_MS)
+  ) {
+    reader.fail(
+      "ROTATOR_RECONCILE_DEADLINE",
+      `ROTATOR_RECONCILE_DEADLINE (${formatIsoDuration(reconcileDeadlineMs)}) must be from PT1S to ${formatIsoDuration(MAX_RECONCILE_DEADLINE_MS)}, a margin below host.json's functionTimeout (PT4M is the default, for 5 minutes)`,
     );
   }
 
@@ -619,6 +643,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     servicePrincipalId: servicePrincipalId!,
     repointConcurrency: repointConcurrency!,
     viewMaxAgeMs: viewMaxAgeMs!,
+    reconcileDeadlineMs: reconcileDeadlineMs!,
     journal: tableEndpoint
       ? { kind: "tableEndpoint", endpoint: tableEndpoint }
       : { kind: "connectionString", connectionString: connectionString! },
@@ -675,6 +700,7 @@ export function describeSettings(settings: Settings): Record<string, unknown> {
     eventsTopicAuth: settings.eventsTopicKey ? "access key" : "managed identity",
     repointConcurrency: settings.repointConcurrency,
     viewMaxAge: formatIsoDuration(settings.viewMaxAgeMs),
+    reconcileDeadline: formatIsoDuration(settings.reconcileDeadlineMs),
     minRsaBits: settings.minRsaBits,
   };
 }

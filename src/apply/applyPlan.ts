@@ -25,6 +25,7 @@ import {
   keyRefId,
   type PinName,
   type Plan,
+  type PlannedAction,
   type RepointAction,
   type RotatorMode,
   type Snapshot,
@@ -79,6 +80,12 @@ export interface ApplyRun {
   trigger: string;
   mode: RotatorMode;
   now: Date;
+  /**
+   * A run that must end before the function timeout: keys are taken in `keyOrder` (every key
+   * of the plan, by `keyRefId`), and once `passed()` no further key is begun (the first key
+   * always is, so every run gets somewhere). The keys left are in the report's `notReached`.
+   */
+  deadline?: { keyOrder: readonly string[]; passed(): boolean };
 }
 
 export type StepStatus = StepOutcome["status"] | "skipped";
@@ -100,6 +107,8 @@ export interface ApplyReport {
   publishFailures: string[];
   /** What became of the run's outcome events (absent when it had none, or in report mode). */
   outcomeEvents?: PublishResult;
+  /** Keys (`keyRefId`, in the run's order) not begun because the run's deadline passed. */
+  notReached?: string[];
 }
 
 const TAG_VALUE_LIMIT = 256;
@@ -143,8 +152,24 @@ export class PlanApplier {
     const events: OutcomeEvent[] = [];
     await this.recordDecisions(plan, run, events);
 
-    const repoints = plan.actions.filter((a): a is RepointAction => a.type === "repoint");
-    const disables = plan.actions.filter((a): a is DisableAction => a.type === "disable");
+    // Keys in the run's order; a key is begun as a whole or, once the deadline passed, not at all.
+    const order = new Map((run.deadline?.keyOrder ?? []).map((keyId, index) => [keyId, index]));
+    const rank = (action: PlannedAction) => order.get(keyRefId(action.key)) ?? order.size;
+    const begun = new Set<string>();
+    const notReached = new Set<string>();
+    const mayBegin = (keyId: string): boolean => {
+      if (begun.has(keyId)) return true;
+      if (notReached.has(keyId)) return false;
+      if (run.deadline && begun.size > 0 && run.deadline.passed()) {
+        notReached.add(keyId);
+        return false;
+      }
+      begun.add(keyId);
+      return true;
+    };
+    const inOrder = [...plan.actions].sort((a, b) => rank(a) - rank(b));
+    const repoints = inOrder.filter((a): a is RepointAction => a.type === "repoint");
+    const disables = inOrder.filter((a): a is DisableAction => a.type === "disable");
 
     // One pin at a time per consumer: a second update while the first runs would only get a 409.
     const byConsumer = new Map<string, RepointAction[]>();
@@ -155,7 +180,10 @@ export class PlanApplier {
     }
     const groups = await mapLimited([...byConsumer.values()], this.deps.repointConcurrency, async (group) => {
       const steps: StepReport[] = [];
-      for (const action of group) steps.push(await this.repoint(action, snapshot, run, events));
+      for (const action of group) {
+        if (!mayBegin(keyRefId(action.key))) continue;
+        steps.push(await this.repoint(action, snapshot, run, events));
+      }
       return steps;
     });
     for (const steps of groups) report.steps.push(...steps);
@@ -167,8 +195,12 @@ export class PlanApplier {
           return discovery;
         }
       : undefined;
-    for (const action of disables)
+    for (const action of disables) {
+      if (!mayBegin(keyRefId(action.key))) continue;
       report.steps.push(await this.disable(action, snapshot, run, events, discovered));
+    }
+    if (notReached.size > 0)
+      report.notReached = [...notReached].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
 
     if (run.mode === "enforce") await this.publish(events, run, report);
     return report;

@@ -16,7 +16,7 @@
 
 import { randomUUID } from "node:crypto";
 import { sameKey, validateName } from "../adapters/keyRef.js";
-import type { ApplyReport, PlanApplier } from "../apply/applyPlan.js";
+import type { ApplyReport, ApplyRun, PlanApplier } from "../apply/applyPlan.js";
 import { formatIsoDuration } from "../duration.js";
 import {
   AzureCallError,
@@ -44,10 +44,12 @@ import {
   TAGS,
 } from "../model.js";
 import { planOnFreshReads } from "../plan/freshReads.js";
+import { compareText } from "../plan/keyContext.js";
 import { orderVersions } from "../plan/versionOrder.js";
 import type { RotatorMetrics } from "../telemetry/rotatorMetrics.js";
 import type { EmergencyLedger } from "./emergencyLedger.js";
 import type { RotatorLog } from "./log.js";
+import type { ReconcileCheckpoint } from "./reconcileCheckpoint.js";
 
 export { validateEmergencyReason } from "./emergencyReason.js";
 
@@ -106,6 +108,13 @@ export interface RotationDeps {
   metrics?: RotatorMetrics;
   /** Sends outcome events earlier runs could not deliver; the timer's reconcile calls it after its run. */
   republishOutcomes?: () => Promise<{ waiting: number; republished: number; stillWaiting: number }>;
+  /** Where the last reconcile of every key stopped (the next one goes on from there). */
+  checkpoint?: ReconcileCheckpoint;
+  /**
+   * ROTATOR_RECONCILE_DEADLINE: how long after its start a reconcile of every key begins no
+   * further key (a margin before host.json's functionTimeout); undefined: no deadline.
+   */
+  reconcileDeadlineMs?: number;
   /** Journal partitions a view reads at once (default 8). */
   journalReadConcurrency?: number;
   /** How long an emergency rotation waits for a key held by another run (default 10 s). */
@@ -296,9 +305,15 @@ export class RotationService {
     };
   }
 
-  /** Reconciles every managed key whose lease is free, with one observation for all of them. */
+  /**
+   * Reconciles every managed key whose lease is free, with one observation for all of them.
+   * Keys are taken in `keyRefId` order from where the last run stopped; a run that reaches
+   * ROTATOR_RECONCILE_DEADLINE begins no further key and saves the first one left, so the next
+   * run goes on from there.
+   */
   async reconcileAll(trigger: string): Promise<ReconcileResult> {
-    const keys = await this.listManagedKeys();
+    const startedAt = this.deps.clock.now().getTime();
+    const keys = await this.inCheckpointOrder(await this.listManagedKeys());
     const leases: Lease[] = [];
     const leased: KeyRef[] = [];
     const busy: string[] = [];
@@ -319,11 +334,60 @@ export class RotationService {
     }
     if (busy.length > 0)
       this.deps.log.info("keys held by another run are left for later", { keys: busy.join(","), trigger });
+    const deadlineMs = this.deps.reconcileDeadlineMs;
+    const deadline =
+      deadlineMs === undefined
+        ? undefined
+        : {
+            keyOrder: leased.map(keyRefId),
+            passed: () => this.deps.clock.now().getTime() - startedAt >= deadlineMs,
+          };
     const result = await this.underLeases(leases, async () =>
-      this.observePlanApply(leased, busy, trigger, busy.length === 0),
+      this.observePlanApply(leased, busy, trigger, busy.length === 0, deadline),
     );
+    if (result.status === "done") await this.saveCheckpoint(result, trigger);
     await this.republishOutcomes(trigger);
     return result;
+  }
+
+  /** Keys by `keyRefId`, beginning with the key the last run stopped before (then wrapping around). */
+  private async inCheckpointOrder(keys: KeyRef[]): Promise<KeyRef[]> {
+    const sorted = [...keys].sort((a, b) => compareText(keyRefId(a), keyRefId(b)));
+    let nextKeyId: string | undefined;
+    try {
+      nextKeyId = (await this.deps.checkpoint?.load())?.nextKeyId;
+    } catch (error) {
+      this.deps.log.warn("reconcile checkpoint could not be read; beginning with the first key", {
+        detail: describeError(error),
+      });
+    }
+    if (!nextKeyId) return sorted;
+    const start = sorted.findIndex((key) => compareText(keyRefId(key), nextKeyId) >= 0);
+    return start <= 0 ? sorted : [...sorted.slice(start), ...sorted.slice(0, start)];
+  }
+
+  private async saveCheckpoint(result: Extract<ReconcileResult, { status: "done" }>, trigger: string) {
+    const checkpoint = this.deps.checkpoint;
+    if (!checkpoint) return;
+    const nextKeyId = result.report.notReached?.[0];
+    try {
+      if (nextKeyId) {
+        await checkpoint.save({ nextKeyId, savedAt: this.deps.clock.now(), runId: result.runId });
+        this.deps.log.warn("reconcile reached its deadline; the next run goes on from the key left", {
+          trigger,
+          runId: result.runId,
+          key: nextKeyId,
+          keysLeft: result.report.notReached?.length,
+        });
+      } else if (await checkpoint.load()) {
+        await checkpoint.clear();
+      }
+    } catch (error) {
+      this.deps.log.warn("reconcile checkpoint could not be saved; the next run begins with the first key", {
+        trigger,
+        detail: describeError(error),
+      });
+    }
   }
 
   /** Outcome events earlier runs could not deliver go out again; a failure here is only logged. */
@@ -699,9 +763,10 @@ export class RotationService {
     busy: string[],
     trigger: string,
     full = false,
+    deadline?: ApplyRun["deadline"],
   ): Promise<ReconcileResult> {
     const runId = randomUUID();
-    const { plan, report } = await this.planAndMaybeApply(keys, trigger, runId, true, full);
+    const { plan, report } = await this.planAndMaybeApply(keys, trigger, runId, true, full, deadline);
     return {
       status: "done",
       keyIds: keys.map(keyRefId),
@@ -718,6 +783,7 @@ export class RotationService {
     runId: string,
     apply: boolean,
     full = false,
+    deadline?: ApplyRun["deadline"],
   ): Promise<{ plan: Plan; report?: ApplyReport }> {
     const now = this.deps.clock.now();
     const { snapshot, plan, confirmed } = await this.observeAndPlan(keys, now);
@@ -743,6 +809,7 @@ export class RotationService {
       trigger,
       mode: this.deps.mode,
       now,
+      ...(deadline ? { deadline } : {}),
     });
     this.refreshViews(keys, snapshot, plan, now, full, report);
     this.countOutcomes(plan, report);

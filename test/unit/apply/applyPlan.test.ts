@@ -259,6 +259,54 @@ describe("PlanApplier repoints", () => {
   });
 });
 
+describe("PlanApplier deadline", () => {
+  it("takes keys in the run's order, begins no further key once the deadline passed, and names the keys left", async () => {
+    const { consumers, applier } = setup();
+    const other = aKeyRef({ vaultName: "kv1", keyName: "aaa" });
+    const third = aKeyRef({ vaultName: "kv1", keyName: "zzz" });
+    const a = aConsumer({ pins: [aPin(key, versionId(1))] });
+    const a2 = aConsumer({ pins: [aPin(key, versionId(1))] });
+    const b = aConsumer({ pins: [aPin(other, versionId(1))] });
+    const c = aConsumer({ pins: [aPin(third, versionId(1))] });
+    let passed = false;
+    const original = consumers.beginRepoint.bind(consumers);
+    // The deadline passes during the first key's first repoint.
+    consumers.beginRepoint = async (...args) => {
+      passed = true;
+      return original(...args);
+    };
+    const report = await applier.apply(
+      aPlan({
+        actions: [repoint(b, { key: other }), repoint(c, { key: third }), repoint(a), repoint(a2)],
+      }),
+      aSnapshot({
+        keys: [
+          aKeySnapshot({ key, versions }),
+          aKeySnapshot({ key: other, versions }),
+          aKeySnapshot({ key: third, versions }),
+        ],
+        consumers: [a, a2, b, c],
+      }),
+      run({ deadline: { keyOrder: ["kv1/cmk", "kv1/zzz", "kv1/aaa"], passed: () => passed } }),
+    );
+    // The key begun is carried through (both its consumers); the others are left, in the run's order.
+    expect(consumers.begun.map((begun) => begun.id).sort()).toEqual([a.id, a2.id].sort());
+    expect(report.notReached).toEqual(["kv1/zzz", "kv1/aaa"]);
+  });
+
+  it("always begins the first key, even when the deadline passed before the run applied anything", async () => {
+    const { consumers, applier } = setup();
+    const a = aConsumer({ pins: [aPin(key, versionId(1))] });
+    const report = await applier.apply(
+      aPlan({ actions: [repoint(a)] }),
+      aSnapshot({ keys: [aKeySnapshot({ key, versions })], consumers: [a] }),
+      run({ deadline: { keyOrder: ["kv1/cmk"], passed: () => true } }),
+    );
+    expect(consumers.begun).toHaveLength(1);
+    expect(report.notReached).toBeUndefined();
+  });
+});
+
 describe("PlanApplier disables", () => {
   it("disables with evidence tags after a clean live re-check, and publishes VersionDisabled", async () => {
     const { keyVault, consumers, journal, applier, publisher } = setup();

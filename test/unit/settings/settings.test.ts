@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { SettingsError } from "../../../src/errors.js";
 import { loadSettings, policyFromSettings, SETTINGS_SCHEMA } from "../../../src/settings.js";
@@ -61,6 +62,7 @@ describe("loadSettings", () => {
       servicePrincipalId: SERVICE_PRINCIPAL_ID,
       repointConcurrency: 16,
       viewMaxAgeMs: 60_000,
+      reconcileDeadlineMs: 240_000,
       journal: { kind: "connectionString", connectionString: "UseDevelopmentStorage=true" },
       journalTable: "rotatorjournal",
       minRsaBits: { kusto: 2048, cosmos: 3072, cassandra: 2048 },
@@ -288,6 +290,8 @@ describe("loadSettings", () => {
     ["ROTATOR_VIEW_MAX_AGE", "60", "ISO 8601 duration"],
     ["ROTATOR_VIEW_MAX_AGE", "PT0.5S", "from PT1S to PT1H"],
     ["ROTATOR_VIEW_MAX_AGE", "PT2H", "from PT1S to PT1H"],
+    ["ROTATOR_RECONCILE_DEADLINE", "PT0.5S", "from PT1S to PT2H"],
+    ["ROTATOR_RECONCILE_DEADLINE", "PT3H", "from PT1S to PT2H"],
     ["ROTATOR_MIN_RSA_BITS", "kusto=1024", "from 2048 to 16384"],
     ["ROTATOR_MIN_RSA_BITS", "sql=2048", "kind one of kusto, cosmos, cassandra"],
   ])("rejects %s=%j", (name, value, expected) => {
@@ -363,5 +367,19 @@ describe("loadSettings", () => {
     expect(error.message).toContain('ROTATOR_MODE must be "enforce" or "report"; got "sometimes"');
     expect(error.message).toContain("ROTATOR_INGESTION_MARGIN is required but not set");
     expect(error.problems.map((problem) => problem.setting)).toContain("ROTATOR_QUIET_PERIOD");
+  });
+});
+
+describe("ROTATOR_RECONCILE_DEADLINE", () => {
+  it("defaults to a margin below host.json's functionTimeout", () => {
+    const host = JSON.parse(readFileSync(new URL("../../../host.json", import.meta.url), "utf8")) as {
+      functionTimeout: string;
+    };
+    const [hours = 0, minutes = 0, seconds = 0] = host.functionTimeout.split(":").map(Number);
+    const timeoutMs = ((hours * 60 + minutes) * 60 + seconds) * 1000;
+    const deadlineMs = loadSettings(aSettingsEnv()).reconcileDeadlineMs;
+    expect(deadlineMs).toBe(240_000);
+    // A minute is left for the keys already begun, the checkpoint and the outcome events.
+    expect(timeoutMs - deadlineMs).toBeGreaterThanOrEqual(60_000);
   });
 });
