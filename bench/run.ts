@@ -15,6 +15,7 @@
  *   9. viewers             the Azure requests of 10 viewers over 5 (simulated) minutes
  *  10. outcome events      5,000 repoints' events: delivered against published
  *  11. estate growth       plan + views at 10x the estate; a view's journal reads
+ *  12. reconcile at scale  one timer reconcile of 1,000 / 5,000 / 10,000 consumers, budgets on
  *
  * `npm run bench -- --only 7,9` runs only those sections.
  */
@@ -28,6 +29,7 @@ import { growthTable, journalTable, measureEstateGrowth } from "./estateGrowth.j
 import { measureObservationScale, observationTable } from "./observationScale.js";
 import { measureOutcomeEvents, outcomeEventsTable } from "./outcomeEvents.js";
 import { measurePropagation, propagationTable } from "./propagation.js";
+import { measureReconcileScale, reconcileScaleTable } from "./reconcileScale.js";
 import { fanOutTable, measureRepointFanOut } from "./repointFanOut.js";
 import { measureResourceGraphPaging, resourceGraphPagingTable } from "./resourceGraphPaging.js";
 import { measureSandboxStart, sandboxStartTable } from "./sandboxStart.js";
@@ -52,14 +54,24 @@ const GROWTH = {
   journalEntries: 20,
 } as const;
 
+const RECONCILE_SCALE = {
+  sizes: [
+    { consumers: 1000, keys: 100 },
+    { consumers: 5000, keys: 500 },
+    { consumers: 10_000, keys: 1000 },
+  ],
+  armReadMs: 100,
+  armWriteMs: 300,
+} as const;
+
 /** The sections `--only 1,7` asks for (every one without it). */
 function selectedSections(argv: readonly string[]): Set<number> | undefined {
   const at = argv.indexOf("--only");
   if (at < 0) return undefined;
   const list = (argv[at + 1] ?? "").split(",").map((part) => Number(part.trim()));
-  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1 || n > 11)) {
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1 || n > 12)) {
     throw new Error(
-      `--only takes section numbers 1-11 separated by commas, not ${JSON.stringify(argv[at + 1])}`,
+      `--only takes section numbers 1-12 separated by commas, not ${JSON.stringify(argv[at + 1])}`,
     );
   }
   return new Set(list);
@@ -221,6 +233,20 @@ async function main(): Promise<void> {
           `median of ${GROWTH.repetitions} runs after a warm-up; consumers round-robin over the keys, each lagging one version.`,
           "per-key scan (before) = the pass over every consumer per key that gathering pins made until now (grows as keys x consumers).",
           `(${milliseconds(growth.ms)} in all)`,
+        ],
+      );
+    }
+
+    if (wanted(12)) {
+      const scale = await timed(() => measureReconcileScale(azurite, RECONCILE_SCALE));
+      section(
+        `12. Reconcile at scale: one timer reconcile (reconcileAll) with Resource Manager's budgets on, every ARM read ${RECONCILE_SCALE.armReadMs} ms, every write ${RECONCILE_SCALE.armWriteMs} ms`,
+        [
+          reconcileScaleTable(scale.result),
+          "every consumer on its key's newest version, the previous one superseded 2 h ago (held: within the quiet period).",
+          "time ratio and size ratio against the smallest estate; doubling = this time / the previous size's, where it is twice as large.",
+          "requests per consumer as the service's clients sent them (every attempt); 429s = answers of the sandbox's budget emulation;",
+          `paced = requests the service's pacers held back (ARM reads, ARM writes, Resource Graph). One run per size. (${milliseconds(scale.ms)} in all)`,
         ],
       );
     }

@@ -214,9 +214,9 @@ function parseIngestion(request: SandboxRequest): IngestionChange {
 
 function parseLatency(request: SandboxRequest): Partial<LatencySettings> {
   const fields = bodyObject(request, "The latency settings");
-  rejectUnknown(fields, ["armWriteMs", "lroDurationMs"], "The latency settings");
+  rejectUnknown(fields, ["armWriteMs", "armReadMs", "lroDurationMs"], "The latency settings");
   const change: Partial<LatencySettings> = {};
-  for (const name of ["armWriteMs", "lroDurationMs"] as const) {
+  for (const name of ["armWriteMs", "armReadMs", "lroDurationMs"] as const) {
     const value = fields[name];
     if (value === undefined) continue;
     if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 3_600_000) {
@@ -227,7 +227,7 @@ function parseLatency(request: SandboxRequest): Partial<LatencySettings> {
     change[name] = value;
   }
   if (Object.keys(change).length === 0)
-    throw badRequest('Give at least one of "armWriteMs", "lroDurationMs".');
+    throw badRequest('Give at least one of "armWriteMs", "armReadMs", "lroDurationMs".');
   return change;
 }
 
@@ -361,7 +361,7 @@ export const controlRoutes: ControlRoute[] = [
   {
     method: "POST",
     path: "/_sandbox/latency",
-    summary: '{"armWriteMs": n, "lroDurationMs": n} for Resource Manager writes',
+    summary: '{"armWriteMs": n, "armReadMs": n, "lroDurationMs": n} for Resource Manager writes, reads and operations',
     handle(request, store) {
       store.latency = { ...store.latency, ...parseLatency(request) };
       return json(200, store.latency);

@@ -293,6 +293,8 @@ export interface IngestionSettings {
 export interface LatencySettings {
   /** Added to every Resource Manager write (PUT/PATCH/POST). */
   armWriteMs: number;
+  /** Added to every Resource Manager read (GET of a resource, a list, an operation) and Resource Graph query; 0 when absent. */
+  armReadMs?: number;
   /** How long a long-running operation stays InProgress. */
   lroDurationMs: number;
 }

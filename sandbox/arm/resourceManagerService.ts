@@ -232,6 +232,8 @@ export function createResourceManagerService(options: ResourceManagerServiceOpti
     if (!admission.admitted) return admission.response;
     Object.assign(rateLimitHeaders, admission.headers);
     if (!route) throw notServed(request);
+    const readMs = store.latency.armReadMs ?? 0;
+    if (readMs > 0 && (request.method === "GET" || route.kind === "resourceGraph")) await sleep(readMs);
     completeDueOperations(store, kindOfResource);
     switch (route.kind) {
       case "resourceGraph": {

@@ -122,6 +122,9 @@ export interface RotationDeps {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** Key leases a reconcile of every key takes at once. */
+const LEASE_CONCURRENCY = 16;
+
 export type ReconcileResult =
   | { status: "busy"; keyId: string; message: string }
   | {
@@ -314,19 +317,30 @@ export class RotationService {
   async reconcileAll(trigger: string): Promise<ReconcileResult> {
     const startedAt = this.deps.clock.now().getTime();
     const keys = await this.inCheckpointOrder(await this.listManagedKeys());
+    const failures: unknown[] = [];
     const leases: Lease[] = [];
     const leased: KeyRef[] = [];
     const busy: string[] = [];
     try {
-      for (const key of keys) {
-        const lease = await this.deps.lock.tryAcquire(keyRefId(key));
+      // Leases are taken 16 at a time (one table round trip each); the keys keep their order.
+      const taken = await mapLimited(keys, LEASE_CONCURRENCY, async (key) => {
+        try {
+          return await this.deps.lock.tryAcquire(keyRefId(key));
+        } catch (error) {
+          failures.push(error);
+          return undefined;
+        }
+      });
+      keys.forEach((key, index) => {
+        const lease = taken[index];
         if (lease) {
           leases.push(lease);
           leased.push(key);
         } else {
           busy.push(keyRefId(key));
         }
-      }
+      });
+      if (failures.length > 0) throw failures[0];
     } catch (error) {
       // A lease that could not be taken must not keep the ones already taken for a whole lease time.
       await Promise.all(leases.map((lease) => lease.release().catch(() => undefined)));

@@ -1,0 +1,143 @@
+/**
+ * Benchmark 12, reconcile at scale: one timer reconcile of every key (`reconcileAll`, through
+ * the runtime as the timer function runs it) of 1,000, 5,000 and 10,000 consumers on 100, 500
+ * and 1,000 keys, on the sandbox with Resource Manager's budgets on (reads 250 refilled at
+ * 25/s, writes 200 at 10/s, Resource Graph 15 queries in 5 s) and Azure-like latencies (every
+ * Resource Manager read and Resource Graph query `armReadMs`, every write `armWriteMs`).
+ *
+ * The estate: every consumer on its key's newest version, the previous one superseded two
+ * hours ago (within the quiet period, so held): the steady state between rotations, what every
+ * timer run does. Reported: the run's time, the growth against the smallest estate and the
+ * doubling (5,000 to 10,000), the requests per consumer by API as the service's clients sent
+ * them (every attempt), and the 429s the sandbox's budget emulation answered. Each size runs
+ * one warm-up reconcile first (the sandbox derives key pairs on first use; the first run
+ * journals every hold once), then the timed one.
+ */
+import type { AzuriteTables } from "../sandbox/azurite.js";
+import { startSandbox } from "../sandbox/server.js";
+import type { Runtime } from "../src/runtime.js";
+import { benchEstate } from "./benchEstate.js";
+import { benchRuntime, RequestCounter } from "./benchStack.js";
+import { formatTable, milliseconds, ratio, timed } from "./benchTable.js";
+
+export interface ReconcileScaleOptions {
+  sizes: readonly { consumers: number; keys: number }[];
+  armReadMs: number;
+  armWriteMs: number;
+}
+
+export interface ReconcileScaleRound {
+  consumers: number;
+  keys: number;
+  ms: number;
+  requests: Map<string, number>;
+  throttled: number;
+  paced: { reads: number; writes: number; resourceGraph: number };
+}
+
+function pacerWaits(factory: Runtime["factory"]) {
+  return {
+    reads: factory.armReadPacer.waits.count,
+    writes: factory.armWritePacer.waits.count,
+    resourceGraph: factory.resourceGraphPacer.waits.count,
+  };
+}
+
+export async function measureReconcileScale(
+  azurite: AzuriteTables,
+  options: ReconcileScaleOptions,
+): Promise<ReconcileScaleRound[]> {
+  const rounds: ReconcileScaleRound[] = [];
+  for (const size of options.sizes) {
+    const estate = benchEstate({
+      consumers: size.consumers,
+      keys: size.keys,
+      versionAgesHours: [720, 2],
+      pinnedVersion: "newest",
+    });
+    const sandbox = await startSandbox({ estate });
+    try {
+      sandbox.store.latency.armReadMs = options.armReadMs;
+      sandbox.store.latency.armWriteMs = options.armWriteMs;
+      const counter = new RequestCounter();
+      const runtime = benchRuntime(sandbox, azurite, { metrics: counter.metrics });
+      // The warm-up: the sandbox derives every version's key pair on first use, and the first
+      // run journals every hold once; then the timed run, what every timer run does.
+      await runtime.service.reconcileAll("bench warm-up");
+      counter.reset();
+      const paced = pacerWaits(runtime.factory);
+      const run = await timed(() => runtime.service.reconcileAll("bench"));
+      if (run.result.status !== "done")
+        throw new Error(`reconcile of ${size.consumers} consumers: ${run.result.status}`);
+      if (run.result.keyIds.length !== size.keys) {
+        throw new Error(
+          `reconcile of ${size.consumers} consumers reconciled ${run.result.keyIds.length} keys, not ${size.keys}`,
+        );
+      }
+      const failed = run.result.report.steps.filter((step) => step.status === "failed");
+      if (failed.length > 0)
+        throw new Error(`reconcile at scale: ${failed.length} step(s) failed: ${failed[0]?.detail}`);
+      const observed = run.result.plan.targets;
+      if (Object.keys(observed).length !== size.keys)
+        throw new Error(
+          `reconcile at scale: the plan has targets for ${Object.keys(observed).length} of ${size.keys} keys`,
+        );
+      let throttled = 0;
+      for (const [status, count] of counter.byStatus) if (status.endsWith(" 429")) throttled += count;
+      const after = pacerWaits(runtime.factory);
+      rounds.push({
+        consumers: size.consumers,
+        keys: size.keys,
+        ms: run.ms,
+        requests: counter.snapshot(),
+        throttled,
+        paced: {
+          reads: after.reads - paced.reads,
+          writes: after.writes - paced.writes,
+          resourceGraph: after.resourceGraph - paced.resourceGraph,
+        },
+      });
+    } finally {
+      await sandbox.close();
+    }
+  }
+  return rounds;
+}
+
+const APIS = ["resource-manager", "resource-graph", "keyvault", "log-analytics", "table-storage"] as const;
+
+export function reconcileScaleTable(rounds: readonly ReconcileScaleRound[]): string {
+  const first = rounds[0];
+  if (!first) return "(no rounds)";
+  const perConsumer = (round: ReconcileScaleRound, api: string) =>
+    ((round.requests.get(api as never) ?? 0) / round.consumers).toFixed(3);
+  return formatTable(
+    [
+      "consumers",
+      "keys",
+      "reconcile",
+      "time ratio",
+      "size ratio",
+      "doubling",
+      ...APIS.map((api) => `${api} / consumer`),
+      "429s",
+      "paced (reads, writes, RG)",
+    ],
+    rounds.map((round, index) => {
+      const previous = rounds[index - 1];
+      const doubling =
+        previous && round.consumers === 2 * previous.consumers ? ratio(round.ms, previous.ms) : "-";
+      return [
+        String(round.consumers),
+        String(round.keys),
+        milliseconds(round.ms),
+        ratio(round.ms, first.ms),
+        ratio(round.consumers, first.consumers),
+        doubling,
+        ...APIS.map((api) => perConsumer(round, api)),
+        String(round.throttled),
+        `${round.paced.reads}, ${round.paced.writes}, ${round.paced.resourceGraph}`,
+      ];
+    }),
+  );
+}
