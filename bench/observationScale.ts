@@ -1,10 +1,10 @@
 /**
  * Benchmark 2, observation scale: the time of one observe + plan of every managed key
  * (`currentPlan`, what GET /api/keys and the dashboard run) for estates of growing size.
- * Observation makes one Resource Graph query (paged), one ARM GET per consumer (plus one
- * data center list per Cassandra cluster) and one Log Analytics query per workspace however
- * many keys, versions and consumers there are, so the time per consumer should stay about
- * flat.
+ * Observation makes one Resource Graph query (paged, its rows carry every consumer's facts),
+ * one data center list per Cassandra cluster, ARM GETs only where the plan needs a fresh read,
+ * and one Log Analytics query per workspace however many keys, versions and consumers there
+ * are, so the time per consumer should stay about flat.
  *
  * Per size: a fresh sandbox whose consumers of all three kinds (on two keys, see
  * benchEstate) pin the older of two versions, so the plan holds one repoint per Kusto cluster

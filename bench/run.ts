@@ -118,7 +118,7 @@ async function main(): Promise<void> {
         observationTable(observation.result),
         `median of ${OBSERVATION.repetitions} runs after a warm-up; consumers split between Kusto, Cosmos DB and Cassandra on two keys.`,
         "marginal per consumer = added time / added consumers since the previous size (flat or falling = linear or better);",
-        "per-consumer ratio below 1.00x = fixed costs amortised. RG pages = Resource Graph requests, ARM GETs = consumer reads",
+        "per-consumer ratio below 1.00x = fixed costs amortised. RG pages = Resource Graph requests, ARM GETs = fresh consumer reads",
         `(Cassandra adds cluster reads and data center lists), LA queries = Log Analytics queries. (${milliseconds(observation.ms)} in all)`,
       ]);
     }

@@ -361,7 +361,8 @@ export const controlRoutes: ControlRoute[] = [
   {
     method: "POST",
     path: "/_sandbox/latency",
-    summary: '{"armWriteMs": n, "armReadMs": n, "lroDurationMs": n} for Resource Manager writes, reads and operations',
+    summary:
+      '{"armWriteMs": n, "armReadMs": n, "lroDurationMs": n} for Resource Manager writes, reads and operations',
     handle(request, store) {
       store.latency = { ...store.latency, ...parseLatency(request) };
       return json(200, store.latency);
