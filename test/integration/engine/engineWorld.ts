@@ -25,6 +25,7 @@ import { defaultEstate } from "../../../sandbox/seed.js";
 import { type RunningSandbox, startSandbox } from "../../../sandbox/server.js";
 import { createAzureClientFactory } from "../../../src/azure/clientFactory.js";
 import { type JournalEntry, TableJournal } from "../../../src/journal/journal.js";
+import type { KeyView } from "../../../src/plan/view.js";
 import { type RotatorLog, silentLog } from "../../../src/rotation/log.js";
 import { installRuntime, type Runtime, type RuntimeOptions, uninstallRuntime } from "../../../src/runtime.js";
 import { tableOfSettings } from "../../support/leases.js";
@@ -170,7 +171,23 @@ export class EngineWorld {
     return { status: answer.status ?? 200, body: answer.jsonBody };
   }
 
+  /** The single-key view's entry for `vault/key` (throws when the view has none). */
+  async keyView(vault: string, key: string): Promise<KeyView> {
+    const answer = await this.keysView(vault, key);
+    const [view] = (answer.body as { keys: KeyView[] }).keys;
+    if (!view) throw new Error(`no view of ${vault}/${key}: ${JSON.stringify(answer.body)}`);
+    return view;
+  }
+
   // ---- Key Vault, as an operator or Key Vault's own auto-rotation would change it ----
+
+  /** A new version of a vault key, delivered as Key Vault's event: [previous newest, new]. */
+  async rotateByEvent(vault: string, key: string): Promise<[string, string]> {
+    const old = this.newestVersion(vault, key);
+    const next = await this.newVersion(vault, key);
+    await this.deliver(this.newVersionEvent(vault, key, next));
+    return [old, next];
+  }
 
   /** Creates a new version outside the rotator's reconcile path (like Key Vault auto-rotation). */
   /**
@@ -178,9 +195,7 @@ export class EngineWorld {
    * returns [previous newest, new version].
    */
   async supersede(vault: string, key: string, consumers: readonly string[]): Promise<[string, string]> {
-    const old = this.newestVersion(vault, key);
-    const next = await this.newVersion(vault, key);
-    await this.deliver(this.newVersionEvent(vault, key, next));
+    const [old, next] = await this.rotateByEvent(vault, key);
     await waitUntil(
       () => consumers.every((consumer) => versionInUse(this, consumer) === next),
       60_000,
