@@ -58,6 +58,11 @@ class FakeKeyVault implements ApplyKeyVault {
     this.disabled.push({ version, tags });
     return { status: "done" };
   }
+  enabled: { version: string; tags: Record<string, string> }[] = [];
+  async enableVersion(_key: unknown, version: string, tags: Record<string, string>): Promise<StepOutcome> {
+    this.enabled.push({ version, tags });
+    return { status: "done" };
+  }
 }
 
 class FakeConsumers implements ApplyConsumerAdapter {
