@@ -2,10 +2,12 @@
  * The way back from a disable (issue 12): for ROTATOR_RESTORE_WATCH after the service disabled a
  * version, each plan looks for signs that it is still needed, and plans to enable it again.
  *
- *   disabled version, tagged cmk-rotator-disabled-at within the watch (and not restored since)
- *     ├─ audit: calls that failed on it with 403 since the disable ──► sign "failed-use"
- *     └─ a consumer of the key whose own status shows a Key Vault error, naming that version,
- *        pinning it, or (versionless, naming none) on the key ──► sign "consumer-key-error"
+ *   disabled version, tagged cmk-rotator-disabled-by/-at by the service (and not restored since)
+ *     ├─ audit: calls that failed on it with 403 within the watch after the disable (seen
+ *     │  whenever their records arrive) ──► sign "failed-use"
+ *     └─ while the watch runs: a consumer of the key whose own status shows a Key Vault error,
+ *        naming that version, pinning it, or (versionless, naming none) on the key
+ *        ──► sign "consumer-key-error"
  *   any sign ──► compromised?  yes ──► RestoreNeeded (an operator decides)
  *                              no  ──► RestoreAction (enable, tag, journal, event, freeze the key)
  *
@@ -57,11 +59,17 @@ export function showsKeyError(consumer: ConsumerSnapshot): boolean {
   return !/^access to the configured customer managed key confirmed/i.test(status);
 }
 
-function failedUseSigns(context: KeyContext, version: string, disabledAt: Date): RestoreSign[] {
+function failedUseSigns(
+  context: KeyContext,
+  version: string,
+  disabledAt: Date,
+  watchMs: number,
+): RestoreSign[] {
   const failure = context.evidence?.failures?.find((entry) => entry.version.toLowerCase() === version);
   if (!failure) return [];
+  const from = disabledAt.getTime();
   return Object.entries(failure.byCaller)
-    .filter(([, at]) => at.getTime() >= disabledAt.getTime())
+    .filter(([, at]) => at.getTime() >= from && at.getTime() - from <= watchMs)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([caller, at]) => {
       const name = context.callers[caller.toLowerCase()]?.name;
@@ -121,19 +129,24 @@ export function planRestores(
   now: Date,
 ): { restores: RestoreAction[]; needed: RestoreNeeded[] } {
   const watchMs = policy.restoreWatchMs ?? DEFAULT_RESTORE_WATCH_MS;
+  // A failed call within the watch counts whenever its record arrives (the evidence window
+  // reaches back past the ingestion latency); a consumer's status counts while the watch runs.
   const watchedVersions = context.versions.flatMap((version) => {
     const disabledAt = serviceDisabledAt(version);
-    if (!disabledAt || now.getTime() - disabledAt.getTime() > watchMs) return [];
-    return [{ version, disabledAt }];
+    return disabledAt
+      ? [{ version, disabledAt, watching: now.getTime() - disabledAt.getTime() <= watchMs }]
+      : [];
   });
-  const watched = new Set(watchedVersions.map((entry) => entry.version.version.toLowerCase()));
+  const watched = new Set(
+    watchedVersions.filter((entry) => entry.watching).map((entry) => entry.version.version.toLowerCase()),
+  );
   const restores: RestoreAction[] = [];
   const needed: RestoreNeeded[] = [];
-  for (const { version, disabledAt } of watchedVersions) {
+  for (const { version, disabledAt, watching } of watchedVersions) {
     const name = version.version.toLowerCase();
     const signs = [
-      ...failedUseSigns(context, name, disabledAt),
-      ...consumerErrorSigns(context, name, watched, now),
+      ...failedUseSigns(context, name, disabledAt, watchMs),
+      ...(watching ? consumerErrorSigns(context, name, watched, now) : []),
     ];
     if (signs.length === 0) continue;
     const who = [...new Set(signs.map((sign) => sign.who))].join(", ");
