@@ -522,7 +522,7 @@ export class PlanApplier {
       neededBy: neededBy.join(", "),
     };
     if (outcome.status !== "done") {
-      const detail = outcome.status === "failed" ? outcome.detail : outcome.detail;
+      const detail = outcome.detail;
       this.deps.log.error("restore failed", { ...fields, detail });
       await this.journal(
         run,
