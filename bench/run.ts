@@ -44,7 +44,7 @@ const COLD_START = { runs: 15 } as const;
 const PROPAGATION = { consumers: 200, armWriteMs: 1000 } as const;
 const VIEWERS = { viewers: 10, minutes: 5, consumers: 100, keys: 5 } as const;
 const OUTCOME_EVENTS = { repoints: 5000 } as const;
-/** Azure's 3-10 min (up to 20) ingestion and a 5 min timer, scaled to seconds: the section stays under a minute. */
+/** Azure's 3-10 min (up to 20) ingestion and a 5 min timer, scaled to seconds (1:150): the section stays under a minute. */
 const RESTORE = { latencySeconds: { min: 1, max: 8 }, intervalSeconds: 4, trials: 4 } as const;
 const GROWTH = {
   sizes: [
@@ -237,7 +237,7 @@ async function main(): Promise<void> {
           timeToRestoreTable(restore.result),
           "from the consumer's first failed unwrap (403 KeyDisabled) to the version's cmk-rotator-restored-at tag. The README's bound is",
           "the ingestion latency L plus the timer interval I (here scaled to seconds; in Azure ROTATOR_MAX_INGESTION_LATENCY, PT20M,",
-          `plus the timer interval, PT5M by default: 25 minutes). (${milliseconds(restore.ms)} in all)`,
+          `plus the timer interval: 35 minutes at the template's 15-minute schedule, 25 at 5 minutes). (${milliseconds(restore.ms)} in all)`,
         ],
       );
     }
