@@ -44,7 +44,7 @@ const COLD_START = { runs: 15 } as const;
 const PROPAGATION = { consumers: 200, armWriteMs: 1000 } as const;
 const VIEWERS = { viewers: 10, minutes: 5, consumers: 100, keys: 5 } as const;
 const OUTCOME_EVENTS = { repoints: 5000 } as const;
-/** Azure's 3-10 min (up to 20) ingestion and a 5 min timer, scaled to seconds (1:150): the section stays under a minute. */
+/** Azure's 3-10 min (up to 20) ingestion and a 5 min timer, scaled to seconds: the section stays under a minute. */
 const RESTORE = { latencySeconds: { min: 1, max: 8 }, intervalSeconds: 4, trials: 4 } as const;
 const GROWTH = {
   sizes: [
