@@ -111,6 +111,7 @@ export async function measureOutcomeEvents(options: OutcomeEventsOptions): Promi
             throw new Error("no disable in this run");
           },
           disableVersion: async () => ({ status: "done" }),
+          enableVersion: async () => ({ status: "done" }),
         },
         consumerAdapter: () => begins,
         journal: new MemoryJournal(),

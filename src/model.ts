@@ -194,6 +194,30 @@ export interface AuditEvidence {
   uses: VersionUse[];
   /** App id per caller object id, where the records carry one (first-party services' tokens). */
   callerAppIds?: Record<string, string>;
+  /**
+   * Calls that failed with Key Vault's 403 on a version (a crypto operation on a disabled
+   * version answers 403 KeyDisabled), per version: the signs that a disabled version is still
+   * needed. Also counted in `uses` (a failed unwrap is use).
+   */
+  failures?: FailedUse[];
+}
+
+/** Calls that failed with 403 on one key version (service identity's own operations excluded). */
+export interface FailedUse {
+  version: string;
+  firstFailure: Date;
+  lastFailure: Date;
+  count: number;
+  /** Last failure per caller object id. */
+  byCaller: Record<string, Date>;
+}
+
+/** An operator's (or a restore's) freeze of a key's retirement: nothing of the key retires until it is unfrozen. */
+export interface FreezeRecord {
+  reason: string;
+  at: Date;
+  /** "operator", or "cmk-rotator" for a freeze a restore wrote. */
+  by: string;
 }
 
 export interface Snapshot {
@@ -206,6 +230,10 @@ export interface Snapshot {
   unreadableKeys: Record<string, string>;
   /** Who the callers in the evidence are, by lower-case object id (consumers, apps, resources, the service). */
   callers?: Record<string, CallerAttribution>;
+  /** Keys whose retirement is frozen (hold `retirement-frozen`), by `keyRefId`. */
+  freezes?: Record<string, FreezeRecord>;
+  /** Why the freeze records could not be read: then nothing retires at all. */
+  freezeProblem?: string;
 }
 
 export interface Policy {
@@ -225,7 +253,15 @@ export interface Policy {
   minRsaBits: Record<ConsumerKind, number>;
   /** RSA sizes a consumer kind accepts at all, where its service documents a closed list. */
   acceptedRsaBits: Partial<Record<ConsumerKind, readonly number[]>>;
+  /**
+   * ROTATOR_RESTORE_WATCH: how long after the service disabled a version it watches for signs it
+   * is still needed (default DEFAULT_RESTORE_WATCH_MS, 7 days).
+   */
+  restoreWatchMs?: number;
 }
+
+/** ROTATOR_RESTORE_WATCH's default, P7D. */
+export const DEFAULT_RESTORE_WATCH_MS = 7 * 24 * 3600 * 1000;
 
 /** Tag names the service writes on key versions. */
 export const TAGS = {
@@ -236,6 +272,8 @@ export const TAGS = {
   evidence: "cmk-rotator-evidence",
   lastUse: "cmk-rotator-last-use",
   supersededBy: "cmk-rotator-superseded-by",
+  restoredAt: "cmk-rotator-restored-at",
+  restoredReason: "cmk-rotator-restored-reason",
 } as const;
 
 export interface RepointAction {
@@ -268,6 +306,47 @@ export interface DisableAction {
 }
 
 export type PlannedAction = RepointAction | DisableAction;
+
+/** What showed that a disabled version is still needed. */
+export type RestoreTrigger = "failed-use" | "consumer-key-error";
+
+/** A sign that a version the service disabled is still needed, and by whom. */
+export interface RestoreSign {
+  trigger: RestoreTrigger;
+  /** Who failed: a caller's name (or object id), or a consumer's kind and id. */
+  who: string;
+  /** Object id of the caller, or ARM id of the consumer. */
+  id: string;
+  /** When it was seen failing (the last failed call), or observed in error. */
+  at: Date;
+  /** The failed call or the consumer's status, in words. */
+  detail: string;
+}
+
+/**
+ * Re-enable a version the service disabled within ROTATOR_RESTORE_WATCH, because someone
+ * still needs it: an update of the version (enabled, tags), never anything else.
+ */
+export interface RestoreAction {
+  type: "restore";
+  key: KeyRef;
+  version: string;
+  disabledAt: Date;
+  signs: RestoreSign[];
+  reason: ReasonCode;
+  message: string;
+}
+
+/** A compromised version someone still needs: never re-enabled automatically, an operator decides. */
+export interface RestoreNeeded {
+  type: "restore-needed";
+  key: KeyRef;
+  version: string;
+  disabledAt: Date;
+  signs: RestoreSign[];
+  reason: ReasonCode;
+  message: string;
+}
 
 export interface Hold {
   type: "hold";
@@ -344,6 +423,14 @@ export type ReasonCode =
   /** A consumer pins a version newer than the target (the newest is blocked): it stays. */
   | "consumer-ahead-of-target"
   | "no-valid-target"
+  /** A version the service disabled is failing someone's calls (403 in the audit logs): enable it again. */
+  | "failed-use-after-disable"
+  /** A consumer's own status shows a Key Vault error on a version the service disabled: enable it again. */
+  | "consumer-key-error-after-disable"
+  /** A compromised version is still needed: never re-enabled automatically, an operator decides. */
+  | "compromised-version-needed"
+  /** Retirement of the key is frozen (after a restore, or by an operator) until an operator unfreezes it. */
+  | "retirement-frozen"
   | "report-mode";
 
 export interface Plan {
@@ -357,6 +444,10 @@ export interface Plan {
   targets: Record<string, string>;
   /** The policy's mode, for views: in report mode apply acts on nothing. */
   mode?: RotatorMode;
+  /** Versions the service disabled that someone still needs: re-enable them. */
+  restores?: RestoreAction[];
+  /** Compromised versions someone still needs: an operator decides. */
+  restoresNeeded?: RestoreNeeded[];
 }
 
 /** The three outcomes of a step: done, pending (try later, no error) or failed (with a reason). */

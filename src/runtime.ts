@@ -13,6 +13,7 @@ import { PlanApplier } from "./apply/applyPlan.js";
 import { type AzureClientFactory, createAzureClientFactory } from "./azure/clientFactory.js";
 import type { AzureTransport } from "./azure/transport.js";
 import { TableIdempotencyStore } from "./idempotency/idempotencyStore.js";
+import { TableFreezeStore } from "./journal/freezeStore.js";
 import { TableJournal } from "./journal/journal.js";
 import { openRotatorTable } from "./journal/rotatorTable.js";
 import { type Clock, systemClock, TableKeyLock } from "./lock/keyLease.js";
@@ -79,6 +80,7 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     factory.policies,
   );
   const journal = new TableJournal(table);
+  const freezes = new TableFreezeStore(table);
   const publisher = new OutcomeDelivery({
     sender: factory.eventGridPublisher(settings.eventsTopicEndpoint, settings.eventsTopicKey),
     outbox: new TableOutbox(table),
@@ -103,6 +105,7 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     },
     journal,
     publisher,
+    freezes,
     log,
     repointConcurrency: settings.repointConcurrency,
   });
@@ -113,6 +116,7 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     readCurrentVersion: async (key) => (await keyVault.readKey(key)).version,
     createVersion: (key) => keyVault.createVersion(key),
     tagVersion: (key, version, tags) => keyVault.tagVersion(key, version, tags),
+    enableVersion: (key, version, tags) => keyVault.enableVersion(key, version, tags),
   };
   const service = new RotationService({
     managedVaults: settings.managedVaults,
@@ -130,6 +134,8 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     viewMaxAgeMs: settings.viewMaxAgeMs,
     republishOutcomes: () => publisher.republishUndelivered(),
     journal,
+    freezes,
+    publisher,
     clock,
     log,
     metrics,

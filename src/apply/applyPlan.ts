@@ -12,6 +12,7 @@ import type { RepointGuard } from "../adapters/consumers/consumerAdapter.js";
 import { keyIdOf, sameKey } from "../adapters/keyRef.js";
 import { formatIsoDuration } from "../duration.js";
 import { describeError } from "../errors.js";
+import type { FreezeStore } from "../journal/freezeStore.js";
 import type { Journal, JournalAction, JournalEntry, JournalOutcome } from "../journal/journal.js";
 import {
   type Block,
@@ -25,6 +26,8 @@ import {
   type PinName,
   type Plan,
   type RepointAction,
+  type RestoreAction,
+  type RestoreNeeded,
   type RotatorMode,
   type Snapshot,
   type StepOutcome,
@@ -53,6 +56,8 @@ export interface ApplyKeyVault {
   /** The key's current version (a versionless GET): the newest, whatever the created times say. */
   readKey(key: KeyRef): Promise<KeyVersionFacts>;
   disableVersion(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
+  /** Enables a version again (a restore), merging `tags`. */
+  enableVersion(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
 }
 
 export interface ApplyDeps {
@@ -62,6 +67,8 @@ export interface ApplyDeps {
   publisher: OutcomePublisher;
   log: RotatorLog;
   repointConcurrency: number;
+  /** Where a restore freezes the key's retirement (without it, a restore freezes nothing: unit tests). */
+  freezes?: FreezeStore;
   /**
    * A fresh discovery of the consumers and the keys they reference, so the check just before a
    * disable also sees consumers the observation did not (pointed at the key since). Run once
@@ -84,7 +91,7 @@ export interface ApplyRun {
 export type StepStatus = StepOutcome["status"] | "skipped";
 
 export interface StepReport {
-  type: "repoint" | "disable";
+  type: "repoint" | "disable" | "restore";
   keyId: string;
   version: string;
   consumerId?: string;
@@ -125,6 +132,17 @@ export function evidenceTags(action: DisableAction, run: ApplyRun): Record<strin
   };
 }
 
+/** The tags a restore writes on the version: when, and why (the signs, and who failed). */
+export function restoreTags(action: RestoreAction, run: ApplyRun): Record<string, string> {
+  const who = [...new Set(action.signs.map((sign) => sign.who))].join(", ");
+  return {
+    [TAGS.restoredAt]: run.now.toISOString(),
+    [TAGS.restoredReason]: truncateTag(
+      `${action.reason} (cmk-rotator ${run.trigger} run ${run.runId}): needed by ${who}; disabled ${action.disabledAt.toISOString()}`,
+    ),
+  };
+}
+
 type Recheck =
   | { ok: true }
   | { ok: false; status: "pending" | "failed" | "skipped"; reason: string; detail: string };
@@ -141,6 +159,9 @@ export class PlanApplier {
   async apply(plan: Plan, snapshot: Snapshot, run: ApplyRun): Promise<ApplyReport> {
     const report: ApplyReport = { steps: [], publishFailures: [] };
     const events: OutcomeEvent[] = [];
+    // The way back first: a version someone still needs is enabled before anything else happens.
+    for (const restore of plan.restores ?? []) report.steps.push(await this.restore(restore, run, events));
+    await this.noticeRestoresNeeded(plan.restoresNeeded ?? [], run, events);
     await this.recordDecisions(plan, run, events);
 
     const repoints = plan.actions.filter((a): a is RepointAction => a.type === "repoint");
@@ -464,6 +485,177 @@ export class PlanApplier {
       }
     }
     return { ok: true };
+  }
+
+  /**
+   * Enables a version the service disabled, because someone still needs it: tags it with when,
+   * why and who failed, journals it, publishes VersionRestored and freezes retirement of the
+   * key. In report mode it journals what it would do and changes nothing.
+   */
+  private async restore(action: RestoreAction, run: ApplyRun, events: OutcomeEvent[]): Promise<StepReport> {
+    const keyId = keyRefId(action.key);
+    const what = `restore ${keyId} version ${action.version}`;
+    const step: StepReport = {
+      type: "restore",
+      keyId,
+      version: action.version,
+      status: "skipped",
+      detail: "",
+    };
+    if (run.mode === "report") {
+      step.detail = `would ${what}, and freeze retirement of the key: ${action.message}`;
+      await this.journal(run, keyId, "restore", "skipped", "report-mode", step.detail, action);
+      return step;
+    }
+    let outcome: StepOutcome;
+    try {
+      outcome = await this.deps.keyVault.enableVersion(action.key, action.version, restoreTags(action, run));
+    } catch (error) {
+      outcome = { status: "failed", reason: "unexpected-error", detail: describeError(error) };
+    }
+    Object.assign(step, this.stepFields(outcome));
+    const neededBy = [...new Set(action.signs.map((sign) => sign.who))];
+    const fields = {
+      key: keyId,
+      version: action.version,
+      reason: action.reason,
+      neededBy: neededBy.join(", "),
+    };
+    if (outcome.status !== "done") {
+      const detail = outcome.detail;
+      this.deps.log.error("restore failed", { ...fields, detail });
+      await this.journal(
+        run,
+        keyId,
+        "restore",
+        outcome.status === "failed" ? "failed" : "pending",
+        outcome.status === "failed" ? outcome.reason : "pending",
+        `${what} not done (the next run tries again): ${detail}`,
+        action,
+      );
+      return step;
+    }
+    this.deps.log.warn("version restored", fields);
+    await this.journal(run, keyId, "restore", "done", action.reason, `${what}: ${action.message}`, {
+      version: action.version,
+      consumerId: neededBy.join(", ").slice(0, 1000),
+    });
+    events.push({
+      name: "VersionRestored",
+      subject: keyIdOf(action.key, action.version),
+      at: run.now,
+      data: {
+        key: keyId,
+        keyId: keyIdOf(action.key),
+        version: action.version,
+        neededBy,
+        triggers: [...new Set(action.signs.map((sign) => sign.trigger))],
+        reason: action.reason,
+        message: action.message,
+      },
+    });
+    await this.freezeAfterRestore(action, run, keyId);
+    return step;
+  }
+
+  private async freezeAfterRestore(action: RestoreAction, run: ApplyRun, keyId: string): Promise<void> {
+    if (!this.deps.freezes) return;
+    try {
+      const frozen = await this.deps.freezes.freeze(keyId, {
+        reason: `version ${action.version} was restored (${action.reason}): needed by ${[...new Set(action.signs.map((sign) => sign.who))].join(", ")}`,
+        at: run.now,
+        by: "cmk-rotator",
+      });
+      if (frozen.changed) {
+        await this.journal(
+          run,
+          keyId,
+          "freeze",
+          "done",
+          "retirement-frozen",
+          `retirement of ${keyId} frozen: ${frozen.record.reason}`,
+          {
+            version: action.version,
+          },
+        );
+      }
+    } catch (error) {
+      // Not frozen: the next plan sees the restore tags, not a freeze; it logs loudly and retries.
+      this.deps.log.error("freezing the key after a restore failed", {
+        key: keyId,
+        version: action.version,
+        detail: describeError(error),
+      });
+      await this.journal(
+        run,
+        keyId,
+        "freeze",
+        "failed",
+        "freeze-failed",
+        `freezing retirement of ${keyId} after restoring ${action.version} failed: ${describeError(error)}`,
+        {
+          version: action.version,
+        },
+      );
+    }
+  }
+
+  /**
+   * A compromised version someone still needs is never enabled again automatically: RestoreNeeded
+   * names who failed, once per failure episode (a version with a new set of failing callers is a
+   * new episode; the same callers failing run after run are not), journaled as `restore-needed`.
+   */
+  private async noticeRestoresNeeded(
+    notices: readonly RestoreNeeded[],
+    run: ApplyRun,
+    events: OutcomeEvent[],
+  ): Promise<void> {
+    for (const notice of notices) {
+      const keyId = keyRefId(notice.key);
+      const neededBy = [...new Set(notice.signs.map((sign) => sign.who))].sort();
+      const episode = neededBy.join(", ").slice(0, 1000);
+      let recent: JournalEntry[] = [];
+      try {
+        recent = await this.deps.journal.recent(keyId, 100);
+      } catch (error) {
+        this.deps.log.warn("could not read the journal to de-duplicate restore notices", {
+          key: keyId,
+          detail: describeError(error),
+        });
+      }
+      const last = recent.find(
+        (entry) => entry.action === "restore-needed" && entry.version === notice.version,
+      );
+      if (last && last.consumerId === episode && last.mode === run.mode) continue;
+      this.deps.log.error("compromised version still needed: an operator decides", {
+        key: keyId,
+        version: notice.version,
+        neededBy: episode,
+      });
+      await this.journal(
+        run,
+        keyId,
+        "restore-needed",
+        run.mode === "report" ? "skipped" : "held",
+        notice.reason,
+        notice.message,
+        { version: notice.version, consumerId: episode },
+      );
+      events.push({
+        name: "RestoreNeeded",
+        subject: keyIdOf(notice.key, notice.version),
+        at: run.now,
+        data: {
+          key: keyId,
+          keyId: keyIdOf(notice.key),
+          version: notice.version,
+          neededBy,
+          triggers: [...new Set(notice.signs.map((sign) => sign.trigger))],
+          reason: notice.reason,
+          message: notice.message,
+        },
+      });
+    }
   }
 
   /** Holds and blocks change nothing; they are journaled when they first appear or change reason. */

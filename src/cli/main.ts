@@ -1,5 +1,6 @@
 /** Entry point of the `cmk-rotator` command (bin/cmk-rotator.js runs the built copy). */
 import { parseCliArgs, USAGE, UsageError } from "./args.js";
+import { runOperatorCommand } from "./operatorCommand.js";
 import { type CliOutput, EXIT, type FallbackEnvironmentStarter, runPlanCommand } from "./planCommand.js";
 
 export interface CliOptions {
@@ -25,6 +26,9 @@ export async function main(
   if (command.command === "help") {
     io.out(USAGE);
     return EXIT.ok;
+  }
+  if (command.command !== "plan") {
+    return runOperatorCommand({ command, env, io, ...(options.sandbox ? { sandbox: options.sandbox } : {}) });
   }
   return runPlanCommand({
     json: command.json,

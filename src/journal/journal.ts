@@ -16,7 +16,11 @@ export type JournalAction =
   | "create-version"
   | "mark-compromised"
   | "publish-event"
-  | "reconcile";
+  | "reconcile"
+  | "restore"
+  | "restore-needed"
+  | "freeze"
+  | "unfreeze";
 
 /**
  * done / pending / failed are the step outcomes; `skipped` = report mode, nothing changed;
@@ -89,6 +93,10 @@ const ACTIONS: readonly JournalAction[] = [
   "mark-compromised",
   "publish-event",
   "reconcile",
+  "restore",
+  "restore-needed",
+  "freeze",
+  "unfreeze",
 ];
 const OUTCOMES: readonly JournalOutcome[] = ["done", "pending", "failed", "skipped", "held", "blocked"];
 

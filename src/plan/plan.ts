@@ -16,9 +16,13 @@
  *                  │    consumer proven on a newer version? unused in the quiet period
  *                  │    before the canary? backup retention (attributed caller)?
  *                  │
- *                  └─ Managed HSM key at 90+ of its 100 versions ──► Warning
+ *                  ├─ Managed HSM key at 90+ of its 100 versions ──► Warning
+ *                  │
+ *                  └─ planRestores: a version the service disabled within ROTATOR_RESTORE_WATCH
+ *                       failing calls (403) or a consumer's key error ──► RestoreAction, and the
+ *                       key's retirement frozen; compromised ──► RestoreNeeded (operator decides)
  *
- *   ──► Plan { actions (sorted), holds, blocks, warnings, targets }
+ *   ──► Plan { actions (sorted), holds, blocks, warnings, targets, restores, restoresNeeded }
  *
  * No I/O, no clock: `now` is passed in, and the output order depends only on the input,
  * so the same snapshot always gives the same plan. Report mode does not change the plan:
@@ -34,11 +38,14 @@ import {
   type Plan,
   type PlannedAction,
   type Policy,
+  type RestoreAction,
+  type RestoreNeeded,
   type Snapshot,
   type Warning,
 } from "../model.js";
 import { compareText, gatherKeyContext, type KeyContext } from "./keyContext.js";
 import { planRepoints } from "./repoint.js";
+import { planRestores } from "./restore.js";
 import { decideRetirement, retireCandidates } from "./retire.js";
 
 function blocksFor(context: KeyContext): Block[] {
@@ -115,9 +122,27 @@ export function plan(snapshot: Snapshot, policy: Policy, now: Date): Plan {
   const blocks: Block[] = [];
   const warnings: Warning[] = [];
   const targets: Record<string, string> = {};
+  const restores: RestoreAction[] = [];
+  const restoresNeeded: RestoreNeeded[] = [];
 
   for (const keySnapshot of snapshot.keys) {
-    const context = gatherKeyContext(keySnapshot, snapshot, policy, now);
+    const gathered = gatherKeyContext(keySnapshot, snapshot, policy, now);
+    const watch = planRestores(gathered, policy, now);
+    restores.push(...watch.restores);
+    restoresNeeded.push(...watch.needed);
+    // A restore freezes the key's retirement: already in this plan, before the freeze is written.
+    const firstRestore = watch.restores[0];
+    const context =
+      firstRestore && !gathered.frozen
+        ? {
+            ...gathered,
+            frozen: {
+              reason: `version ${firstRestore.version} is being restored: ${firstRestore.message}`,
+              at: now,
+              by: "cmk-rotator",
+            },
+          }
+        : gathered;
     if (context.target) targets[context.id] = context.target.version;
     blocks.push(...blocksFor(context));
     const warning = versionCapWarning(context);
@@ -138,5 +163,19 @@ export function plan(snapshot: Snapshot, policy: Policy, now: Date): Plan {
   holds.sort((a, b) => compareTuples(holdSortKey(a), holdSortKey(b)));
   blocks.sort((a, b) => compareTuples([keyRefId(a.key), a.version], [keyRefId(b.key), b.version]));
   warnings.sort((a, b) => compareText(keyRefId(a.key), keyRefId(b.key)));
-  return { now, actions, holds, blocks, warnings, targets, mode: policy.mode };
+  const byVersion = (a: { key: Plan["actions"][number]["key"]; version: string }, b: typeof a) =>
+    compareTuples([keyRefId(a.key), a.version], [keyRefId(b.key), b.version]);
+  restores.sort(byVersion);
+  restoresNeeded.sort(byVersion);
+  return {
+    now,
+    actions,
+    holds,
+    blocks,
+    warnings,
+    targets,
+    mode: policy.mode,
+    ...(restores.length > 0 ? { restores } : {}),
+    ...(restoresNeeded.length > 0 ? { restoresNeeded } : {}),
+  };
 }

@@ -409,8 +409,31 @@ function quietPeriodName(input: RetireInput): string {
   return isCompromised(input.version) ? "emergency quiet period" : "quiet period";
 }
 
+/**
+ * A key whose retirement is frozen (a restore re-enabled one of its versions: evidence proved
+ * wrong once; or an operator froze it) retires nothing until an operator unfreezes it. Freeze
+ * records that cannot be read freeze every key.
+ */
+const notFrozen: RetireRule = (input) => {
+  const { frozen, freezeProblem } = input.context;
+  if (frozen) {
+    return {
+      reason: "retirement-frozen",
+      message: `Retirement of ${input.context.id} is frozen since ${frozen.at.toISOString()} by ${frozen.by}: ${frozen.reason}. ${versionName(input)} is held until an operator unfreezes the key (POST /api/keys/{vault}/{key}/unfreeze, or cmk-rotator unfreeze).`,
+    };
+  }
+  if (freezeProblem) {
+    return {
+      reason: "retirement-frozen",
+      message: `The freeze records could not be read (${freezeProblem}), so no key's retirement is known not to be frozen; ${versionName(input).toLowerCase()} is held until they can be read.`,
+    };
+  }
+  return null;
+};
+
 /** In order: the first objection is the one reported. */
 const RETIRE_RULES: readonly RetireRule[] = [
+  notFrozen,
   notPinned,
   notInUse,
   noConsumerSwitching,

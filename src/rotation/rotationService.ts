@@ -15,7 +15,7 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { sameKey, validateName } from "../adapters/keyRef.js";
+import { keyIdOf, sameKey, validateName, validateVersion } from "../adapters/keyRef.js";
 import type { ApplyReport, PlanApplier } from "../apply/applyPlan.js";
 import { mapWithConcurrency } from "../apply/concurrency.js";
 import { formatIsoDuration } from "../duration.js";
@@ -29,9 +29,11 @@ import {
   VersionCapError,
 } from "../errors.js";
 import { type IdempotencyStore, requestFingerprint } from "../idempotency/idempotencyStore.js";
+import { type FreezeStore, MemoryFreezeStore } from "../journal/freezeStore.js";
 import type { Journal, JournalEntry } from "../journal/journal.js";
 import { type Clock, holdingLeases, type KeyLock, type Lease } from "../lock/keyLease.js";
 import {
+  type FreezeRecord,
   type KeyRef,
   type KeyVersionFacts,
   keyRefId,
@@ -43,6 +45,8 @@ import {
   type StepOutcome,
   TAGS,
 } from "../model.js";
+import type { OutcomePublisher } from "../outcomes/outcomeEvents.js";
+import { isCompromised } from "../plan/preflight.js";
 import { orderVersions } from "../plan/versionOrder.js";
 import type { RotatorMetrics } from "../telemetry/rotatorMetrics.js";
 import type { EmergencyLedger } from "./emergencyLedger.js";
@@ -50,7 +54,7 @@ import type { RotatorLog } from "./log.js";
 
 export { validateEmergencyReason } from "./emergencyReason.js";
 
-import { validateEmergencyReason } from "./emergencyReason.js";
+import { validateEmergencyReason, validateReason } from "./emergencyReason.js";
 import { KeyReconcileCoalescer, settledWithin } from "./reconcileCoalescer.js";
 import { type CachedObservation, type KeyViewLike, ViewCache } from "./viewCache.js";
 
@@ -68,6 +72,8 @@ export interface RotationKeyVault {
   readCurrentVersion(key: KeyRef): Promise<string>;
   createVersion(key: KeyRef): Promise<KeyVersionFacts>;
   tagVersion(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
+  /** Enables a version again (an operator's restore), merging `tags`. */
+  enableVersion?(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
 }
 
 export interface RotationDeps {
@@ -90,6 +96,10 @@ export interface RotationDeps {
   journal: Journal;
   clock: Clock;
   log: RotatorLog;
+  /** Freezes of keys' retirement (default: in memory, for unit tests). */
+  freezes?: FreezeStore;
+  /** Where operator restores publish VersionRestored (default: none). */
+  publisher?: OutcomePublisher;
   /**
    * ROTATOR_VIEW_MAX_AGE: views are served from an observation younger than this (0, the
    * default here, observes for every view; concurrent viewers still share one observation).
@@ -142,6 +152,43 @@ export interface EmergencyAnswer {
   plan: unknown;
   steps: unknown;
   message: string;
+}
+
+/** An operator's act on a key or one of its versions: restore, freeze, unfreeze. */
+export interface OperatorRequest {
+  vault: string;
+  key: string;
+  reason: string;
+}
+
+/** What POST .../versions/{version}/restore answers: the version's state (plain JSON). */
+export interface RestoreAnswer {
+  key: string;
+  version: string;
+  versionId: string;
+  state: "enabled" | "disabled";
+  compromised: boolean;
+  restoredAt: string | null;
+  restoredReason: string | null;
+  /** False for a replay (the version was enabled already) and in report mode. */
+  changed: boolean;
+  frozen: { reason: string; at: string; by: string } | null;
+  mode: RotatorMode;
+  message: string;
+}
+
+/** What POST .../freeze and .../unfreeze answer (plain JSON). */
+export interface FreezeAnswer {
+  key: string;
+  frozen: { reason: string; at: string; by: string } | null;
+  /** False for a replay (already frozen / not frozen) and in report mode. */
+  changed: boolean;
+  mode: RotatorMode;
+  message: string;
+}
+
+function freezeJson(record: FreezeRecord | undefined): RestoreAnswer["frozen"] {
+  return record ? { reason: record.reason, at: record.at.toISOString(), by: record.by } : null;
 }
 
 export interface KeyFilter {
@@ -206,8 +253,10 @@ export class RotationService {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly eventRuns: KeyReconcileCoalescer<ReconcileResult>;
   private readonly views = new ViewCache<JournalEntry>();
+  private readonly freezes: FreezeStore;
 
   constructor(private readonly deps: RotationDeps) {
+    this.freezes = deps.freezes ?? new MemoryFreezeStore();
     this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.eventRuns = new KeyReconcileCoalescer(
       (key) => this.reconcileKey(key, "event"),
@@ -402,7 +451,7 @@ export class RotationService {
   /** Observes, plans and builds the views of `keys`, and remembers them for the next viewers. */
   private async observeForViews(keys: KeyRef[], full: boolean): Promise<CachedObservation> {
     const now = this.deps.clock.now();
-    const snapshot = await this.deps.observe(keys, now);
+    const snapshot = await this.observeWithFreezes(keys, now);
     const plan = this.deps.plan(snapshot, this.deps.policy, now);
     this.deps.metrics?.planned(snapshot, plan, now);
     for (const keySnapshot of snapshot.keys) {
@@ -702,7 +751,7 @@ export class RotationService {
     full = false,
   ): Promise<{ plan: Plan; report?: ApplyReport }> {
     const now = this.deps.clock.now();
-    const snapshot = await this.deps.observe(keys, now);
+    const snapshot = await this.observeWithFreezes(keys, now);
     const plan = this.deps.plan(snapshot, this.deps.policy, now);
     this.deps.metrics?.planned(snapshot, plan, now);
     this.deps.log.info("plan made", {
@@ -729,6 +778,265 @@ export class RotationService {
     this.refreshViews(keys, snapshot, plan, now, full, report);
     this.countOutcomes(plan, report);
     return { plan, report };
+  }
+
+  /**
+   * The observation with the keys' retirement freezes. Freeze records that cannot be read freeze
+   * everything (the plan holds every old version and says why).
+   */
+  private async observeWithFreezes(keys: KeyRef[], now: Date): Promise<Snapshot> {
+    const snapshot = await this.deps.observe(keys, now);
+    try {
+      const all = await this.freezes.all();
+      const wanted = new Set(keys.map(keyRefId));
+      const freezes = Object.fromEntries(Object.entries(all).filter(([id]) => wanted.has(id)));
+      return { ...snapshot, freezes };
+    } catch (error) {
+      this.deps.log.error("the freeze records could not be read; nothing retires this run", {
+        detail: describeError(error),
+      });
+      return { ...snapshot, freezeProblem: describeError(error) };
+    }
+  }
+
+  /**
+   * An operator's restore: enables the version now (an update of the version, nothing else),
+   * tags it with when and why, journals it, publishes VersionRestored and freezes retirement of
+   * the key. Allowed for a compromised version too: the operator's explicit act, said in the
+   * answer. A replay (the version is enabled) changes nothing; report mode changes nothing.
+   */
+  async restoreVersion(request: OperatorRequest & { version: string }): Promise<RestoreAnswer> {
+    const reason = validateReason(request.reason, "the version is restored");
+    const key = this.managedKey(request.vault, request.key);
+    const version = validateVersion(request.version, "version").toLowerCase();
+    const keyId = keyRefId(key);
+    return this.underOperatorLease(keyId, async () => {
+      const facts = (await this.requireKeyExists(key)).find((v) => v.version.toLowerCase() === version);
+      if (!facts) {
+        throw new NotFoundError(
+          `${keyId}/${version}`,
+          `key ${keyId} has no version ${version}; list its versions with GET /api/keys/${key.vaultName}/${key.keyName}`,
+        );
+      }
+      const compromised = isCompromised(facts);
+      const answer = (
+        changed: boolean,
+        state: KeyVersionFacts,
+        frozen: FreezeRecord | undefined,
+        message: string,
+      ): RestoreAnswer => ({
+        key: keyId,
+        version: facts.version,
+        versionId: facts.kid || keyIdOf(key, facts.version),
+        state: state.enabled ? "enabled" : "disabled",
+        compromised,
+        restoredAt: state.tags[TAGS.restoredAt] ?? null,
+        restoredReason: state.tags[TAGS.restoredReason] ?? null,
+        changed,
+        frozen: freezeJson(frozen),
+        mode: this.deps.mode,
+        message,
+      });
+      if (facts.enabled) {
+        return answer(
+          false,
+          facts,
+          await this.freezes.get(keyId),
+          `version ${facts.version} of ${keyId} is enabled; nothing was changed`,
+        );
+      }
+      if (this.deps.mode === "report") {
+        return answer(
+          false,
+          facts,
+          await this.freezes.get(keyId),
+          `report mode: would enable version ${facts.version} of ${keyId} and freeze retirement of the key; nothing was changed`,
+        );
+      }
+      if (!this.deps.keyVault.enableVersion) throw new Error("this service cannot enable versions");
+      const now = this.deps.clock.now();
+      const runId = randomUUID();
+      const tags = {
+        [TAGS.restoredAt]: now.toISOString(),
+        [TAGS.restoredReason]: `operator: ${reason}`.slice(0, 256),
+      };
+      const outcome = await this.deps.keyVault.enableVersion(key, facts.version, tags);
+      this.views.forgetKeys([keyId]);
+      if (outcome.status !== "done") {
+        throw new AzureCallError(
+          { resourceId: keyIdOf(key, facts.version), operation: "enable key version" },
+          `enabling version ${facts.version} of ${keyId} failed: ${outcome.detail}; nothing else was changed, retry`,
+        );
+      }
+      this.deps.log.warn("version restored by an operator", {
+        key: keyId,
+        version: facts.version,
+        compromised,
+      });
+      const entry = {
+        at: now,
+        keyId,
+        runId,
+        trigger: "operator",
+        mode: this.deps.mode,
+        version: facts.version,
+      };
+      await this.journalSafe({
+        ...entry,
+        action: "restore",
+        outcome: "done",
+        reason: "operator-restore",
+        message: `an operator restored version ${facts.version} of ${keyId}${compromised ? " (compromised: the operator's decision)" : ""}: ${reason}`,
+      });
+      const frozen = await this.freezes.freeze(keyId, {
+        reason: `version ${facts.version} restored by an operator: ${reason}`,
+        at: now,
+        by: "operator",
+      });
+      if (frozen.changed) {
+        await this.journalSafe({
+          ...entry,
+          action: "freeze",
+          outcome: "done",
+          reason: "retirement-frozen",
+          message: `retirement of ${keyId} frozen: ${frozen.record.reason}`,
+        });
+      }
+      await this.publishSafe({
+        name: "VersionRestored",
+        subject: keyIdOf(key, facts.version),
+        at: now,
+        data: {
+          key: keyId,
+          keyId: keyIdOf(key),
+          version: facts.version,
+          neededBy: ["operator"],
+          triggers: ["operator"],
+          reason: "operator-restore",
+          message: `an operator restored version ${facts.version} of ${keyId}: ${reason}`,
+        },
+      });
+      return answer(
+        true,
+        { ...facts, enabled: true, tags: { ...facts.tags, ...tags } },
+        frozen.record,
+        `enabled version ${facts.version} of ${keyId}${compromised ? ", which is tagged compromised (restored on the operator's decision; the service never does so itself)" : ""}; retirement of the key is frozen until it is unfrozen`,
+      );
+    });
+  }
+
+  /** An operator freezes retirement of a key: nothing of it retires until unfrozen. A replay changes nothing. */
+  async freezeKey(request: OperatorRequest): Promise<FreezeAnswer> {
+    const reason = validateReason(request.reason, "retirement of the key is frozen");
+    const key = this.managedKey(request.vault, request.key);
+    const keyId = keyRefId(key);
+    return this.underOperatorLease(keyId, async () => {
+      await this.requireKeyExists(key);
+      const existing = await this.freezes.get(keyId);
+      const answer = (frozen: FreezeRecord | undefined, changed: boolean, message: string): FreezeAnswer => ({
+        key: keyId,
+        frozen: freezeJson(frozen),
+        changed,
+        mode: this.deps.mode,
+        message,
+      });
+      if (existing)
+        return answer(existing, false, `retirement of ${keyId} is frozen already; nothing was changed`);
+      if (this.deps.mode === "report")
+        return answer(
+          undefined,
+          false,
+          `report mode: would freeze retirement of ${keyId}; nothing was changed`,
+        );
+      const now = this.deps.clock.now();
+      const frozen = await this.freezes.freeze(keyId, { reason, at: now, by: "operator" });
+      this.views.forgetKeys([keyId]);
+      if (frozen.changed) {
+        this.deps.log.info("retirement frozen by an operator", { key: keyId });
+        await this.journalSafe({
+          at: now,
+          keyId,
+          action: "freeze",
+          outcome: "done",
+          reason: "operator-freeze",
+          message: `an operator froze retirement of ${keyId}: ${reason}`,
+          runId: randomUUID(),
+          trigger: "operator",
+          mode: this.deps.mode,
+        });
+      }
+      return answer(frozen.record, frozen.changed, `retirement of ${keyId} is frozen until it is unfrozen`);
+    });
+  }
+
+  /** An operator unfreezes a key: retirement resumes at the next run, still only on evidence. A replay changes nothing. */
+  async unfreezeKey(request: OperatorRequest): Promise<FreezeAnswer> {
+    const reason = validateReason(request.reason, "retirement of the key resumes");
+    const key = this.managedKey(request.vault, request.key);
+    const keyId = keyRefId(key);
+    return this.underOperatorLease(keyId, async () => {
+      await this.requireKeyExists(key);
+      const existing = await this.freezes.get(keyId);
+      const answer = (frozen: FreezeRecord | undefined, changed: boolean, message: string): FreezeAnswer => ({
+        key: keyId,
+        frozen: freezeJson(frozen),
+        changed,
+        mode: this.deps.mode,
+        message,
+      });
+      if (!existing)
+        return answer(undefined, false, `retirement of ${keyId} is not frozen; nothing was changed`);
+      if (this.deps.mode === "report")
+        return answer(
+          existing,
+          false,
+          `report mode: would unfreeze retirement of ${keyId}; nothing was changed`,
+        );
+      const removed = await this.freezes.unfreeze(keyId);
+      this.views.forgetKeys([keyId]);
+      if (removed) {
+        this.deps.log.info("retirement unfrozen by an operator", { key: keyId });
+        await this.journalSafe({
+          at: this.deps.clock.now(),
+          keyId,
+          action: "unfreeze",
+          outcome: "done",
+          reason: "operator-unfreeze",
+          message: `an operator unfroze retirement of ${keyId} (frozen since ${existing.at.toISOString()} by ${existing.by}: ${existing.reason}): ${reason}`,
+          runId: randomUUID(),
+          trigger: "operator",
+          mode: this.deps.mode,
+        });
+      }
+      return answer(
+        undefined,
+        removed,
+        `retirement of ${keyId} resumes at the next run, still only on evidence`,
+      );
+    });
+  }
+
+  /** Operator acts wait for a run holding the key (as an emergency rotation does), then act under its lease. */
+  private async underOperatorLease<T>(keyId: string, work: () => Promise<T>): Promise<T> {
+    const lease = await this.acquireWaiting(keyId, this.deps.emergencyLeaseWaitMs ?? 10_000);
+    if (!lease) {
+      throw new ConflictError(
+        keyId,
+        `another run holds the key ${keyId} and did not finish in time; retry in a minute`,
+      );
+    }
+    return this.underLeases([lease], work);
+  }
+
+  private async publishSafe(event: Parameters<OutcomePublisher["publish"]>[0][number]): Promise<void> {
+    if (!this.deps.publisher) return;
+    try {
+      const result = await this.deps.publisher.publish([event]);
+      if (result.delivered < result.published)
+        this.deps.log.error("outcome event not delivered", { detail: result.failures.join("; ") });
+    } catch (error) {
+      this.deps.log.error("outcome event not delivered", { detail: describeError(error) });
+    }
   }
 
   /** Disables done and repoints failed, for the metrics. */

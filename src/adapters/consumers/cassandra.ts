@@ -53,7 +53,7 @@ export interface CassandraApi {
 function pinsOf(
   dataCenter: Record<string, unknown>,
   subject: string,
-): { pins: ConsumerPin[]; provisioningState?: string } {
+): { pins: ConsumerPin[]; provisioningState?: string; keyStatus?: string } {
   const properties = dataCenter.properties;
   if (!isRecord(properties))
     throw new ValidationError(subject, `${subject}: the data center has no properties object`);
@@ -63,7 +63,16 @@ function pinsOf(
     if (parsed) pins.push({ pin, key: parsed.key, version: parsed.version });
   }
   const provisioningState = optionalString(properties, "provisioningState", subject);
-  return { pins, ...(provisioningState ? { provisioningState } : {}) };
+  // A failed provisioning says why in provisionError: {code, message, target, ...}.
+  const error = isRecord(properties.provisionError) ? properties.provisionError : undefined;
+  const code = typeof error?.code === "string" ? error.code : undefined;
+  const message = typeof error?.message === "string" ? error.message : undefined;
+  const keyStatus = code || message ? [code, message].filter(Boolean).join(": ") : undefined;
+  return {
+    pins,
+    ...(provisioningState ? { provisioningState } : {}),
+    ...(keyStatus ? { keyStatus } : {}),
+  };
 }
 
 /** A Cassandra data center's JSON and its cluster's (an ARM GET each, or Resource Graph's cluster row). */
@@ -85,7 +94,7 @@ export interface CassandraDataCenterJson {
 export function cassandraConsumerFacts(json: CassandraDataCenterJson, subject: string): ConsumerSnapshot {
   if (!isRecord(json.dataCenter))
     throw new ValidationError(subject, `${subject}: the data center is not an object`);
-  const { pins, provisioningState } = pinsOf(json.dataCenter, subject);
+  const { pins, provisioningState, keyStatus } = pinsOf(json.dataCenter, subject);
   const cluster = isRecord(json.cluster) ? json.cluster : {};
   const clusterSubject = `Cassandra cluster of ${json.id}`;
   const clusterProperties = isRecord(cluster.properties) ? cluster.properties : {};
@@ -104,6 +113,7 @@ export function cassandraConsumerFacts(json: CassandraDataCenterJson, subject: s
     inUse: {},
     ...(principalId ? { identity: principalId, identityPrincipalId: principalId } : {}),
     ...(provisioningState ? { provisioningState } : {}),
+    ...(keyStatus ? { keyStatus } : {}),
     runState: deallocated ? "Deallocated" : "Running",
     ...(principalIds.length > 0 ? { principalIds } : {}),
   };

@@ -91,6 +91,10 @@ export function kustoConsumerFacts(cluster: KustoClusterJson, subject: string): 
   const identityPrincipalId = principalIdOfIdentity(cluster.identity, settings?.userIdentity);
   const provisioningState = optionalString(properties, "provisioningState", subject);
   const runState = optionalString(properties, "state", subject);
+  // A cluster that cannot reach its key is Unavailable, and says why in stateReason.
+  const stateReason =
+    runState === "Unavailable" ? optionalString(properties, "stateReason", subject) : undefined;
+  const keyStatus = stateReason ? `Unavailable: ${stateReason}` : undefined;
   const etag = optionalString({ etag: cluster.etag }, "etag", subject);
   const principalIds = principalIdsOf(cluster.identity);
   return {
@@ -103,6 +107,7 @@ export function kustoConsumerFacts(cluster: KustoClusterJson, subject: string): 
     ...(identityPrincipalId ? { identityPrincipalId } : {}),
     ...(provisioningState ? { provisioningState } : {}),
     ...(runState ? { runState } : {}),
+    ...(keyStatus ? { keyStatus } : {}),
     ...(etag ? { etag } : {}),
     ...(principalIds.length > 0 ? { principalIds } : {}),
   };

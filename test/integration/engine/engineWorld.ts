@@ -7,10 +7,13 @@
 import { randomUUID } from "node:crypto";
 import { type EventGridEvent, HttpRequest, InvocationContext, type Timer } from "@azure/functions";
 import { dashboard } from "../../../functions/dashboard.js";
+import { freezeKey } from "../../../functions/freezeKey.js";
 import { keys } from "../../../functions/keys.js";
 import { keyVersionCreated } from "../../../functions/keyVersionCreated.js";
+import { restoreVersion } from "../../../functions/restoreVersion.js";
 import { retireOldVersions } from "../../../functions/retireOldVersions.js";
 import { rotateKey } from "../../../functions/rotateKey.js";
+import { unfreezeKey } from "../../../functions/unfreezeKey.js";
 import { type AzuriteTables, startAzuriteTables } from "../../../sandbox/azurite.js";
 import {
   applyStateChange,
@@ -159,6 +162,27 @@ export class EngineWorld {
       body: { string: typeof body === "string" ? body : JSON.stringify(body) },
     });
     const answer = await rotateKey(request, this.context("rotateKey"));
+    return { status: answer.status ?? 200, body: answer.jsonBody };
+  }
+
+  /** An operator's POST .../versions/{version}/restore, .../freeze or .../unfreeze, through its handler. */
+  async operator(
+    act: "restore" | "freeze" | "unfreeze",
+    vault: string,
+    key: string,
+    body: unknown,
+    version?: string,
+  ): Promise<HttpAnswer> {
+    const path = act === "restore" ? `versions/${version}/restore` : act;
+    const request = new HttpRequest({
+      method: "POST",
+      url: `http://localhost:7071/api/keys/${vault}/${key}/${path}`,
+      params: { vault, key, ...(version !== undefined ? { version } : {}) },
+      headers: { "content-type": "application/json" },
+      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
+    });
+    const handler = act === "restore" ? restoreVersion : act === "freeze" ? freezeKey : unfreezeKey;
+    const answer = await handler(request, this.context(`${act}Key`));
     return { status: answer.status ?? 200, body: answer.jsonBody };
   }
 

@@ -19,4 +19,33 @@ describe("parseCliArgs", () => {
     expect(() => parseCliArgs(["apply"])).toThrow(/"apply"/);
     expect(() => parseCliArgs(["plan", "--yaml"])).toThrow(/"--yaml"/);
   });
+
+  it("reads restore, freeze and unfreeze with their arguments and --reason", () => {
+    const version = "0123456789abcdef0123456789abcdef";
+    expect(parseCliArgs(["restore", "kv1", "cmk", version, "--reason", "still needed"])).toEqual({
+      command: "restore",
+      vault: "kv1",
+      key: "cmk",
+      version,
+      reason: "still needed",
+    });
+    expect(parseCliArgs(["freeze", "kv1", "cmk", "--reason=audit"])).toEqual({
+      command: "freeze",
+      vault: "kv1",
+      key: "cmk",
+      reason: "audit",
+    });
+    expect(parseCliArgs(["unfreeze", "--reason", "done", "kv1", "cmk"])).toMatchObject({
+      command: "unfreeze",
+    });
+  });
+
+  it("refuses an operator command without --reason, with missing or extra arguments, or unknown options", () => {
+    expect(() => parseCliArgs(["freeze", "kv1", "cmk"])).toThrow(/needs --reason/);
+    expect(() => parseCliArgs(["freeze", "kv1", "cmk", "--reason"])).toThrow(/needs a value/);
+    expect(() => parseCliArgs(["freeze", "kv1", "cmk", "--reason", " "])).toThrow(/needs --reason/);
+    expect(() => parseCliArgs(["restore", "kv1", "cmk", "--reason", "x"])).toThrow(/<version>/);
+    expect(() => parseCliArgs(["unfreeze", "kv1", "cmk", "extra", "--reason", "x"])).toThrow(/got 3/);
+    expect(() => parseCliArgs(["freeze", "kv1", "cmk", "--force", "--reason", "x"])).toThrow(/"--force"/);
+  });
 });

@@ -122,6 +122,7 @@ function depsFor(world: World) {
     },
     createVersion: async () => version(V2, 0),
     disableVersion: async () => ({ status: "done" }),
+    enableVersion: async () => ({ status: "done" }),
     tagVersion: async () => ({ status: "done" }),
   };
   const all = world.consumers ?? [];
