@@ -1,8 +1,10 @@
 /** Every function of the app, once: Azure registers them on import, the local host serves this list. */
 import type { FunctionDefinition } from "../src/hosting/functionDefinition.js";
+import { cancelMigrationFunction } from "./cancelMigration.js";
 import { dashboardFunction } from "./dashboard.js";
 import { keysFunction } from "./keys.js";
 import { keyVersionCreatedFunction } from "./keyVersionCreated.js";
+import { migrateKeyFunction } from "./migrateKey.js";
 import { retireOldVersionsFunction } from "./retireOldVersions.js";
 import { rotateKeyFunction } from "./rotateKey.js";
 
@@ -10,6 +12,8 @@ export const allFunctions: FunctionDefinition[] = [
   keyVersionCreatedFunction,
   retireOldVersionsFunction,
   rotateKeyFunction,
+  migrateKeyFunction,
+  cancelMigrationFunction,
   keysFunction,
   dashboardFunction,
 ];

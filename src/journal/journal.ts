@@ -16,7 +16,11 @@ export type JournalAction =
   | "create-version"
   | "mark-compromised"
   | "publish-event"
-  | "reconcile";
+  | "reconcile"
+  /** A consumer's move to a migration's destination key. */
+  | "migrate"
+  /** A migration stored or cancelled. */
+  | "migration";
 
 /**
  * done / pending / failed are the step outcomes; `skipped` = report mode, nothing changed;
@@ -89,6 +93,8 @@ const ACTIONS: readonly JournalAction[] = [
   "mark-compromised",
   "publish-event",
   "reconcile",
+  "migrate",
+  "migration",
 ];
 const OUTCOMES: readonly JournalOutcome[] = ["done", "pending", "failed", "skipped", "held", "blocked"];
 

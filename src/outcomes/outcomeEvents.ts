@@ -7,7 +7,14 @@
 import type { SendEventGridEventInput } from "@azure/eventgrid";
 
 /** The event types, exactly as subscribers filter on them. */
-export type OutcomeEventName = "ConsumerRepointed" | "RepointFailed" | "VersionDisabled" | "RotationBlocked";
+export type OutcomeEventName =
+  | "ConsumerRepointed"
+  | "RepointFailed"
+  | "VersionDisabled"
+  | "RotationBlocked"
+  /** A consumer's move from a migration's source key to its destination key began / failed. */
+  | "ConsumerMigrated"
+  | "MigrationFailed";
 
 export interface OutcomeEventData {
   /** "<vaultName>/<keyName>". */
@@ -21,6 +28,10 @@ export interface OutcomeEventData {
   consumer?: string;
   consumerKind?: string;
   pin?: string;
+  /** The key a consumer moves to (migration events), "<vaultName>/<keyName>". */
+  toKey?: string;
+  /** Its versionless key id. */
+  toKeyId?: string;
   reason: string;
   message: string;
 }

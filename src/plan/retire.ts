@@ -447,6 +447,8 @@ export function decideRetirement(
   version: KeyVersionFacts,
   policy: Policy,
   now: Date,
+  /** When the version stopped being needed, where the key's versions cannot say (a migrated key's newest: the migration's start). */
+  supersededOverride?: Date,
 ): DisableAction | Hold {
   const holdOf = (verdict: HoldVerdict): Hold => ({
     type: "hold",
@@ -454,7 +456,7 @@ export function decideRetirement(
     version: version.version,
     ...verdict,
   });
-  const superseded = supersededAt(context, version);
+  const superseded = supersededOverride ?? supersededAt(context, version);
   if (!context.target || !superseded) {
     return holdOf({
       reason: "no-valid-target",

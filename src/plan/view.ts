@@ -8,6 +8,8 @@ import type {
   ConsumerKind,
   Hold,
   KeySnapshot,
+  MigrationConsumer,
+  MigrationProgress,
   Plan,
   PlannedAction,
   Policy,
@@ -124,6 +126,43 @@ export interface KeyView {
   warnings: { reason: ReasonCode; message: string }[];
   evidence: EvidenceView | null;
   pendingActions: number;
+  /** The migration of this key to another (as source), or to this key (as destination), when stored. */
+  migrations: MigrationView[];
+}
+
+/** A migration as the plan sees it: consumers moved, waiting and held (and why). */
+export interface MigrationView {
+  source: string;
+  destination: string;
+  state: MigrationProgress["state"];
+  complete: boolean;
+  requestedAt: string;
+  reason: string;
+  retireSource: boolean;
+  cancelledAt: string | null;
+  cancelReason: string | null;
+  moved: MigrationConsumer[];
+  waiting: (MigrationConsumer & { why: string })[];
+  held: (MigrationConsumer & { reason: ReasonCode; message: string })[];
+}
+
+function migrationViewsOf(plan: Plan, keyId: string): MigrationView[] {
+  return (plan.migrations ?? [])
+    .filter((migration) => migration.source === keyId || migration.destination === keyId)
+    .map((migration) => ({
+      source: migration.source,
+      destination: migration.destination,
+      state: migration.state,
+      complete: migration.complete,
+      requestedAt: migration.requestedAt.toISOString(),
+      reason: migration.reason,
+      retireSource: migration.retireSource,
+      cancelledAt: iso(migration.cancelledAt),
+      cancelReason: migration.cancelReason ?? null,
+      moved: migration.moved.map((entry) => ({ ...entry })),
+      waiting: migration.waiting.map((entry) => ({ ...entry })),
+      held: migration.held.map((entry) => ({ ...entry })),
+    }));
 }
 
 function iso(date: Date | undefined): string | null {
@@ -410,6 +449,7 @@ function keyView(
         }
       : null,
     pendingActions: planForKey.actions.length,
+    migrations: migrationViewsOf(plan, context.id),
   };
 }
 
@@ -431,6 +471,7 @@ function unreadableKeyView(id: string, error: string, plan: Plan): KeyView {
     warnings: [],
     evidence: null,
     pendingActions: 0,
+    migrations: migrationViewsOf(plan, id),
   };
 }
 
