@@ -6,9 +6,11 @@
  */
 import { randomUUID } from "node:crypto";
 import { type EventGridEvent, HttpRequest, InvocationContext, type Timer } from "@azure/functions";
+import { cancelMigration } from "../../../functions/cancelMigration.js";
 import { dashboard } from "../../../functions/dashboard.js";
 import { keys } from "../../../functions/keys.js";
 import { keyVersionCreated } from "../../../functions/keyVersionCreated.js";
+import { migrateKey } from "../../../functions/migrateKey.js";
 import { retireOldVersions } from "../../../functions/retireOldVersions.js";
 import { rotateKey } from "../../../functions/rotateKey.js";
 import { type AzuriteTables, startAzuriteTables } from "../../../sandbox/azurite.js";
@@ -158,6 +160,37 @@ export class EngineWorld {
       body: { string: typeof body === "string" ? body : JSON.stringify(body) },
     });
     const answer = await rotateKey(request, this.context("rotateKey"));
+    return { status: answer.status ?? 200, body: answer.jsonBody };
+  }
+
+  /** POST /api/keys/{vault}/{key}/migrate, as the host would call it. */
+  async migrate(
+    vault: string,
+    key: string,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<HttpAnswer> {
+    const request = new HttpRequest({
+      method: "POST",
+      url: `http://localhost:7071/api/keys/${vault}/${key}/migrate`,
+      params: { vault, key },
+      headers: { "content-type": "application/json", ...headers },
+      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
+    });
+    const answer = await migrateKey(request, this.context("migrateKey"));
+    return { status: answer.status ?? 200, body: answer.jsonBody };
+  }
+
+  /** POST /api/keys/{vault}/{key}/migrate/cancel. */
+  async cancelMigration(vault: string, key: string, body: unknown): Promise<HttpAnswer> {
+    const request = new HttpRequest({
+      method: "POST",
+      url: `http://localhost:7071/api/keys/${vault}/${key}/migrate/cancel`,
+      params: { vault, key },
+      headers: { "content-type": "application/json" },
+      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
+    });
+    const answer = await cancelMigration(request, this.context("cancelMigration"));
     return { status: answer.status ?? 200, body: answer.jsonBody };
   }
 
