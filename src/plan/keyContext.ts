@@ -50,6 +50,11 @@ export interface KeyContext {
   verdicts: ReadonlyMap<string, Verdict | null>;
   /** Newest enabled version passing preflight. */
   target: KeyVersionFacts | undefined;
+  /**
+   * Consumers that may have left this key by a migration (those on its migration's destination
+   * now): their backups can still need this key's versions, so backup retention counts them.
+   */
+  formerConsumers?: ConsumerSnapshot[];
 }
 
 export function compareText(a: string, b: string): number {

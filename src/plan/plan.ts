@@ -128,6 +128,18 @@ export function plan(snapshot: Snapshot, policy: Policy, now: Date): Plan {
   const migrationOf = new Map<string, MigrationIntent>();
   for (const intent of snapshot.migrations ?? []) migrationOf.set(keyRefId(intent.source), intent);
 
+  for (const intent of migrationOf.values()) {
+    const source = contexts.get(keyRefId(intent.source));
+    const destination = contexts.get(keyRefId(intent.destination));
+    if (source && destination)
+      contexts.set(source.id, {
+        ...source,
+        formerConsumers: destination.consumers.filter(
+          (consumer) => !source.consumers.some((current) => current.id === consumer.id),
+        ),
+      });
+  }
+
   for (const context of contexts.values()) {
     if (context.target) targets[context.id] = context.target.version;
     blocks.push(...blocksFor(context));

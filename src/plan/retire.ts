@@ -377,7 +377,9 @@ const unusedDuringQuietPeriod: RetireRule = (input) => {
 const noBackupRetention: RetireRule = (input) => {
   const use = useOf(input.context.evidence, input.version.version);
   let longest: HoldVerdict | undefined;
-  for (const consumer of input.context.consumers) {
+  // A consumer moved to another key by a migration keeps backups wrapped with this key's versions.
+  const consumers = [...input.context.consumers, ...(input.context.formerConsumers ?? [])];
+  for (const consumer of consumers) {
     const retention = consumer.backupRetention;
     if (!retention) continue;
     // Its principal names its calls; an app id only once a record carries it (else nothing can be told).

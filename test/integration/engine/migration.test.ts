@@ -162,4 +162,41 @@ describe("engine scenarios on the sandbox: migration to another key", () => {
     expect(await world.dashboardPage()).toContain("Migration of kv-cmk-1/app-key to kv-dest/dest-key");
     expectNoPinnedVersionDisabled(world);
   });
+
+  it("with retireSource the source's newest version retires too, on evidence only", async () => {
+    // Chaining into a running migration's destination is refused.
+    const chained = await world.migrate("kv-dest", "dest-key", {
+      to: { vault: "kv-dest", key: "dest2-key" },
+      reason: "chain",
+    });
+    expect(chained.status).toBe(409);
+    // Both data centers' backup URIs are on cassandra-backup-key; their disk URIs are elsewhere.
+    const source = { vault: "kv-cmk-1", key: "cassandra-backup-key" };
+    const newest = world.newestVersion(source.vault, source.key);
+    const diskEast = world.armProperties(CONSUMERS.dcEast).managedDiskCustomerKeyUri;
+    const answer = await world.migrate(source.vault, source.key, {
+      to: { vault: "kv-dest", key: "dest2-key" },
+      reason: "retire the whole key",
+      retireSource: true,
+    });
+    expect(answer.status).toBe(202);
+    const onDest2 = (id: string) =>
+      String(world.armProperties(id).backupStorageCustomerKeyUri).includes(
+        "kv-dest.vault.azure.net/keys/dest2-key/",
+      );
+    await world.timerUntil(() => onDest2(CONSUMERS.dcEast) && onDest2(CONSUMERS.dcWest), 120_000);
+    expect(world.armProperties(CONSUMERS.dcEast).managedDiskCustomerKeyUri).toBe(diskEast);
+    await world.timerUntil(() => !world.version(source.vault, source.key, newest).enabled, 120_000);
+
+    const tags = world.version(source.vault, source.key, newest).tags;
+    expect(tags[TAGS.evidence]).toContain("canary");
+    const journal = await world.journalEntries("kv-cmk-1/cassandra-backup-key");
+    const disabled = journal.find(
+      (entry) => entry.action === "disable" && entry.outcome === "done" && entry.version === newest,
+    );
+    expect(disabled?.reason).toBe("migration-source-retired");
+    // Before the evidence was there, it was held (used recently, or not yet quiet long enough).
+    expect(journal.some((entry) => entry.action === "hold" && entry.version === newest)).toBe(true);
+    expectNoPinnedVersionDisabled(world);
+  });
 });
