@@ -41,7 +41,7 @@ export interface MigrationPlan {
   progress: MigrationProgress;
 }
 
-interface DestinationCheckInput {
+export interface DestinationCheckInput {
   consumer: ConsumerSnapshot;
   follower: boolean;
   destination: KeyContext;
@@ -50,7 +50,7 @@ interface DestinationCheckInput {
   now: Date;
 }
 
-type DestinationCheck = (input: DestinationCheckInput) => Verdict | null;
+export type DestinationCheck = (input: DestinationCheckInput) => Verdict | null;
 
 function destinationName(input: DestinationCheckInput): string {
   return `destination key ${input.destination.id}`;
@@ -89,9 +89,10 @@ const sameRegion: DestinationCheck = (input) => {
   return null;
 };
 
-const DESTINATION_CHECKS: readonly DestinationCheck[] = [vaultKeepsDeletedKeys, sameRegion];
+export const DESTINATION_CHECKS: readonly DestinationCheck[] = [vaultKeepsDeletedKeys, sameRegion];
 
-function verdictFor(input: DestinationCheckInput, version: KeyVersionFacts): Verdict | null {
+/** The preflight of one destination version for the consumer's kind (the same chain as a new version's). */
+export function versionPreflight(input: DestinationCheckInput, version: KeyVersionFacts): Verdict | null {
   return preflight({
     key: input.destination.key,
     version,
@@ -101,14 +102,26 @@ function verdictFor(input: DestinationCheckInput, version: KeyVersionFacts): Ver
   });
 }
 
+/** The checks a destination passes per consumer; the property tests swap one out to prove it matters. */
+export interface MigrationRules {
+  checks: readonly DestinationCheck[];
+  versionCheck: (input: DestinationCheckInput, version: KeyVersionFacts) => Verdict | null;
+}
+
+export const DEFAULT_MIGRATION_RULES: MigrationRules = {
+  checks: DESTINATION_CHECKS,
+  versionCheck: versionPreflight,
+};
+
 /**
  * The version a consumer moves to, or why it cannot move: a pinned consumer gets the newest
  * version passing its preflight; a follower takes the destination's newest by itself, so that one must pass.
  */
 export function destinationFor(
   input: DestinationCheckInput,
+  rules: MigrationRules = DEFAULT_MIGRATION_RULES,
 ): { ok: true; version: string | null } | { ok: false; verdict: Verdict } {
-  for (const check of DESTINATION_CHECKS) {
+  for (const check of rules.checks) {
     const verdict = check(input);
     if (verdict) return { ok: false, verdict };
   }
@@ -120,7 +133,7 @@ export function destinationFor(
       verdict: { reason: "migration-held", message: `the ${destinationName(input)} has no versions.` },
     };
   if (input.follower) {
-    const verdict = verdictFor(input, newest);
+    const verdict = rules.versionCheck(input, newest);
     return verdict
       ? {
           ok: false,
@@ -130,7 +143,7 @@ export function destinationFor(
   }
   let first: Verdict | null = null;
   for (const version of [...versions].reverse()) {
-    const verdict = verdictFor(input, version);
+    const verdict = rules.versionCheck(input, version);
     if (!verdict) return { ok: true, version: version.version.toLowerCase() };
     first ??= verdict;
   }
@@ -164,6 +177,7 @@ export function planMigration(
   snapshot: Snapshot,
   policy: Policy,
   now: Date,
+  rules: MigrationRules = DEFAULT_MIGRATION_RULES,
 ): MigrationPlan {
   const actions: MigrateAction[] = [];
   const holds: Hold[] = [];
@@ -209,14 +223,17 @@ export function planMigration(
       });
       continue;
     }
-    const target = destinationFor({
-      consumer: entry.consumer,
-      follower: entry.version === null,
-      destination,
-      vault: snapshot.vaults?.[intent.destination.vaultName.toLowerCase()],
-      policy,
-      now,
-    });
+    const target = destinationFor(
+      {
+        consumer: entry.consumer,
+        follower: entry.version === null,
+        destination,
+        vault: snapshot.vaults?.[intent.destination.vaultName.toLowerCase()],
+        policy,
+        now,
+      },
+      rules,
+    );
     if (!target.ok) {
       hold(target.verdict);
       continue;
