@@ -532,7 +532,9 @@ export class PlanApplier {
     }
     const consumersOfKey = new Map<string, { id: string; kind: ConsumerKind }>();
     for (const consumer of snapshot.consumers) {
-      if (consumer.pins.some((pin) => sameKey(pin.key, action.key)))
+      // Also a consumer that still reports the version in use under another key (moved by a migration).
+      const reportsIt = Object.values(consumer.inUse).some((inUse) => inUse === action.version);
+      if (reportsIt || consumer.pins.some((pin) => sameKey(pin.key, action.key)))
         consumersOfKey.set(consumer.id.toLowerCase(), consumer);
     }
     if (discovered) {
@@ -580,7 +582,9 @@ export class PlanApplier {
           detail: `consumer ${fresh.id} (identity ${fresh.identity ?? "unknown"}) pins it on ${pinned.pin}`,
         };
       }
-      const inUse = pinsOfKey.find((pin) => fresh.inUse[pin.pin] === action.version);
+      const inUse =
+        pinsOfKey.find((pin) => fresh.inUse[pin.pin] === action.version) ??
+        fresh.pins.find((pin) => fresh.inUse[pin.pin] === action.version);
       if (inUse) {
         return {
           ok: false,
@@ -621,7 +625,14 @@ export class PlanApplier {
       }
       for (const decision of keyDecisions) {
         const action: JournalAction = decision.type;
-        const last = recent.find((entry) => entry.action === action && entry.version === decision.version);
+        // Per consumer too: two consumers held on one version (or two followers, version "") are two entries.
+        const concerns = decision.type === "hold" ? decision.concerns : undefined;
+        const last = recent.find(
+          (entry) =>
+            entry.action === action &&
+            entry.version === decision.version &&
+            (concerns === undefined || entry.consumerId === undefined || entry.consumerId === concerns),
+        );
         const unchanged = last !== undefined && last.reason === decision.reason && last.mode === run.mode;
         if (decision.type === "block") {
           this.deps.log.warn("rotation blocked", {

@@ -66,7 +66,18 @@ const notInUse: RetireRule = (input) => {
   const user = input.context.pins.find(
     (entry) => entry.consumer.inUse[entry.pin.pin]?.toLowerCase() === version,
   );
-  if (!user) return null;
+  if (!user) {
+    // A consumer a migration moved away reports, until it has re-wrapped, the version it still uses.
+    const former = (input.context.formerConsumers ?? []).find((consumer) =>
+      Object.values(consumer.inUse).some((inUse) => inUse?.toLowerCase() === version),
+    );
+    if (!former) return null;
+    return {
+      reason: "in-use-by-consumer",
+      message: `${versionName(input)} is still in use by ${former.kind} ${former.id} according to its read-back, although it moved to another key; it is held until that consumer has re-wrapped.`,
+      concerns: former.id,
+    };
+  }
   return {
     reason: "in-use-by-consumer",
     message: `${versionName(input)} is still in use by ${user.consumer.kind} ${user.consumer.id} (${user.pin.pin}) according to its read-back; it is held until that consumer has switched.`,

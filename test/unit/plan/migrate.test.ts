@@ -190,4 +190,14 @@ describe("migration planning", () => {
     expect(result.actions.some((a) => a.type === "disable" && a.version === S0)).toBe(false);
     expect(result.holds.find((h) => h.version === S0)?.reason).toBe("backup-retention");
   });
+
+  it("a consumer that moved away but still reports a source version in use holds that version", () => {
+    const cosmos = aConsumer({ kind: "cosmos", pins: [aPin(DEST, null)], inUse: { key: S0 } });
+    const result = plan(world([cosmos]), aPolicy(), NOW);
+    expect(result.actions.some((a) => a.type === "disable" && a.version === S0)).toBe(false);
+    expect(result.holds.find((h) => h.version === S0)).toMatchObject({
+      reason: "in-use-by-consumer",
+      concerns: cosmos.id,
+    });
+  });
 });
