@@ -1084,16 +1084,17 @@ export class RotationService {
             candidate.version === step.version,
         );
         metrics.versionDisabled(step.keyId, action?.reason ?? "unknown");
-      } else if (step.type === "repoint" && step.status === "failed") {
+      } else if ((step.type === "repoint" || step.type === "migrate") && step.status === "failed") {
         const action = plan.actions.find(
           (candidate) =>
-            candidate.type === "repoint" &&
+            (candidate.type === "repoint" || candidate.type === "migrate") &&
+            candidate.type === step.type &&
             candidate.consumerId === step.consumerId &&
             candidate.pin === step.pin,
         );
         metrics.repointFailed(
           step.keyId,
-          action?.type === "repoint" ? action.consumerKind : "unknown",
+          action?.type === "repoint" || action?.type === "migrate" ? action.consumerKind : "unknown",
           step.reason ?? "unknown",
         );
       }
