@@ -142,6 +142,8 @@ export interface ConsumerSnapshot {
   runState?: string;
   /** Every principal id the resource carries (system-assigned and user-assigned), lower case. */
   principalIds?: string[];
+  /** The resource's region, normalised ("westeurope"), where known: a Kusto cluster needs its key vault in it. */
+  location?: string;
 }
 
 /** Whether a consumer makes calls now: it has no run state, or it is Running (or updating while running). */
@@ -234,6 +236,39 @@ export interface Snapshot {
   freezes?: Record<string, FreezeRecord>;
   /** Why the freeze records could not be read: then nothing retires at all. */
   freezeProblem?: string;
+  /** Migrations stored for keys in this snapshot (active and cancelled), by source key id. */
+  migrations?: MigrationIntent[];
+  /** Vault facts from Resource Manager (location, soft delete, purge protection), by lower-case vault name. */
+  vaults?: Record<string, VaultFacts>;
+}
+
+/** What Resource Manager says about a vault or Managed HSM: where it is and how it keeps deleted keys. */
+export interface VaultFacts {
+  /** Normalised region ("westeurope"). */
+  location?: string;
+  softDelete?: boolean;
+  purgeProtection?: boolean;
+}
+
+export type MigrationState = "active" | "cancelled";
+
+/**
+ * A stored intent to move every consumer of `source` to `destination` (the second way to
+ * rotate: swap the key, not the version). Every later run keeps moving the consumers still on
+ * the source until none is left; cancelling stops further moves, and nothing moves back.
+ */
+export interface MigrationIntent {
+  source: KeyRef;
+  destination: KeyRef;
+  requestedAt: Date;
+  reason: string;
+  /** Disable the source's newest version too, once nothing references it and the evidence proves no use. */
+  retireSource: boolean;
+  state: MigrationState;
+  /** The run that stored the intent. */
+  runId: string;
+  cancelledAt?: Date;
+  cancelReason?: string;
 }
 
 export interface Policy {
@@ -301,11 +336,34 @@ export interface DisableAction {
     lastUse?: Date;
     workspaceId: string;
   };
+  /**
+   * Set when the version is the newest of a migrated key's source and the migration asked for
+   * `retireSource`: the live re-check then allows the newest, and refuses while anything references the key.
+   */
+  retiresMigrationSource?: true;
   reason: ReasonCode;
   message: string;
 }
 
-export type PlannedAction = RepointAction | DisableAction;
+/**
+ * Moves one pin of a consumer from the migration's source key to its destination key, keeping
+ * the pin's mode: a pinned pin gets `to` (the destination's newest version that passes the
+ * consumer's preflight), a follower (`from` null) stays versionless (`to` null).
+ */
+export interface MigrateAction {
+  type: "migrate";
+  key: KeyRef;
+  toKey: KeyRef;
+  consumerId: string;
+  consumerKind: ConsumerKind;
+  pin: PinName;
+  from: string | null;
+  to: string | null;
+  reason: ReasonCode;
+  message: string;
+}
+
+export type PlannedAction = RepointAction | DisableAction | MigrateAction;
 
 /** What showed that a disabled version is still needed. */
 export type RestoreTrigger = "failed-use" | "consumer-key-error";
@@ -431,6 +489,14 @@ export type ReasonCode =
   | "compromised-version-needed"
   /** Retirement of the key is frozen (after a restore, or by an operator) until an operator unfreezes it. */
   | "retirement-frozen"
+  /** A consumer is moved from a migration's source key to its destination key. */
+  | "migration"
+  /** A consumer of a migration's source is not moved: its destination fails a check for it (the message says which). */
+  | "migration-held"
+  /** Nothing references a migrated key any more; its newest version stays enabled (no `retireSource`). */
+  | "migration-source-unused"
+  /** A migrated key's newest version, with `retireSource`, unused for the quiet period. */
+  | "migration-source-retired"
   | "report-mode";
 
 export interface Plan {
@@ -448,6 +514,35 @@ export interface Plan {
   restores?: RestoreAction[];
   /** Compromised versions someone still needs: an operator decides. */
   restoresNeeded?: RestoreNeeded[];
+  /** Each migration of a key in the snapshot: consumers moved, waiting and held. */
+  migrations?: MigrationProgress[];
+}
+
+export interface MigrationConsumer {
+  consumerId: string;
+  consumerKind: ConsumerKind;
+  pin: PinName;
+  /** The pin's version, or null for a follower. */
+  version: string | null;
+}
+
+export interface MigrationProgress {
+  source: string;
+  destination: string;
+  state: MigrationState;
+  requestedAt: Date;
+  reason: string;
+  retireSource: boolean;
+  cancelledAt?: Date;
+  cancelReason?: string;
+  /** Pins on the destination key now. */
+  moved: MigrationConsumer[];
+  /** Pins still on the source with a move planned or waiting for the consumer (busy, stopped). */
+  waiting: (MigrationConsumer & { why: string })[];
+  /** Pins still on the source that are not moved, and why. */
+  held: (MigrationConsumer & { reason: ReasonCode; message: string })[];
+  /** Nothing references the source any more. */
+  complete: boolean;
 }
 
 /** The three outcomes of a step: done, pending (try later, no error) or failed (with a reason). */

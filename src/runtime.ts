@@ -8,7 +8,7 @@
 import { DefaultAzureCredential } from "@azure/identity";
 import { createConsumerAdapters } from "./adapters/consumers/registry.js";
 import { keyVaultAdapterFromFactory } from "./adapters/keyVault.js";
-import { consumerDiscoveryFromFactory } from "./adapters/resourceGraph.js";
+import { consumerDiscoveryFromFactory, readVaultFacts } from "./adapters/resourceGraph.js";
 import { PlanApplier } from "./apply/applyPlan.js";
 import { type AzureClientFactory, createAzureClientFactory } from "./azure/clientFactory.js";
 import type { AzureTransport } from "./azure/transport.js";
@@ -17,6 +17,7 @@ import { TableFreezeStore } from "./journal/freezeStore.js";
 import { TableJournal } from "./journal/journal.js";
 import { openRotatorTable } from "./journal/rotatorTable.js";
 import { type Clock, systemClock, TableKeyLock } from "./lock/keyLease.js";
+import { TableMigrationStore } from "./migration/migrationStore.js";
 import { createObservation } from "./observe/observe.js";
 import { OutcomeDelivery } from "./outcomes/outcomeDelivery.js";
 import { TableOutbox } from "./outcomes/tableOutbox.js";
@@ -130,6 +131,12 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     lock: new TableKeyLock(table, clock),
     idempotency: new TableIdempotencyStore(table, clock),
     emergencyLedger: new TableEmergencyLedger(table),
+    migrations: new TableMigrationStore(table),
+    readVaults: async () => {
+      const read = await readVaultFacts(factory.resourceGraph(), settings.subscriptions);
+      if (read.problem) log.warn("vaults not read for the migration checks", { detail: read.problem });
+      return read.vaults;
+    },
     emergencyCooldownMs: settings.emergencyCooldownMs,
     viewMaxAgeMs: settings.viewMaxAgeMs,
     republishOutcomes: () => publisher.republishUndelivered(),

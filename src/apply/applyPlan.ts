@@ -8,7 +8,7 @@
  * would have been done. Nothing is ever deleted or purged.
  */
 
-import type { RepointGuard } from "../adapters/consumers/consumerAdapter.js";
+import type { KeyMove, RepointGuard } from "../adapters/consumers/consumerAdapter.js";
 import { keyIdOf, sameKey } from "../adapters/keyRef.js";
 import { formatIsoDuration } from "../duration.js";
 import { describeError } from "../errors.js";
@@ -23,6 +23,7 @@ import {
   type KeyRef,
   type KeyVersionFacts,
   keyRefId,
+  type MigrateAction,
   type PinName,
   type Plan,
   type RepointAction,
@@ -48,6 +49,8 @@ export interface ApplyConsumerAdapter {
     toVersion: string,
     guard: RepointGuard,
   ): Promise<StepOutcome>;
+  /** Re-reads the consumer and moves the pin to another key only while it still names the source (see ConsumerAdapter). */
+  beginMigrate?(consumer: ConsumerSnapshot, pin: PinName, move: KeyMove): Promise<StepOutcome>;
 }
 
 /** The Key Vault calls apply needs. */
@@ -91,7 +94,7 @@ export interface ApplyRun {
 export type StepStatus = StepOutcome["status"] | "skipped";
 
 export interface StepReport {
-  type: "repoint" | "disable" | "restore";
+  type: "repoint" | "disable" | "restore" | "migrate";
   keyId: string;
   version: string;
   consumerId?: string;
@@ -164,11 +167,13 @@ export class PlanApplier {
     await this.noticeRestoresNeeded(plan.restoresNeeded ?? [], run, events);
     await this.recordDecisions(plan, run, events);
 
-    const repoints = plan.actions.filter((a): a is RepointAction => a.type === "repoint");
+    const repoints = plan.actions.filter(
+      (a): a is RepointAction | MigrateAction => a.type === "repoint" || a.type === "migrate",
+    );
     const disables = plan.actions.filter((a): a is DisableAction => a.type === "disable");
 
     // One pin at a time per consumer: a second update while the first runs would only get a 409.
-    const byConsumer = new Map<string, RepointAction[]>();
+    const byConsumer = new Map<string, (RepointAction | MigrateAction)[]>();
     for (const action of repoints) {
       const group = byConsumer.get(action.consumerId) ?? [];
       group.push(action);
@@ -179,7 +184,12 @@ export class PlanApplier {
       this.deps.repointConcurrency,
       async (group) => {
         const steps: StepReport[] = [];
-        for (const action of group) steps.push(await this.repoint(action, snapshot, run, events));
+        for (const action of group)
+          steps.push(
+            action.type === "migrate"
+              ? await this.migrate(action, snapshot, run, events)
+              : await this.repoint(action, snapshot, run, events),
+          );
         return steps;
       },
     );
@@ -273,6 +283,137 @@ export class PlanApplier {
     return step;
   }
 
+  /** A consumer's move to a migration's destination key: as a repoint, with its own events. */
+  private async migrate(
+    action: MigrateAction,
+    snapshot: Snapshot,
+    run: ApplyRun,
+    events: OutcomeEvent[],
+  ): Promise<StepReport> {
+    const keyId = keyRefId(action.key);
+    const toKeyId = keyRefId(action.toKey);
+    const step: StepReport = {
+      type: "migrate",
+      keyId,
+      version: action.to ?? "",
+      consumerId: action.consumerId,
+      pin: action.pin,
+      status: "skipped",
+      detail: "",
+    };
+    const what = `move ${action.consumerKind} ${action.consumerId} pin ${action.pin} from ${keyId}${action.from ? ` version ${action.from}` : ""} to ${toKeyId}${action.to ? ` version ${action.to}` : " (versionless)"}`;
+    const subject = {
+      ...(action.to ? { to: action.to } : {}),
+      consumerId: action.consumerId,
+      pin: action.pin,
+    };
+    if (run.mode === "report") {
+      step.detail = `would ${what}`;
+      await this.journal(run, keyId, "migrate", "skipped", "report-mode", step.detail, subject);
+      return step;
+    }
+    const consumer = snapshot.consumers.find((c) => c.id === action.consumerId);
+    let outcome: StepOutcome;
+    if (!consumer) {
+      outcome = {
+        status: "failed",
+        reason: "consumer-not-observed",
+        detail: `${what}: the consumer is not in the observation`,
+      };
+    } else {
+      const adapter = this.deps.consumerAdapter(consumer.kind);
+      const move: KeyMove = { from: action.key, to: action.toKey, toVersion: action.to };
+      outcome = adapter.beginMigrate
+        ? await this.withInlineRetries(what, () => adapter.beginMigrate!(consumer, action.pin, move))
+        : {
+            status: "failed",
+            reason: "unsupported",
+            detail: `${what}: the ${consumer.kind} adapter cannot move a consumer to another key`,
+          };
+    }
+    Object.assign(step, this.stepFields(outcome));
+    const fields = {
+      key: keyId,
+      toKey: toKeyId,
+      version: action.to ?? "versionless",
+      consumer: action.consumerId,
+      pin: action.pin,
+    };
+    const event = (name: "ConsumerMigrated" | "MigrationFailed", reason: string, message: string) => ({
+      name,
+      subject: action.consumerId,
+      at: run.now,
+      data: {
+        key: keyId,
+        keyId: keyIdOf(action.key),
+        version: action.to ?? "",
+        ...(action.from ? { fromVersion: action.from } : {}),
+        consumer: action.consumerId,
+        consumerKind: action.consumerKind,
+        pin: action.pin,
+        toKey: toKeyId,
+        toKeyId: keyIdOf(action.toKey),
+        reason,
+        message,
+      },
+    });
+    if (outcome.status === "done") {
+      this.deps.log.info("move to the destination key begun", { ...fields, detail: outcome.detail });
+      // Journaled under both keys: the source's journal shows what left, the destination's what came.
+      for (const id of [keyId, toKeyId])
+        await this.journal(
+          run,
+          id,
+          "migrate",
+          "done",
+          action.reason,
+          `${what}: update begun; verified at the next observation`,
+          subject,
+        );
+      events.push(event("ConsumerMigrated", action.reason, `${what}: update begun`));
+    } else if (outcome.status === "pending") {
+      this.deps.log.info("move to the destination key pending", { ...fields, detail: outcome.detail });
+      await this.journal(run, keyId, "migrate", "pending", "pending", `${what}: ${outcome.detail}`, subject);
+    } else {
+      this.deps.log.error("move to the destination key failed", {
+        ...fields,
+        reason: outcome.reason,
+        detail: outcome.detail,
+      });
+      await this.journal(
+        run,
+        keyId,
+        "migrate",
+        "failed",
+        outcome.reason,
+        `${what} failed: ${outcome.detail}`,
+        subject,
+      );
+      events.push(event("MigrationFailed", outcome.reason, outcome.detail));
+    }
+    return step;
+  }
+
+  /** Calls `begin` again after a short Retry-After (at most INLINE_RETRIES times); anything longer is left to the next run. */
+  private async withInlineRetries(what: string, begin: () => Promise<StepOutcome>): Promise<StepOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      let outcome: StepOutcome;
+      try {
+        outcome = await begin();
+      } catch (error) {
+        outcome = {
+          status: "failed",
+          reason: "unexpected-error",
+          detail: `${what}: ${describeError(error)}`,
+        };
+      }
+      const wait = outcome.status === "pending" ? outcome.retryAfterMs : undefined;
+      if (wait === undefined || wait > this.maxInlineRetryAfterMs || attempt >= INLINE_RETRIES)
+        return outcome;
+      await this.sleep(wait);
+    }
+  }
+
   private async beginRepointWithRetries(
     consumer: ConsumerSnapshot,
     action: RepointAction,
@@ -287,22 +428,7 @@ export class PlanApplier {
         ? versionsOlderThan(keySnapshot.versions, action.to, keySnapshot.currentVersion)
         : new Set(),
     };
-    for (let attempt = 0; ; attempt++) {
-      let outcome: StepOutcome;
-      try {
-        outcome = await adapter.beginRepoint(consumer, action.pin, action.to, guard);
-      } catch (error) {
-        outcome = {
-          status: "failed",
-          reason: "unexpected-error",
-          detail: `${what}: ${describeError(error)}`,
-        };
-      }
-      const wait = outcome.status === "pending" ? outcome.retryAfterMs : undefined;
-      if (wait === undefined || wait > this.maxInlineRetryAfterMs || attempt >= INLINE_RETRIES)
-        return outcome;
-      await this.sleep(wait);
-    }
+    return this.withInlineRetries(what, () => adapter.beginRepoint(consumer, action.pin, action.to, guard));
   }
 
   private async disable(
@@ -416,7 +542,8 @@ export class PlanApplier {
         detail: "the version is already disabled",
       };
     const newestEnabled = versions.filter((v) => v.enabled).at(-1);
-    if (newestEnabled?.version === action.version || current.version === action.version) {
+    const isNewest = newestEnabled?.version === action.version || current.version === action.version;
+    if (isNewest && !action.retiresMigrationSource) {
       return {
         ok: false,
         status: "skipped",
@@ -426,7 +553,9 @@ export class PlanApplier {
     }
     const consumersOfKey = new Map<string, { id: string; kind: ConsumerKind }>();
     for (const consumer of snapshot.consumers) {
-      if (consumer.pins.some((pin) => sameKey(pin.key, action.key)))
+      // Also a consumer that still reports the version in use under another key (moved by a migration).
+      const reportsIt = Object.values(consumer.inUse).some((inUse) => inUse === action.version);
+      if (reportsIt || consumer.pins.some((pin) => sameKey(pin.key, action.key)))
         consumersOfKey.set(consumer.id.toLowerCase(), consumer);
     }
     if (discovered) {
@@ -457,6 +586,14 @@ export class PlanApplier {
         };
       }
       const pinsOfKey = fresh.pins.filter((pin) => sameKey(pin.key, action.key));
+      if (action.retiresMigrationSource && pinsOfKey.length > 0) {
+        return {
+          ok: false,
+          status: "skipped",
+          reason: "source-still-referenced",
+          detail: `consumer ${fresh.id} references the migrated key on ${pinsOfKey[0]?.pin}; its newest version stays enabled`,
+        };
+      }
       const pinned = pinsOfKey.find((pin) => pin.version === action.version);
       if (pinned) {
         return {
@@ -466,7 +603,9 @@ export class PlanApplier {
           detail: `consumer ${fresh.id} (identity ${fresh.identity ?? "unknown"}) pins it on ${pinned.pin}`,
         };
       }
-      const inUse = pinsOfKey.find((pin) => fresh.inUse[pin.pin] === action.version);
+      const inUse =
+        pinsOfKey.find((pin) => fresh.inUse[pin.pin] === action.version) ??
+        fresh.pins.find((pin) => fresh.inUse[pin.pin] === action.version);
       if (inUse) {
         return {
           ok: false,
@@ -678,7 +817,14 @@ export class PlanApplier {
       }
       for (const decision of keyDecisions) {
         const action: JournalAction = decision.type;
-        const last = recent.find((entry) => entry.action === action && entry.version === decision.version);
+        // Per consumer too: two consumers held on one version (or two followers, version "") are two entries.
+        const concerns = decision.type === "hold" ? decision.concerns : undefined;
+        const last = recent.find(
+          (entry) =>
+            entry.action === action &&
+            entry.version === decision.version &&
+            (concerns === undefined || entry.consumerId === undefined || entry.consumerId === concerns),
+        );
         const unchanged = last !== undefined && last.reason === decision.reason && last.mode === run.mode;
         if (decision.type === "block") {
           this.deps.log.warn("rotation blocked", {

@@ -148,6 +148,7 @@ function renderKey(key: KeyView, journal: readonly DashboardJournalEntry[], now:
     key.error
       ? html`<p class="problem" role="alert" data-testid="key-error"><strong>This key could not be read:</strong> ${key.error}</p>`
       : html`
+  ${renderMigrations(key)}
   ${renderTimeline(key, now)}
   ${renderVersions(key, now)}
   ${renderConsumers(key)}
@@ -157,6 +158,41 @@ function renderKey(key: KeyView, journal: readonly DashboardJournalEntry[], now:
   ${renderJournal(key, journal, now)}`
   }
 </section>`;
+}
+
+// ---- migrations ----------------------------------------------------------------------
+
+function consumerWords(entry: {
+  consumerKind: string;
+  consumerId: string;
+  pin: string;
+  version: string | null;
+}): SafeHtml {
+  return html`${entry.consumerKind} <span class="mono">${entry.consumerId.split("/").at(-1) ?? entry.consumerId}</span> (${entry.pin}, ${entry.version ? html`version <span class="mono">${shortVersion(entry.version)}</span>` : "versionless"})`;
+}
+
+/** Each migration of this key (as source or destination): who moved, who waits, who is held and why. */
+function renderMigrations(key: KeyView): SafeHtml {
+  if (key.migrations.length === 0) return html``;
+  return html`${key.migrations.map(
+    (
+      migration,
+    ) => html`<div class="migration" data-testid="migration" data-state="${migration.state}" data-complete="${String(migration.complete)}">
+  <h3>Migration of ${migration.source} to ${migration.destination}</h3>
+  <p>${
+    migration.state === "cancelled"
+      ? html`<span class="badge warn">cancelled</span> ${migration.cancelReason ?? ""}: no further consumer moves; the ones moved stay on ${migration.destination}.`
+      : migration.complete
+        ? html`<span class="badge ok">complete</span> nothing references ${migration.source} any more.`
+        : html`<span class="badge">running</span>`
+  } Asked ${migration.requestedAt}: ${migration.reason}${migration.retireSource ? " (the source's newest version retires too, on evidence)" : ""}.</p>
+  <ul>
+    ${migration.moved.map((entry) => html`<li data-testid="migration-moved"><span class="badge ok">moved</span> ${consumerWords(entry)}</li>`)}
+    ${migration.waiting.map((entry) => html`<li data-testid="migration-waiting"><span class="badge">waiting</span> ${consumerWords(entry)}: ${entry.why}</li>`)}
+    ${migration.held.map((entry) => html`<li data-testid="migration-held"><span class="badge warn">held</span> ${consumerWords(entry)}: ${entry.message}</li>`)}
+  </ul>
+</div>`,
+  )}`;
 }
 
 // ---- timeline -------------------------------------------------------------------------

@@ -20,7 +20,11 @@ export type JournalAction =
   | "restore"
   | "restore-needed"
   | "freeze"
-  | "unfreeze";
+  | "unfreeze"
+  /** A consumer's move to a migration's destination key. */
+  | "migrate"
+  /** A migration stored or cancelled. */
+  | "migration";
 
 /**
  * done / pending / failed are the step outcomes; `skipped` = report mode, nothing changed;
@@ -97,6 +101,8 @@ const ACTIONS: readonly JournalAction[] = [
   "restore-needed",
   "freeze",
   "unfreeze",
+  "migrate",
+  "migration",
 ];
 const OUTCOMES: readonly JournalOutcome[] = ["done", "pending", "failed", "skipped", "held", "blocked"];
 

@@ -15,7 +15,10 @@ export type OutcomeEventName =
   /** A version the service (or an operator) enabled again because someone still needs it. */
   | "VersionRestored"
   /** A compromised version someone still needs: never enabled again automatically; an operator decides. */
-  | "RestoreNeeded";
+  | "RestoreNeeded"
+  /** A consumer's move from a migration's source key to its destination key began / failed. */
+  | "ConsumerMigrated"
+  | "MigrationFailed";
 
 export interface OutcomeEventData {
   /** "<vaultName>/<keyName>". */
@@ -33,6 +36,10 @@ export interface OutcomeEventData {
   neededBy?: string[];
   /** VersionRestored, RestoreNeeded: "failed-use", "consumer-key-error" or "operator". */
   triggers?: string[];
+  /** The key a consumer moves to (migration events), "<vaultName>/<keyName>". */
+  toKey?: string;
+  /** Its versionless key id. */
+  toKeyId?: string;
   reason: string;
   message: string;
 }

@@ -55,6 +55,11 @@ export interface KeyContext {
   frozen?: FreezeRecord;
   /** Why the freeze records could not be read: then nothing of the key retires. */
   freezeProblem?: string;
+  /**
+   * Consumers that may have left this key by a migration (those on its migration's destination
+   * now): their backups can still need this key's versions, so backup retention counts them.
+   */
+  formerConsumers?: ConsumerSnapshot[];
 }
 
 export function compareText(a: string, b: string): number {

@@ -66,7 +66,18 @@ const notInUse: RetireRule = (input) => {
   const user = input.context.pins.find(
     (entry) => entry.consumer.inUse[entry.pin.pin]?.toLowerCase() === version,
   );
-  if (!user) return null;
+  if (!user) {
+    // A consumer a migration moved away reports, until it has re-wrapped, the version it still uses.
+    const former = (input.context.formerConsumers ?? []).find((consumer) =>
+      Object.values(consumer.inUse).some((inUse) => inUse?.toLowerCase() === version),
+    );
+    if (!former) return null;
+    return {
+      reason: "in-use-by-consumer",
+      message: `${versionName(input)} is still in use by ${former.kind} ${former.id} according to its read-back, although it moved to another key; it is held until that consumer has re-wrapped.`,
+      concerns: former.id,
+    };
+  }
   return {
     reason: "in-use-by-consumer",
     message: `${versionName(input)} is still in use by ${user.consumer.kind} ${user.consumer.id} (${user.pin.pin}) according to its read-back; it is held until that consumer has switched.`,
@@ -377,7 +388,9 @@ const unusedDuringQuietPeriod: RetireRule = (input) => {
 const noBackupRetention: RetireRule = (input) => {
   const use = useOf(input.context.evidence, input.version.version);
   let longest: HoldVerdict | undefined;
-  for (const consumer of input.context.consumers) {
+  // A consumer moved to another key by a migration keeps backups wrapped with this key's versions.
+  const consumers = [...input.context.consumers, ...(input.context.formerConsumers ?? [])];
+  for (const consumer of consumers) {
     const retention = consumer.backupRetention;
     if (!retention) continue;
     // Its principal names its calls; an app id only once a record carries it (else nothing can be told).
@@ -470,6 +483,8 @@ export function decideRetirement(
   version: KeyVersionFacts,
   policy: Policy,
   now: Date,
+  /** When the version stopped being needed, where the key's versions cannot say (a migrated key's newest: the migration's start). */
+  supersededOverride?: Date,
 ): DisableAction | Hold {
   const holdOf = (verdict: HoldVerdict): Hold => ({
     type: "hold",
@@ -477,7 +492,7 @@ export function decideRetirement(
     version: version.version,
     ...verdict,
   });
-  const superseded = supersededAt(context, version);
+  const superseded = supersededOverride ?? supersededAt(context, version);
   if (!context.target || !superseded) {
     return holdOf({
       reason: "no-valid-target",

@@ -9,6 +9,8 @@ import type {
   Hold,
   KeySnapshot,
   KeyVersionFacts,
+  MigrationConsumer,
+  MigrationProgress,
   Plan,
   PlannedAction,
   Policy,
@@ -142,6 +144,43 @@ export interface KeyView {
   pendingActions: number;
   /** Retirement of the key frozen (after a restore, or by an operator) until unfrozen; null when not. */
   frozen: { reason: string; at: string; by: string } | null;
+  /** The migration of this key to another (as source), or to this key (as destination), when stored. */
+  migrations: MigrationView[];
+}
+
+/** A migration as the plan sees it: consumers moved, waiting and held (and why). */
+export interface MigrationView {
+  source: string;
+  destination: string;
+  state: MigrationProgress["state"];
+  complete: boolean;
+  requestedAt: string;
+  reason: string;
+  retireSource: boolean;
+  cancelledAt: string | null;
+  cancelReason: string | null;
+  moved: MigrationConsumer[];
+  waiting: (MigrationConsumer & { why: string })[];
+  held: (MigrationConsumer & { reason: ReasonCode; message: string })[];
+}
+
+function migrationViewsOf(plan: Plan, keyId: string): MigrationView[] {
+  return (plan.migrations ?? [])
+    .filter((migration) => migration.source === keyId || migration.destination === keyId)
+    .map((migration) => ({
+      source: migration.source,
+      destination: migration.destination,
+      state: migration.state,
+      complete: migration.complete,
+      requestedAt: migration.requestedAt.toISOString(),
+      reason: migration.reason,
+      retireSource: migration.retireSource,
+      cancelledAt: iso(migration.cancelledAt),
+      cancelReason: migration.cancelReason ?? null,
+      moved: migration.moved.map((entry) => ({ ...entry })),
+      waiting: migration.waiting.map((entry) => ({ ...entry })),
+      held: migration.held.map((entry) => ({ ...entry })),
+    }));
 }
 
 function iso(date: Date | undefined): string | null {
@@ -472,6 +511,7 @@ function keyView(
     frozen: context.frozen
       ? { reason: context.frozen.reason, at: context.frozen.at.toISOString(), by: context.frozen.by }
       : null,
+    migrations: migrationViewsOf(plan, context.id),
   };
 }
 
@@ -494,6 +534,7 @@ function unreadableKeyView(id: string, error: string, plan: Plan): KeyView {
     evidence: null,
     pendingActions: 0,
     frozen: null,
+    migrations: migrationViewsOf(plan, id),
   };
 }
 

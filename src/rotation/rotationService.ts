@@ -24,6 +24,7 @@ import {
   ConflictError,
   describeError,
   EmergencyCooldownError,
+  MigrationRunningError,
   NotFoundError,
   ValidationError,
   VersionCapError,
@@ -32,18 +33,21 @@ import { type IdempotencyStore, requestFingerprint } from "../idempotency/idempo
 import { type FreezeStore, MemoryFreezeStore } from "../journal/freezeStore.js";
 import type { Journal, JournalEntry } from "../journal/journal.js";
 import { type Clock, holdingLeases, type KeyLock, type Lease } from "../lock/keyLease.js";
+import type { MigrationStore } from "../migration/migrationStore.js";
 import {
   type FreezeRecord,
   type KeyRef,
   type KeyVersionFacts,
   keyRefId,
   MANAGED_HSM_VERSION_CAP,
+  type MigrationIntent,
   type Plan,
   type Policy,
   type RotatorMode,
   type Snapshot,
   type StepOutcome,
   TAGS,
+  type VaultFacts,
 } from "../model.js";
 import type { OutcomePublisher } from "../outcomes/outcomeEvents.js";
 import { isCompromised } from "../plan/preflight.js";
@@ -91,6 +95,10 @@ export interface RotationDeps {
   idempotency: IdempotencyStore;
   /** The newest emergency rotation per key, shared by every instance. */
   emergencyLedger: EmergencyLedger;
+  /** Stored migrations (one per source key); without it no migration can be made and none is planned. */
+  migrations?: MigrationStore;
+  /** What Resource Manager says about the vaults (region, soft delete, purge protection); read only in runs with a migration. */
+  readVaults?: () => Promise<Record<string, VaultFacts>>;
   /** ROTATOR_EMERGENCY_COOLDOWN: how long after an emergency rotation another one needs `force`. */
   emergencyCooldownMs: number;
   journal: Journal;
@@ -161,6 +169,40 @@ export interface OperatorRequest {
   reason: string;
 }
 
+export interface MigrationRequest {
+  vault: string;
+  key: string;
+  toVault: string;
+  toKey: string;
+  reason: string;
+  dryRun: boolean;
+  retireSource: boolean;
+  idempotencyKey?: string;
+}
+
+/** What a migration request answers (and what a replay answers again): plain JSON. */
+export interface MigrationAnswer {
+  key: string;
+  destination: string;
+  dryRun: boolean;
+  mode: RotatorMode;
+  reason: string;
+  retireSource: boolean;
+  state: MigrationIntent["state"];
+  requestedAt: string;
+  runId: string;
+  /** The plan of the source key (and the destination's) with this migration in it. */
+  plan: unknown;
+  steps: unknown;
+  message: string;
+}
+
+export interface MigrationCancelRequest {
+  vault: string;
+  key: string;
+  reason: string;
+}
+
 /** What POST .../versions/{version}/restore answers: the version's state (plain JSON). */
 export interface RestoreAnswer {
   key: string;
@@ -189,6 +231,15 @@ export interface FreezeAnswer {
 
 function freezeJson(record: FreezeRecord | undefined): RestoreAnswer["frozen"] {
   return record ? { reason: record.reason, at: record.at.toISOString(), by: record.by } : null;
+}
+
+export interface MigrationCancelAnswer {
+  key: string;
+  destination: string;
+  state: "cancelled";
+  cancelledAt: string;
+  reason: string;
+  message: string;
 }
 
 export interface KeyFilter {
@@ -247,6 +298,24 @@ function refuseAtVersionCap(key: KeyRef, versions: number): void {
     versions,
     MANAGED_HSM_VERSION_CAP,
   );
+}
+
+/** The plan restricted to `keys`: what a run observed but does not hold the lease of is not acted on. */
+function onlyKeys(plan: Plan, keys: readonly KeyRef[]): Plan {
+  const ids = new Set(keys.map(keyRefId));
+  const mine = (key: KeyRef) => ids.has(keyRefId(key));
+  return {
+    ...plan,
+    actions: plan.actions.filter((action) => mine(action.key)),
+    holds: plan.holds.filter((hold) => mine(hold.key)),
+    blocks: plan.blocks.filter((block) => mine(block.key)),
+    ...(plan.warnings ? { warnings: plan.warnings.filter((warning) => mine(warning.key)) } : {}),
+    targets: Object.fromEntries(Object.entries(plan.targets).filter(([id]) => ids.has(id))),
+    ...(plan.restores ? { restores: plan.restores.filter((restore) => mine(restore.key)) } : {}),
+    ...(plan.restoresNeeded
+      ? { restoresNeeded: plan.restoresNeeded.filter((needed) => mine(needed.key)) }
+      : {}),
+  };
 }
 
 export class RotationService {
@@ -451,7 +520,7 @@ export class RotationService {
   /** Observes, plans and builds the views of `keys`, and remembers them for the next viewers. */
   private async observeForViews(keys: KeyRef[], full: boolean): Promise<CachedObservation> {
     const now = this.deps.clock.now();
-    const snapshot = await this.observeWithFreezes(keys, now);
+    const snapshot = await this.observeWithMigrations(keys, now);
     const plan = this.deps.plan(snapshot, this.deps.policy, now);
     this.deps.metrics?.planned(snapshot, plan, now);
     for (const keySnapshot of snapshot.keys) {
@@ -725,6 +794,218 @@ export class RotationService {
     });
   }
 
+  /**
+   * Stores a migration of a key to another key and starts moving its consumers; every later
+   * run (event, timer) moves the rest. A dry run (or report mode) plans with it and stores
+   * nothing. With an idempotency key, a replay returns the first answer and stores nothing new.
+   */
+  async migrate(request: MigrationRequest): Promise<MigrationAnswer> {
+    const reason = validateEmergencyReason(request.reason);
+    const source = this.managedKey(request.vault, request.key);
+    const destination = this.managedKey(request.toVault, request.toKey);
+    if (sameKey(source, destination)) {
+      throw new ValidationError(
+        "request body to",
+        `the destination ${keyRefId(destination)} is the key itself; name another key (a new version of the same key is an emergency rotation)`,
+      );
+    }
+    const store = this.deps.migrations;
+    if (!store) throw new Error("this service has no migration store configured");
+    const fingerprint = requestFingerprint({
+      migrate: keyRefId(source),
+      to: keyRefId(destination),
+      reason,
+      dryRun: request.dryRun,
+      retireSource: request.retireSource,
+    });
+    const idempotencyKey = request.idempotencyKey;
+    if (idempotencyKey) {
+      const begun = await this.deps.idempotency.begin(idempotencyKey, fingerprint);
+      if (begun.status === "replay") return begun.response as MigrationAnswer;
+      if (begun.status === "mismatch") {
+        throw new ConflictError(
+          keyRefId(source),
+          `Idempotency-Key ${idempotencyKey} was already used for a different request; use a new key for a new request`,
+        );
+      }
+      if (begun.status === "in-progress") {
+        throw new ConflictError(
+          keyRefId(source),
+          `a request with Idempotency-Key ${idempotencyKey} is still in progress; retry in a few seconds to get its answer`,
+        );
+      }
+    }
+    try {
+      const answer = await this.migrateUnderLease(store, source, destination, reason, request);
+      if (idempotencyKey) await this.deps.idempotency.complete(idempotencyKey, fingerprint, answer);
+      return answer;
+    } catch (error) {
+      if (idempotencyKey) await this.deps.idempotency.abandon(idempotencyKey).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async migrateUnderLease(
+    store: MigrationStore,
+    source: KeyRef,
+    destination: KeyRef,
+    reason: string,
+    request: MigrationRequest,
+  ): Promise<MigrationAnswer> {
+    const sourceId = keyRefId(source);
+    const destinationId = keyRefId(destination);
+    await this.requireKeyExists(source);
+    await this.requireKeyExists(destination);
+    const lease = await this.acquireWaiting(sourceId, this.deps.emergencyLeaseWaitMs ?? 10_000);
+    if (!lease) {
+      throw new ConflictError(
+        sourceId,
+        `another run holds the key ${sourceId} and did not finish in time; retry in a minute`,
+      );
+    }
+    return this.underLeases([lease], async () => {
+      for (const other of await store.list()) {
+        if (other.state !== "active") continue;
+        const otherSource = keyRefId(other.source);
+        const otherDestination = keyRefId(other.destination);
+        if (otherSource === sourceId)
+          throw new MigrationRunningError(
+            sourceId,
+            `a migration of ${sourceId} to ${otherDestination} is running since ${other.requestedAt.toISOString()}; cancel it first (POST /api/keys/${source.vaultName}/${source.keyName}/migrate/cancel)`,
+          );
+        if (otherSource === destinationId)
+          throw new MigrationRunningError(
+            sourceId,
+            `the destination ${destinationId} is itself being migrated to ${otherDestination}; choose that key, or cancel that migration first`,
+          );
+        if (otherDestination === sourceId)
+          throw new MigrationRunningError(
+            sourceId,
+            `${sourceId} is the destination of a running migration from ${otherSource}; consumers would be moved on before they settle: cancel that migration first`,
+          );
+      }
+      const now = this.deps.clock.now();
+      const runId = randomUUID();
+      const intent: MigrationIntent = {
+        source,
+        destination,
+        requestedAt: now,
+        reason,
+        retireSource: request.retireSource,
+        state: "active",
+        runId,
+      };
+      const changeNothing = request.dryRun || this.deps.mode === "report";
+      const base = {
+        key: sourceId,
+        destination: destinationId,
+        dryRun: request.dryRun,
+        mode: this.deps.mode,
+        reason,
+        retireSource: request.retireSource,
+        state: intent.state,
+        requestedAt: now.toISOString(),
+        runId,
+      };
+      if (changeNothing) {
+        const { plan, report } = await this.planAndMaybeApply(
+          [source],
+          "migration",
+          runId,
+          false,
+          false,
+          intent,
+        );
+        return toJson({
+          ...base,
+          plan,
+          steps: report?.steps ?? [],
+          message: `${request.dryRun ? "dry run" : "report mode"}: would move every consumer of ${sourceId} to ${destinationId}; nothing was stored or changed`,
+        }) as MigrationAnswer;
+      }
+      await store.put(intent);
+      this.views.forgetKeys([sourceId, destinationId]);
+      this.deps.log.info("migration stored", { key: sourceId, toKey: destinationId, reason, runId });
+      await this.journalSafe({
+        at: now,
+        keyId: sourceId,
+        action: "migration",
+        outcome: "done",
+        reason: "migration",
+        message: `migration of ${sourceId} to ${destinationId} stored${request.retireSource ? " (retireSource)" : ""}: ${reason}`,
+        runId,
+        trigger: "migration",
+        mode: this.deps.mode,
+      });
+      let outcome: { plan: Plan | null; steps: unknown; message: string };
+      try {
+        const { plan, report } = await this.planAndMaybeApply([source], "migration", runId, true);
+        outcome = {
+          plan,
+          steps: report?.steps ?? [],
+          message: `migration of ${sourceId} to ${destinationId} stored; moves begun, verified at the next observation; every later run moves the rest`,
+        };
+      } catch (error) {
+        this.deps.log.error("migration moves did not start", { key: sourceId, detail: describeError(error) });
+        outcome = {
+          plan: null,
+          steps: [],
+          message: `migration of ${sourceId} to ${destinationId} stored, but observing and moving failed (${describeError(error)}); the timer will move the consumers`,
+        };
+      }
+      return toJson({ ...base, ...outcome }) as MigrationAnswer;
+    });
+  }
+
+  /** Cancels the running migration of a key: no further moves; nothing is moved back. */
+  async cancelMigration(request: MigrationCancelRequest): Promise<MigrationCancelAnswer> {
+    const reason = validateEmergencyReason(request.reason);
+    const source = this.managedKey(request.vault, request.key);
+    const sourceId = keyRefId(source);
+    const store = this.deps.migrations;
+    const lease = await this.acquireWaiting(sourceId, this.deps.emergencyLeaseWaitMs ?? 10_000);
+    if (!lease) {
+      throw new ConflictError(
+        sourceId,
+        `another run holds the key ${sourceId} and did not finish in time; retry in a minute`,
+      );
+    }
+    return this.underLeases([lease], async () => {
+      const intent = store ? await store.get(sourceId) : undefined;
+      if (!store || !intent || intent.state !== "active") {
+        throw new NotFoundError(sourceId, `no migration of ${sourceId} is running; nothing was cancelled`);
+      }
+      const now = this.deps.clock.now();
+      await store.put({ ...intent, state: "cancelled", cancelledAt: now, cancelReason: reason });
+      this.views.forgetKeys([sourceId, keyRefId(intent.destination)]);
+      const message = `migration of ${sourceId} to ${keyRefId(intent.destination)} cancelled: no further consumer is moved, and the consumers already moved stay on ${keyRefId(intent.destination)}`;
+      this.deps.log.info("migration cancelled", {
+        key: sourceId,
+        toKey: keyRefId(intent.destination),
+        reason,
+      });
+      await this.journalSafe({
+        at: now,
+        keyId: sourceId,
+        action: "migration",
+        outcome: "done",
+        reason: "migration-cancelled",
+        message: `${message}: ${reason}`,
+        runId: intent.runId,
+        trigger: "migration",
+        mode: this.deps.mode,
+      });
+      return {
+        key: sourceId,
+        destination: keyRefId(intent.destination),
+        state: "cancelled",
+        cancelledAt: now.toISOString(),
+        reason,
+        message,
+      };
+    });
+  }
+
   private async observePlanApply(
     keys: KeyRef[],
     busy: string[],
@@ -743,16 +1024,79 @@ export class RotationService {
     };
   }
 
+  /**
+   * Stored migrations of the keys (a source's destination is observed with it, so its moves can
+   * be planned; `override` stands for one not stored, a dry run's), or none when they cannot be read.
+   */
+  private async migrationsOf(
+    keys: readonly KeyRef[],
+    override?: MigrationIntent,
+  ): Promise<{ intents: MigrationIntent[]; destinations: KeyRef[] }> {
+    let stored: MigrationIntent[] = [];
+    if (this.deps.migrations) {
+      try {
+        stored = await this.deps.migrations.list();
+      } catch (error) {
+        this.deps.log.error("stored migrations could not be read; no key is moved this run", {
+          detail: describeError(error),
+        });
+      }
+    }
+    const ids = new Set(keys.map(keyRefId));
+    const intents = stored.filter(
+      (intent) => ids.has(keyRefId(intent.source)) || ids.has(keyRefId(intent.destination)),
+    );
+    if (override) {
+      const id = keyRefId(override.source);
+      intents.splice(
+        0,
+        intents.length,
+        ...intents.filter((intent) => keyRefId(intent.source) !== id),
+        override,
+      );
+    }
+    const destinations = intents
+      .filter((intent) => ids.has(keyRefId(intent.source)))
+      .map((intent) => intent.destination)
+      .filter((destination) => !ids.has(keyRefId(destination)));
+    return { intents, destinations };
+  }
+
+  /** Observes the keys (and the destinations of their migrations), with the migrations in the snapshot. */
+  private async observeWithMigrations(
+    keys: KeyRef[],
+    now: Date,
+    override?: MigrationIntent,
+  ): Promise<Snapshot> {
+    const { intents, destinations } = await this.migrationsOf(keys, override);
+    const unique = destinations.filter(
+      (destination, index) => destinations.findIndex((other) => sameKey(other, destination)) === index,
+    );
+    const snapshot = await this.observeWithFreezes([...keys, ...unique], now);
+    if (intents.length === 0) return snapshot;
+    let vaults: Record<string, VaultFacts> = {};
+    try {
+      vaults = (await this.deps.readVaults?.()) ?? {};
+    } catch (error) {
+      this.deps.log.warn("the vaults could not be read; migration checks that need them hold", {
+        detail: describeError(error),
+      });
+    }
+    return { ...snapshot, migrations: intents, vaults };
+  }
+
   private async planAndMaybeApply(
     keys: KeyRef[],
     trigger: string,
     runId: string,
     apply: boolean,
     full = false,
+    override?: MigrationIntent,
   ): Promise<{ plan: Plan; report?: ApplyReport }> {
     const now = this.deps.clock.now();
-    const snapshot = await this.observeWithFreezes(keys, now);
-    const plan = this.deps.plan(snapshot, this.deps.policy, now);
+    const snapshot = await this.observeWithMigrations(keys, now, override);
+    // A migration's destination is observed, not leased: only the run's own keys are acted on.
+    const plan = onlyKeys(this.deps.plan(snapshot, this.deps.policy, now), keys);
     this.deps.metrics?.planned(snapshot, plan, now);
     this.deps.log.info("plan made", {
       trigger,
@@ -1052,16 +1396,17 @@ export class RotationService {
             candidate.version === step.version,
         );
         metrics.versionDisabled(step.keyId, action?.reason ?? "unknown");
-      } else if (step.type === "repoint" && step.status === "failed") {
+      } else if ((step.type === "repoint" || step.type === "migrate") && step.status === "failed") {
         const action = plan.actions.find(
           (candidate) =>
-            candidate.type === "repoint" &&
+            (candidate.type === "repoint" || candidate.type === "migrate") &&
+            candidate.type === step.type &&
             candidate.consumerId === step.consumerId &&
             candidate.pin === step.pin,
         );
         metrics.repointFailed(
           step.keyId,
-          action?.type === "repoint" ? action.consumerKind : "unknown",
+          action?.type === "repoint" || action?.type === "migrate" ? action.consumerKind : "unknown",
           step.reason ?? "unknown",
         );
       }

@@ -14,6 +14,7 @@ import { ValidationError } from "../../errors.js";
 import type { ConsumerPin, ConsumerSnapshot, PinName } from "../../model.js";
 import { keyIdOf, validateVersion } from "../keyRef.js";
 import {
+  beginMigrateWith,
   beginRepointWith,
   isRecord,
   optionalBoolean,
@@ -198,6 +199,32 @@ export function createCassandraAdapter(apiFor: (subscriptionId: string) => Cassa
                 ),
               },
             },
+          );
+        },
+      );
+    },
+
+    beginMigrate(consumer, pin, move) {
+      // Only the URI of this pin, which names the source key, moves; the other stays as it is.
+      return beginMigrateWith(
+        consumer,
+        pin,
+        move,
+        () => adapter.read(consumer.id),
+        async () => {
+          const arm = parseArmId(consumer.id, DATA_CENTER_TYPE_PATH, "Cassandra data center");
+          const [clusterName = "", dataCenterName = ""] = arm.names;
+          const field = PIN_FIELDS.find((candidate) => candidate.pin === pin)?.field;
+          if (!field) return;
+          const version =
+            move.toVersion === null
+              ? null
+              : validateVersion(move.toVersion, `target version for ${consumer.id}`);
+          await apiFor(arm.subscriptionId).beginUpdateDataCenter(
+            arm.resourceGroup,
+            clusterName,
+            dataCenterName,
+            { properties: { [field]: keyIdOf(move.to, version) } },
           );
         },
       );

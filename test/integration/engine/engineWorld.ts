@@ -6,10 +6,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { type EventGridEvent, HttpRequest, InvocationContext, type Timer } from "@azure/functions";
+import { cancelMigration } from "../../../functions/cancelMigration.js";
 import { dashboard } from "../../../functions/dashboard.js";
 import { freezeKey } from "../../../functions/freezeKey.js";
 import { keys } from "../../../functions/keys.js";
 import { keyVersionCreated } from "../../../functions/keyVersionCreated.js";
+import { migrateKey } from "../../../functions/migrateKey.js";
 import { restoreVersion } from "../../../functions/restoreVersion.js";
 import { retireOldVersions } from "../../../functions/retireOldVersions.js";
 import { rotateKey } from "../../../functions/rotateKey.js";
@@ -183,6 +185,37 @@ export class EngineWorld {
     });
     const handler = act === "restore" ? restoreVersion : act === "freeze" ? freezeKey : unfreezeKey;
     const answer = await handler(request, this.context(`${act}Key`));
+    return { status: answer.status ?? 200, body: answer.jsonBody };
+  }
+
+  /** POST /api/keys/{vault}/{key}/migrate, as the host would call it. */
+  async migrate(
+    vault: string,
+    key: string,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<HttpAnswer> {
+    const request = new HttpRequest({
+      method: "POST",
+      url: `http://localhost:7071/api/keys/${vault}/${key}/migrate`,
+      params: { vault, key },
+      headers: { "content-type": "application/json", ...headers },
+      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
+    });
+    const answer = await migrateKey(request, this.context("migrateKey"));
+    return { status: answer.status ?? 200, body: answer.jsonBody };
+  }
+
+  /** POST /api/keys/{vault}/{key}/migrate/cancel. */
+  async cancelMigration(vault: string, key: string, body: unknown): Promise<HttpAnswer> {
+    const request = new HttpRequest({
+      method: "POST",
+      url: `http://localhost:7071/api/keys/${vault}/${key}/migrate/cancel`,
+      params: { vault, key },
+      headers: { "content-type": "application/json" },
+      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
+    });
+    const answer = await cancelMigration(request, this.context("cancelMigration"));
     return { status: answer.status ?? 200, body: answer.jsonBody };
   }
 

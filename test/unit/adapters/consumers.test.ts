@@ -116,6 +116,9 @@ function cosmosHarness(): Harness {
         backupPolicy: { type: "Continuous", continuousModeProperties: { tier: "Continuous7Days" } },
       };
     },
+    async beginUpdate() {
+      throw new Error("a repoint never patches a Cosmos DB account");
+    },
   }));
   return {
     adapter,
@@ -357,6 +360,7 @@ describe("kind specifics", () => {
         keyVaultKeyUri: `${VAULT}keys/key1`,
         backupPolicy: { type: "Periodic", periodicModeProperties: { backupRetentionIntervalInHours: 48 } },
       }),
+      beginUpdate: async () => undefined,
     }));
     const snapshot = await adapter.read(`${RG}/Microsoft.DocumentDB/databaseAccounts/c2`);
     expect(snapshot.pins[0]?.version).toBeNull();

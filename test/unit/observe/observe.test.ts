@@ -154,6 +154,7 @@ function depsFor(world: World) {
       return found;
     },
     beginRepoint: async () => ({ status: "done" }),
+    beginMigrate: async () => ({ status: "done" }),
   });
   const consumers: ConsumerAdapters = {
     kusto: adapter("kusto"),
