@@ -47,8 +47,8 @@ const KEY: KeyRef = {
   hostKind: "vault",
   keyName: "adx-key",
 };
-const FROM = "0".repeat(31) + "1";
-const TO = "0".repeat(31) + "2";
+const FROM = `${"0".repeat(31)}1`;
+const TO = `${"0".repeat(31)}2`;
 
 /** What the service did until now: the whole run's events in one request. */
 class OneRequestPublisher implements OutcomePublisher {
