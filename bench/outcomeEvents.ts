@@ -47,8 +47,8 @@ const KEY: KeyRef = {
   hostKind: "vault",
   keyName: "adx-key",
 };
-const FROM = "0".repeat(31) + "1";
-const TO = "0".repeat(31) + "2";
+const FROM = `${"0".repeat(31)}1`;
+const TO = `${"0".repeat(31)}2`;
 
 /** What the service did until now: the whole run's events in one request. */
 class OneRequestPublisher implements OutcomePublisher {
@@ -111,6 +111,7 @@ export async function measureOutcomeEvents(options: OutcomeEventsOptions): Promi
             throw new Error("no disable in this run");
           },
           disableVersion: async () => ({ status: "done" }),
+          enableVersion: async () => ({ status: "done" }),
         },
         consumerAdapter: () => begins,
         journal: new MemoryJournal(),

@@ -1,5 +1,5 @@
 /**
- * Benchmark 12, reconcile at scale: one timer reconcile of every key (`reconcileAll`, through
+ * Benchmark 13, reconcile at scale: one timer reconcile of every key (`reconcileAll`, through
  * the runtime as the timer function runs it) of 1,000, 5,000 and 10,000 consumers on 100, 500
  * and 1,000 keys, on the sandbox with Resource Manager's budgets on (reads 250 refilled at
  * 25/s, writes 200 at 10/s, Resource Graph 15 queries in 5 s) and Azure-like latencies (every

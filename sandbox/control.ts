@@ -12,7 +12,7 @@ import {
   visibleAuditRecords,
 } from "./audit.js";
 import { applyStateChange, lifecycleOf, parseStateChange } from "./consumers/consumerLifecycle.js";
-import { unwrapSchedule, updateConsumerBehaviour } from "./consumers/consumerSimulation.js";
+import { requestUnwrapNow, unwrapSchedule, updateConsumerBehaviour } from "./consumers/consumerSimulation.js";
 import { pinnedKeysOf } from "./consumers/pinnedKeys.js";
 import {
   addEventSubscription,
@@ -402,6 +402,16 @@ export const controlRoutes: ControlRoute[] = [
       const consumer = updateConsumerBehaviour(store, readJson(request));
       // The consumer as the state shows it, plus `usage` as this route has always answered.
       return json(200, { ...(consumerView(store, consumer) as Fields), usage: consumer.usage });
+    },
+  },
+  {
+    method: "POST",
+    path: "/_sandbox/consumers/unwrap",
+    summary:
+      '{"id": "<resource id>"}: the consumer makes its next call now (a rare caller reappears); 409 while it is stopped',
+    handle(request, store) {
+      const consumer = requestUnwrapNow(store, readJson(request));
+      return json(202, consumerView(store, consumer));
     },
   },
   {

@@ -78,6 +78,9 @@ export class ConflictError extends RotatorError {
   }
 }
 
+/** A migration of the key is already running (or would chain into another one): 409 MigrationRunning. */
+export class MigrationRunningError extends ConflictError {}
+
 /**
  * An emergency rotation of a key ran, or created a version within ROTATOR_EMERGENCY_COOLDOWN:
  * another one is refused (409) and told which version was just created; `"force": true`

@@ -148,6 +148,8 @@ export interface ConsumerSnapshot {
    * fresh reads of every consumer of its key (`src/plan/freshReads.ts`).
    */
   readFrom?: "resource-graph";
+  /** The resource's region, normalised ("westeurope"), where known: a Kusto cluster needs its key vault in it. */
+  location?: string;
 }
 
 /** Whether a consumer makes calls now: it has no run state, or it is Running (or updating while running). */
@@ -200,6 +202,30 @@ export interface AuditEvidence {
   uses: VersionUse[];
   /** App id per caller object id, where the records carry one (first-party services' tokens). */
   callerAppIds?: Record<string, string>;
+  /**
+   * Calls that failed with Key Vault's 403 on a version (a crypto operation on a disabled
+   * version answers 403 KeyDisabled), per version: the signs that a disabled version is still
+   * needed. Also counted in `uses` (a failed unwrap is use).
+   */
+  failures?: FailedUse[];
+}
+
+/** Calls that failed with 403 on one key version (service identity's own operations excluded). */
+export interface FailedUse {
+  version: string;
+  firstFailure: Date;
+  lastFailure: Date;
+  count: number;
+  /** Last failure per caller object id. */
+  byCaller: Record<string, Date>;
+}
+
+/** An operator's (or a restore's) freeze of a key's retirement: nothing of the key retires until it is unfrozen. */
+export interface FreezeRecord {
+  reason: string;
+  at: Date;
+  /** "operator", or "cmk-rotator" for a freeze a restore wrote. */
+  by: string;
 }
 
 export interface Snapshot {
@@ -212,6 +238,43 @@ export interface Snapshot {
   unreadableKeys: Record<string, string>;
   /** Who the callers in the evidence are, by lower-case object id (consumers, apps, resources, the service). */
   callers?: Record<string, CallerAttribution>;
+  /** Keys whose retirement is frozen (hold `retirement-frozen`), by `keyRefId`. */
+  freezes?: Record<string, FreezeRecord>;
+  /** Why the freeze records could not be read: then nothing retires at all. */
+  freezeProblem?: string;
+  /** Migrations stored for keys in this snapshot (active and cancelled), by source key id. */
+  migrations?: MigrationIntent[];
+  /** Vault facts from Resource Manager (location, soft delete, purge protection), by lower-case vault name. */
+  vaults?: Record<string, VaultFacts>;
+}
+
+/** What Resource Manager says about a vault or Managed HSM: where it is and how it keeps deleted keys. */
+export interface VaultFacts {
+  /** Normalised region ("westeurope"). */
+  location?: string;
+  softDelete?: boolean;
+  purgeProtection?: boolean;
+}
+
+export type MigrationState = "active" | "cancelled";
+
+/**
+ * A stored intent to move every consumer of `source` to `destination` (the second way to
+ * rotate: swap the key, not the version). Every later run keeps moving the consumers still on
+ * the source until none is left; cancelling stops further moves, and nothing moves back.
+ */
+export interface MigrationIntent {
+  source: KeyRef;
+  destination: KeyRef;
+  requestedAt: Date;
+  reason: string;
+  /** Disable the source's newest version too, once nothing references it and the evidence proves no use. */
+  retireSource: boolean;
+  state: MigrationState;
+  /** The run that stored the intent. */
+  runId: string;
+  cancelledAt?: Date;
+  cancelReason?: string;
 }
 
 export interface Policy {
@@ -231,7 +294,15 @@ export interface Policy {
   minRsaBits: Record<ConsumerKind, number>;
   /** RSA sizes a consumer kind accepts at all, where its service documents a closed list. */
   acceptedRsaBits: Partial<Record<ConsumerKind, readonly number[]>>;
+  /**
+   * ROTATOR_RESTORE_WATCH: how long after the service disabled a version it watches for signs it
+   * is still needed (default DEFAULT_RESTORE_WATCH_MS, 7 days).
+   */
+  restoreWatchMs?: number;
 }
+
+/** ROTATOR_RESTORE_WATCH's default, P7D. */
+export const DEFAULT_RESTORE_WATCH_MS = 7 * 24 * 3600 * 1000;
 
 /** Tag names the service writes on key versions. */
 export const TAGS = {
@@ -242,6 +313,8 @@ export const TAGS = {
   evidence: "cmk-rotator-evidence",
   lastUse: "cmk-rotator-last-use",
   supersededBy: "cmk-rotator-superseded-by",
+  restoredAt: "cmk-rotator-restored-at",
+  restoredReason: "cmk-rotator-restored-reason",
 } as const;
 
 export interface RepointAction {
@@ -269,11 +342,75 @@ export interface DisableAction {
     lastUse?: Date;
     workspaceId: string;
   };
+  /**
+   * Set when the version is the newest of a migrated key's source and the migration asked for
+   * `retireSource`: the live re-check then allows the newest, and refuses while anything references the key.
+   */
+  retiresMigrationSource?: true;
   reason: ReasonCode;
   message: string;
 }
 
-export type PlannedAction = RepointAction | DisableAction;
+/**
+ * Moves one pin of a consumer from the migration's source key to its destination key, keeping
+ * the pin's mode: a pinned pin gets `to` (the destination's newest version that passes the
+ * consumer's preflight), a follower (`from` null) stays versionless (`to` null).
+ */
+export interface MigrateAction {
+  type: "migrate";
+  key: KeyRef;
+  toKey: KeyRef;
+  consumerId: string;
+  consumerKind: ConsumerKind;
+  pin: PinName;
+  from: string | null;
+  to: string | null;
+  reason: ReasonCode;
+  message: string;
+}
+
+export type PlannedAction = RepointAction | DisableAction | MigrateAction;
+
+/** What showed that a disabled version is still needed. */
+export type RestoreTrigger = "failed-use" | "consumer-key-error";
+
+/** A sign that a version the service disabled is still needed, and by whom. */
+export interface RestoreSign {
+  trigger: RestoreTrigger;
+  /** Who failed: a caller's name (or object id), or a consumer's kind and id. */
+  who: string;
+  /** Object id of the caller, or ARM id of the consumer. */
+  id: string;
+  /** When it was seen failing (the last failed call), or observed in error. */
+  at: Date;
+  /** The failed call or the consumer's status, in words. */
+  detail: string;
+}
+
+/**
+ * Re-enable a version the service disabled within ROTATOR_RESTORE_WATCH, because someone
+ * still needs it: an update of the version (enabled, tags), never anything else.
+ */
+export interface RestoreAction {
+  type: "restore";
+  key: KeyRef;
+  version: string;
+  disabledAt: Date;
+  signs: RestoreSign[];
+  reason: ReasonCode;
+  message: string;
+}
+
+/** A compromised version someone still needs: never re-enabled automatically, an operator decides. */
+export interface RestoreNeeded {
+  type: "restore-needed";
+  key: KeyRef;
+  version: string;
+  disabledAt: Date;
+  signs: RestoreSign[];
+  reason: ReasonCode;
+  message: string;
+}
 
 export interface Hold {
   type: "hold";
@@ -350,6 +487,22 @@ export type ReasonCode =
   /** A consumer pins a version newer than the target (the newest is blocked): it stays. */
   | "consumer-ahead-of-target"
   | "no-valid-target"
+  /** A version the service disabled is failing someone's calls (403 in the audit logs): enable it again. */
+  | "failed-use-after-disable"
+  /** A consumer's own status shows a Key Vault error on a version the service disabled: enable it again. */
+  | "consumer-key-error-after-disable"
+  /** A compromised version is still needed: never re-enabled automatically, an operator decides. */
+  | "compromised-version-needed"
+  /** Retirement of the key is frozen (after a restore, or by an operator) until an operator unfreezes it. */
+  | "retirement-frozen"
+  /** A consumer is moved from a migration's source key to its destination key. */
+  | "migration"
+  /** A consumer of a migration's source is not moved: its destination fails a check for it (the message says which). */
+  | "migration-held"
+  /** Nothing references a migrated key any more; its newest version stays enabled (no `retireSource`). */
+  | "migration-source-unused"
+  /** A migrated key's newest version, with `retireSource`, unused for the quiet period. */
+  | "migration-source-retired"
   | "report-mode";
 
 export interface Plan {
@@ -363,6 +516,39 @@ export interface Plan {
   targets: Record<string, string>;
   /** The policy's mode, for views: in report mode apply acts on nothing. */
   mode?: RotatorMode;
+  /** Versions the service disabled that someone still needs: re-enable them. */
+  restores?: RestoreAction[];
+  /** Compromised versions someone still needs: an operator decides. */
+  restoresNeeded?: RestoreNeeded[];
+  /** Each migration of a key in the snapshot: consumers moved, waiting and held. */
+  migrations?: MigrationProgress[];
+}
+
+export interface MigrationConsumer {
+  consumerId: string;
+  consumerKind: ConsumerKind;
+  pin: PinName;
+  /** The pin's version, or null for a follower. */
+  version: string | null;
+}
+
+export interface MigrationProgress {
+  source: string;
+  destination: string;
+  state: MigrationState;
+  requestedAt: Date;
+  reason: string;
+  retireSource: boolean;
+  cancelledAt?: Date;
+  cancelReason?: string;
+  /** Pins on the destination key now. */
+  moved: MigrationConsumer[];
+  /** Pins still on the source with a move planned or waiting for the consumer (busy, stopped). */
+  waiting: (MigrationConsumer & { why: string })[];
+  /** Pins still on the source that are not moved, and why. */
+  held: (MigrationConsumer & { reason: ReasonCode; message: string })[];
+  /** Nothing references the source any more. */
+  complete: boolean;
 }
 
 /** The three outcomes of a step: done, pending (try later, no error) or failed (with a reason). */

@@ -8,14 +8,16 @@
 import { DefaultAzureCredential } from "@azure/identity";
 import { createConsumerAdapters } from "./adapters/consumers/registry.js";
 import { keyVaultAdapterFromFactory } from "./adapters/keyVault.js";
-import { consumerDiscoveryFromFactory } from "./adapters/resourceGraph.js";
+import { consumerDiscoveryFromFactory, readVaultFacts } from "./adapters/resourceGraph.js";
 import { PlanApplier } from "./apply/applyPlan.js";
 import { type AzureClientFactory, createAzureClientFactory } from "./azure/clientFactory.js";
 import type { AzureTransport } from "./azure/transport.js";
 import { TableIdempotencyStore } from "./idempotency/idempotencyStore.js";
+import { TableFreezeStore } from "./journal/freezeStore.js";
 import { TableJournal } from "./journal/journal.js";
 import { openRotatorTable } from "./journal/rotatorTable.js";
 import { type Clock, systemClock, TableKeyLock } from "./lock/keyLease.js";
+import { TableMigrationStore } from "./migration/migrationStore.js";
 import { createObservation } from "./observe/observe.js";
 import { OutcomeDelivery } from "./outcomes/outcomeDelivery.js";
 import { TableOutbox } from "./outcomes/tableOutbox.js";
@@ -80,6 +82,7 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     factory.policies,
   );
   const journal = new TableJournal(table);
+  const freezes = new TableFreezeStore(table);
   const publisher = new OutcomeDelivery({
     sender: factory.eventGridPublisher(settings.eventsTopicEndpoint, settings.eventsTopicKey),
     outbox: new TableOutbox(table),
@@ -104,6 +107,7 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     },
     journal,
     publisher,
+    freezes,
     log,
     repointConcurrency: settings.repointConcurrency,
   });
@@ -114,6 +118,7 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     readCurrentVersion: async (key) => (await keyVault.readKey(key)).version,
     createVersion: (key) => keyVault.createVersion(key),
     tagVersion: (key, version, tags) => keyVault.tagVersion(key, version, tags),
+    enableVersion: (key, version, tags) => keyVault.enableVersion(key, version, tags),
   };
   const service = new RotationService({
     managedVaults: settings.managedVaults,
@@ -128,12 +133,20 @@ export function buildRuntime(options: RuntimeOptions = {}): Runtime {
     lock: new TableKeyLock(table, clock),
     idempotency: new TableIdempotencyStore(table, clock),
     emergencyLedger: new TableEmergencyLedger(table),
+    migrations: new TableMigrationStore(table),
+    readVaults: async () => {
+      const read = await readVaultFacts(factory.resourceGraph(), settings.subscriptions);
+      if (read.problem) log.warn("vaults not read for the migration checks", { detail: read.problem });
+      return read.vaults;
+    },
     emergencyCooldownMs: settings.emergencyCooldownMs,
     viewMaxAgeMs: settings.viewMaxAgeMs,
     checkpoint: new TableReconcileCheckpoint(table),
     reconcileDeadlineMs: settings.reconcileDeadlineMs,
     republishOutcomes: () => publisher.republishUndelivered(),
     journal,
+    freezes,
+    publisher,
     clock,
     log,
     metrics,

@@ -80,6 +80,14 @@ export const SETTINGS_SCHEMA: readonly SettingSpec[] = [
     example: "PT1M",
   },
   {
+    name: "ROTATOR_RESTORE_WATCH",
+    required: false,
+    default: "P7D",
+    description:
+      "ISO 8601 duration. For this long after the service disabled a version, each reconcile looks for signs that it is still needed (calls that failed on it with 403 in the audit logs, a consumer whose status shows a Key Vault error on it); on one it enables the version again, tags it, publishes VersionRestored and freezes retirement of the key until an operator unfreezes it. A compromised version is never re-enabled automatically (RestoreNeeded). Time to restore is at most the ingestion latency plus the timer interval.",
+    example: "P7D",
+  },
+  {
     name: "ROTATOR_MANAGED_VAULTS",
     required: true,
     description:
@@ -211,6 +219,8 @@ export interface Settings {
   maxIngestionLatencyMs: number;
   /** ROTATOR_EMERGENCY_COOLDOWN: how long after an emergency rotation another one needs `force`. */
   emergencyCooldownMs: number;
+  /** ROTATOR_RESTORE_WATCH: how long after a disable the service watches for signs the version is still needed. */
+  restoreWatchMs: number;
   mode: RotatorMode;
   /** The expression as configured (the Functions timer binding reads it by name). */
   timerSchedule: string;
@@ -493,6 +503,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
   const allowShortQuietPeriod = reader.parse("ROTATOR_ALLOW_SHORT_QUIET_PERIOD", parseBoolean);
   const maxIngestionLatencyMs = reader.duration("ROTATOR_MAX_INGESTION_LATENCY");
   const emergencyCooldownMs = reader.duration("ROTATOR_EMERGENCY_COOLDOWN");
+  const restoreWatchMs = reader.duration("ROTATOR_RESTORE_WATCH");
   const mode = reader.parse("ROTATOR_MODE", parseMode);
   const timerScheduleParsed = reader.parse("ROTATOR_TIMER_SCHEDULE", parseNcrontab);
   const vaults = reader.parse("ROTATOR_MANAGED_VAULTS", parseVaults);
@@ -634,6 +645,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     allowShortQuietPeriod: allowShortQuietPeriod!,
     maxIngestionLatencyMs: maxIngestionLatencyMs!,
     emergencyCooldownMs: emergencyCooldownMs!,
+    restoreWatchMs: restoreWatchMs!,
     mode: mode!,
     timerSchedule: timerScheduleParsed!.expression,
     timerScheduleParsed: timerScheduleParsed!,
@@ -672,6 +684,7 @@ export function policyFromSettings(settings: Settings): Policy {
     servicePrincipalId: settings.servicePrincipalId,
     mode: settings.mode,
     minRsaBits: { ...settings.minRsaBits },
+    restoreWatchMs: settings.restoreWatchMs,
   };
 }
 
@@ -691,6 +704,7 @@ export function describeSettings(settings: Settings): Record<string, unknown> {
     allowShortQuietPeriod: settings.allowShortQuietPeriod,
     maxIngestionLatency: formatIsoDuration(settings.maxIngestionLatencyMs),
     emergencyCooldown: formatIsoDuration(settings.emergencyCooldownMs),
+    restoreWatch: formatIsoDuration(settings.restoreWatchMs),
     timerSchedule: settings.timerSchedule,
     managedVaults: settings.managedVaults.map((vault) => vault.vaultUrl),
     subscriptions: settings.subscriptions,

@@ -251,6 +251,7 @@ export function resourcesTable(store: SandboxStore, caller: ArmCaller, subscript
     });
   }
   rows.push(...userAssignedIdentityRows(store, caller, wanted));
+  rows.push(...vaultRows(store, caller, wanted));
   return { name: "Resources", columns: resourcesColumns, rows };
 }
 
@@ -286,6 +287,52 @@ function userAssignedIdentityRows(
       sku: null,
       plan: null,
       properties: { tenantId: store.tenantId, principalId: identity.objectId, clientId: identity.clientId },
+      tags: null,
+      identity: null,
+      zones: null,
+      extendedLocation: null,
+    });
+  }
+  return rows;
+}
+
+/**
+ * The estate's vaults and Managed HSMs, as Resource Graph lists them (`microsoft.keyvault/vaults`
+ * with `properties.vaultUri`, `enableSoftDelete`, `enablePurgeProtection` and
+ * `softDeleteRetentionInDays`; `microsoft.keyvault/managedhsms` with `hsmUri`): ARM resources of
+ * their own in Azure, with their region. Azure omits `enablePurgeProtection` until it is turned on.
+ */
+function vaultRows(
+  store: SandboxStore,
+  caller: ArmCaller,
+  subscriptions: ReadonlySet<string>,
+): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = [];
+  for (const vault of store.vaults.values()) {
+    if (!subscriptions.has(vault.subscriptionId.toLowerCase())) continue;
+    const type = vault.kind === "vault" ? "Microsoft.KeyVault/vaults" : "Microsoft.KeyVault/managedHSMs";
+    if (!callerMay(store, caller, `${type}/read`, vault.resourceId)) continue;
+    rows.push({
+      id: vault.resourceId,
+      name: vault.name,
+      type: type.toLowerCase(),
+      tenantId: store.tenantId,
+      kind: "",
+      location: vault.location.replace(/\s+/g, "").toLowerCase(),
+      resourceGroup: vault.resourceGroup.toLowerCase(),
+      subscriptionId: vault.subscriptionId,
+      managedBy: "",
+      sku: vault.kind === "vault" ? { family: "A", name: "premium" } : { family: "B", name: "Standard_B1" },
+      plan: null,
+      properties: {
+        tenantId: store.tenantId,
+        [vault.kind === "vault" ? "vaultUri" : "hsmUri"]: vault.uri,
+        enableSoftDelete: vault.softDelete,
+        ...(vault.purgeProtection ? { enablePurgeProtection: true } : {}),
+        softDeleteRetentionInDays: vault.softDeleteRetentionInDays,
+        ...(vault.kind === "vault" ? { enableRbacAuthorization: true } : {}),
+        provisioningState: "Succeeded",
+      },
       tags: null,
       identity: null,
       zones: null,

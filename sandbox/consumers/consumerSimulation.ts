@@ -455,3 +455,37 @@ export function updateConsumerBehaviour(store: SandboxStore, body: unknown): San
   }
   return consumer;
 }
+
+/**
+ * `POST /_sandbox/consumers/unwrap {"id"}`: the consumer makes its next call now instead of on
+ * its cadence (its loop runs it at the next tick): a rare caller, silent for longer than any
+ * window, reappears on demand. It unwraps what it would on its cadence (its `unwrapVersion`, else
+ * the version it uses), and the outcome shows as always (audit record, `failures`, the
+ * resource's key status). 404 for an unknown consumer, 409 for one that is stopped or
+ * deallocated (it makes no calls: start it with `/_sandbox/consumers/state`), 400 for anything else.
+ */
+export function requestUnwrapNow(store: SandboxStore, body: unknown): SandboxConsumer {
+  const fields = requireObject(body);
+  const unknown = Object.keys(fields).filter((name) => name !== "id");
+  if (unknown.length > 0) throw badRequest(`Unknown field(s) ${unknown.join(", ")}; allowed: id.`);
+  const { id } = fields;
+  if (typeof id !== "string" || id === "") throw badRequest(`"id" must be the resource id of a consumer.`);
+  const consumer = store.consumers.get(id.toLowerCase());
+  if (!consumer) {
+    throw new SandboxHttpError(
+      404,
+      "NotFound",
+      `No simulated consumer has the id ${id}; see GET /_sandbox/state for the ids.`,
+    );
+  }
+  const state = lifecycleOf(store, consumer);
+  if (state !== "Running") {
+    throw new SandboxHttpError(
+      409,
+      "Conflict",
+      `${consumer.id} is ${state} and makes no calls; start it with POST /_sandbox/consumers/state first.`,
+    );
+  }
+  runtimeOf(store, consumer).nextUnwrapAt = store.now();
+  return consumer;
+}

@@ -20,7 +20,7 @@
  */
 import type { AzureClientFactory } from "../azure/clientFactory.js";
 import { describeError } from "../errors.js";
-import { type AuditEvidence, type KeyRef, keyRefId, type VersionUse } from "../model.js";
+import { type AuditEvidence, type FailedUse, type KeyRef, keyRefId, type VersionUse } from "../model.js";
 import type { AuditTable } from "../settings.js";
 import { describeAzureFailure, failureText } from "./azureFailure.js";
 import { isGuid, isValidVersion, validateGuid } from "./keyRef.js";
@@ -134,7 +134,9 @@ export function auditQueryText(
     `| where isnotempty(KeyName) and HostKey in ${kqlList("hostKey", keys.map(hostKeyOf))}`,
     `| extend Own = Caller == ${service} and OperationName in ${kqlList("operation", [...SERVICE_OPERATIONS])}`,
     `| where Own or OperationName in ${kqlList("operation", [...USE_OPERATIONS])}`,
-    "| summarize FirstUse = min(TimeGenerated), LastUse = max(TimeGenerated), Uses = count() by HostKey, Version, Caller, AppId, Own",
+    // A crypto operation on a disabled version answers 403 (KeyDisabled): the sign that it is still needed.
+    "| extend Failed = not(Own) and Status == 403",
+    "| summarize FirstUse = min(TimeGenerated), LastUse = max(TimeGenerated), Uses = count() by HostKey, Version, Caller, AppId, Own, Failed",
   ].join("\n");
 }
 
@@ -146,6 +148,8 @@ interface SummaryRow {
   appId: string;
   /** The service's own operation (SERVICE_OPERATIONS by its principal): the canary, never use. */
   own: boolean;
+  /** Calls that failed with 403 (a crypto operation on a disabled version). */
+  failed: boolean;
   firstUse: Date;
   lastUse: Date;
   uses: number;
@@ -168,6 +172,8 @@ function summaryRows(table: LogsTableLike): SummaryRow[] {
       `the result lacks columns: got ${table.columnDescriptors.map((column) => column.name).join(", ")}`,
     );
   }
+  // Optional: a result without it (an older query) has no failures.
+  const failedColumn = index("Failed");
   return table.rows.map((row) => {
     const timeOf = (raw: unknown) => (raw instanceof Date ? raw : new Date(String(raw)));
     const firstUse = timeOf(row[columns.firstUse]);
@@ -182,6 +188,9 @@ function summaryRows(table: LogsTableLike): SummaryRow[] {
       caller: String(row[columns.caller] ?? "").toLowerCase() || "unknown",
       appId: String(row[columns.appId] ?? "").toLowerCase(),
       own: row[columns.own] === true || String(row[columns.own]).toLowerCase() === "true",
+      failed:
+        failedColumn >= 0 &&
+        (row[failedColumn] === true || String(row[failedColumn]).toLowerCase() === "true"),
       firstUse,
       lastUse,
       uses,
@@ -192,11 +201,13 @@ function summaryRows(table: LogsTableLike): SummaryRow[] {
 /** Folds the summary rows of one key into uses per version and the canary. */
 function evidenceFrom(rows: readonly SummaryRow[]): {
   uses: VersionUse[];
+  failures: FailedUse[];
   callerAppIds: Record<string, string>;
   canarySeenAt?: Date;
   canaryFirstSeenAt?: Date;
 } {
   const byVersion = new Map<string, VersionUse>();
+  const failedByVersion = new Map<string, FailedUse>();
   const callerAppIds: Record<string, string> = {};
   let canarySeenAt: Date | undefined;
   let canaryFirstSeenAt: Date | undefined;
@@ -209,6 +220,21 @@ function evidenceFrom(rows: readonly SummaryRow[]): {
     // Records without a valid version (e.g. a get of the latest logged without one) name no version.
     if (!isValidVersion(row.version)) continue;
     if (row.appId && isGuid(row.appId)) callerAppIds[row.caller] = row.appId;
+    if (row.failed) {
+      const failure = failedByVersion.get(row.version) ?? {
+        version: row.version,
+        firstFailure: row.firstUse,
+        lastFailure: row.lastUse,
+        count: 0,
+        byCaller: {},
+      };
+      failure.count += row.uses;
+      if (row.firstUse < failure.firstFailure) failure.firstFailure = row.firstUse;
+      if (row.lastUse > failure.lastFailure) failure.lastFailure = row.lastUse;
+      const last = failure.byCaller[row.caller];
+      if (!last || row.lastUse > last) failure.byCaller[row.caller] = row.lastUse;
+      failedByVersion.set(row.version, failure);
+    }
     const use = byVersion.get(row.version) ?? {
       version: row.version,
       lastUse: row.lastUse,
@@ -226,9 +252,10 @@ function evidenceFrom(rows: readonly SummaryRow[]): {
     byVersion.set(row.version, use);
   }
   const uses = [...byVersion.values()].sort((a, b) => a.version.localeCompare(b.version));
+  const failures = [...failedByVersion.values()].sort((a, b) => a.version.localeCompare(b.version));
   return canarySeenAt && canaryFirstSeenAt
-    ? { uses, callerAppIds, canarySeenAt, canaryFirstSeenAt }
-    : { uses, callerAppIds };
+    ? { uses, failures, callerAppIds, canarySeenAt, canaryFirstSeenAt }
+    : { uses, failures, callerAppIds };
 }
 
 export function createAuditLogReader(api: LogsQueryApi): AuditLogReader {

@@ -108,3 +108,23 @@ export function pendingFromFailure(what: string, failure: AzureFailure): StepOut
     ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
   };
 }
+
+/**
+ * What the resource providers' access errors call for, in words a person acts on: the
+ * consumer's identity, not the service's, reaches the key.
+ */
+const ACTIONABLE_CODES: Record<string, string> = {
+  IdentityDoesNotHaveAccessToKeyVault:
+    "the consumer's identity cannot use the key: grant it get, wrapKey and unwrapKey on the key (the Key Vault Crypto Service Encryption User role), then the next run moves it",
+  KeyVaultAccessForbidden:
+    "the consumer's identity is refused by the key vault: grant it get, wrapKey and unwrapKey on the key and check the vault's firewall",
+  InvalidKeyVaultProperties: "the key reference was refused: check the destination key URI and version",
+  PurgeProtectionDisabled:
+    "the key vault lacks purge protection: enable soft delete and purge protection on it",
+  SoftDeleteDisabled: "the key vault lacks soft delete: enable soft delete and purge protection on it",
+};
+
+export function actionableHint(code: string | undefined): string {
+  const hint = code ? ACTIONABLE_CODES[code] : undefined;
+  return hint ? `; ${hint}` : "";
+}

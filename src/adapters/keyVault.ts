@@ -45,6 +45,8 @@ export interface KeyVaultAdapter {
   createVersion(key: KeyRef): Promise<KeyVersionFacts>;
   /** Disables one version and merges `tags` into its tags. */
   disableVersion(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
+  /** Enables one version again (a restore) and merges `tags` into its tags. */
+  enableVersion(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
   /** Merges `tags` into one version's tags. */
   tagVersion(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
 }
@@ -269,6 +271,10 @@ export function createKeyVaultAdapter(clientFor: (vaultUrl: string) => KeyVaultK
 
     disableVersion(key, version, tags) {
       return updateVersion(key, version, { enabled: false }, tags, "disable");
+    },
+
+    enableVersion(key, version, tags) {
+      return updateVersion(key, version, { enabled: true }, tags, "enable");
     },
 
     tagVersion(key, version, tags) {

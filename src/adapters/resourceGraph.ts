@@ -13,7 +13,7 @@ import type { QueryRequest, QueryResponse } from "@azure/arm-resourcegraph";
 import type { AzureClientFactory } from "../azure/clientFactory.js";
 import { AzureCallError, describeError, ValidationError } from "../errors.js";
 import { mapLimited } from "../mapLimited.js";
-import type { CallerAttribution, ConsumerKind } from "../model.js";
+import type { CallerAttribution, ConsumerKind, VaultFacts } from "../model.js";
 import { describeAzureFailure, failureText } from "./azureFailure.js";
 import { isRecord } from "./consumers/armResource.js";
 import type { ConsumerAdapter, DiscoveredConsumer, ResourceGraphRow } from "./consumers/consumerAdapter.js";
@@ -76,7 +76,7 @@ const ROW_EXPANSION_CONCURRENCY = 8;
 /** The discovery query for the given adapters (types are code constants, still validated). */
 export function discoveryQuery(adapters: readonly ConsumerAdapter[]): string {
   const types = adapters.map((adapter) => adapter.resourceGraphType);
-  return `Resources | where type in~ ${kqlList("resourceType", types)} | project id, type, subscriptionId, properties, identity | order by id asc`;
+  return `Resources | where type in~ ${kqlList("resourceType", types)} | project id, type, subscriptionId, location, properties, identity | order by id asc`;
 }
 
 /**
@@ -100,13 +100,14 @@ export function principalQuery(principalIds: readonly string[]): string {
 function rowOf(value: unknown): ResourceGraphRow | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const record = value as Record<string, unknown>;
-  const { id, type, subscriptionId, properties, identity } = record;
+  const { id, type, subscriptionId, location, properties, identity } = record;
   if (typeof id !== "string" || typeof type !== "string" || typeof subscriptionId !== "string")
     return undefined;
   return {
     id,
     type: type.toLowerCase(),
     subscriptionId,
+    ...(typeof location === "string" && location !== "" ? { location } : {}),
     properties,
     ...(identity !== undefined && identity !== null ? { identity } : {}),
   };
@@ -294,4 +295,47 @@ export function consumerDiscoveryFromFactory(
   adapters: Readonly<Record<ConsumerKind, ConsumerAdapter>>,
 ): ConsumerDiscovery {
   return createConsumerDiscovery(factory.resourceGraph(), adapters);
+}
+
+/** The query for the vaults and Managed HSMs a migration's checks need: region, soft delete, purge protection. */
+export const VAULT_FACTS_QUERY =
+  "Resources | where type in~ ('microsoft.keyvault/vaults', 'microsoft.keyvault/managedhsms') | project name, type, location, properties | order by name asc";
+
+/**
+ * What Resource Manager says about every vault and Managed HSM in the subscriptions, by
+ * lower-case name, in ONE query. A vault it does not list is unknown (its checks hold), and a
+ * failed query answers nothing (every check that needs it holds): it never throws.
+ */
+export async function readVaultFacts(
+  api: ResourceGraphApi,
+  subscriptions: readonly string[],
+): Promise<{ vaults: Record<string, VaultFacts>; problem?: string }> {
+  const vaults: Record<string, VaultFacts> = {};
+  if (subscriptions.length === 0) return { vaults };
+  let response: QueryResponse;
+  try {
+    response = await api.resources({
+      subscriptions: subscriptions.map((id) => validateGuid(id, "subscription id")),
+      query: VAULT_FACTS_QUERY,
+      options: { resultFormat: "objectArray", top: 1000 },
+    });
+  } catch (error) {
+    return {
+      vaults,
+      problem: `reading the vaults through Resource Graph failed: ${failureText(describeAzureFailure(error))}`,
+    };
+  }
+  for (const value of Array.isArray(response.data) ? response.data : []) {
+    if (!isRecord(value) || typeof value.name !== "string") continue;
+    const properties = isRecord(value.properties) ? value.properties : {};
+    const location =
+      typeof value.location === "string" ? value.location.replace(/\s+/g, "").toLowerCase() : undefined;
+    vaults[value.name.toLowerCase()] = {
+      ...(location ? { location } : {}),
+      // Resource Manager omits these until they are turned on; soft delete is on by default since 2020.
+      softDelete: properties.enableSoftDelete !== false,
+      purgeProtection: properties.enablePurgeProtection === true,
+    };
+  }
+  return { vaults };
 }

@@ -8,10 +8,11 @@
  * would have been done. Nothing is ever deleted or purged.
  */
 
-import type { RepointGuard } from "../adapters/consumers/consumerAdapter.js";
+import type { KeyMove, RepointGuard } from "../adapters/consumers/consumerAdapter.js";
 import { keyIdOf, sameKey } from "../adapters/keyRef.js";
 import { formatIsoDuration } from "../duration.js";
 import { describeError } from "../errors.js";
+import type { FreezeStore } from "../journal/freezeStore.js";
 import type { Journal, JournalAction, JournalEntry, JournalOutcome } from "../journal/journal.js";
 import { mapLimited } from "../mapLimited.js";
 import {
@@ -23,10 +24,13 @@ import {
   type KeyRef,
   type KeyVersionFacts,
   keyRefId,
+  type MigrateAction,
   type PinName,
   type Plan,
   type PlannedAction,
   type RepointAction,
+  type RestoreAction,
+  type RestoreNeeded,
   type RotatorMode,
   type Snapshot,
   type StepOutcome,
@@ -46,6 +50,8 @@ export interface ApplyConsumerAdapter {
     toVersion: string,
     guard: RepointGuard,
   ): Promise<StepOutcome>;
+  /** Re-reads the consumer and moves the pin to another key only while it still names the source (see ConsumerAdapter). */
+  beginMigrate?(consumer: ConsumerSnapshot, pin: PinName, move: KeyMove): Promise<StepOutcome>;
 }
 
 /** The Key Vault calls apply needs. */
@@ -54,6 +60,8 @@ export interface ApplyKeyVault {
   /** The key's current version (a versionless GET): the newest, whatever the created times say. */
   readKey(key: KeyRef): Promise<KeyVersionFacts>;
   disableVersion(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
+  /** Enables a version again (a restore), merging `tags`. */
+  enableVersion(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
 }
 
 export interface ApplyDeps {
@@ -63,6 +71,8 @@ export interface ApplyDeps {
   publisher: OutcomePublisher;
   log: RotatorLog;
   repointConcurrency: number;
+  /** Where a restore freezes the key's retirement (without it, a restore freezes nothing: unit tests). */
+  freezes?: FreezeStore;
   /**
    * A fresh discovery of the consumers and the keys they reference, so the check just before a
    * disable also sees consumers the observation did not (pointed at the key since). Run once
@@ -91,7 +101,7 @@ export interface ApplyRun {
 export type StepStatus = StepOutcome["status"] | "skipped";
 
 export interface StepReport {
-  type: "repoint" | "disable";
+  type: "repoint" | "disable" | "restore" | "migrate";
   keyId: string;
   version: string;
   consumerId?: string;
@@ -134,6 +144,17 @@ export function evidenceTags(action: DisableAction, run: ApplyRun): Record<strin
   };
 }
 
+/** The tags a restore writes on the version: when, and why (the signs, and who failed). */
+export function restoreTags(action: RestoreAction, run: ApplyRun): Record<string, string> {
+  const who = [...new Set(action.signs.map((sign) => sign.who))].join(", ");
+  return {
+    [TAGS.restoredAt]: run.now.toISOString(),
+    [TAGS.restoredReason]: truncateTag(
+      `${action.reason} (cmk-rotator ${run.trigger} run ${run.runId}): needed by ${who}; disabled ${action.disabledAt.toISOString()}`,
+    ),
+  };
+}
+
 type Recheck =
   | { ok: true }
   | { ok: false; status: "pending" | "failed" | "skipped"; reason: string; detail: string };
@@ -150,6 +171,9 @@ export class PlanApplier {
   async apply(plan: Plan, snapshot: Snapshot, run: ApplyRun): Promise<ApplyReport> {
     const report: ApplyReport = { steps: [], publishFailures: [] };
     const events: OutcomeEvent[] = [];
+    // The way back first: a version someone still needs is enabled before anything else happens.
+    for (const restore of plan.restores ?? []) report.steps.push(await this.restore(restore, run, events));
+    await this.noticeRestoresNeeded(plan.restoresNeeded ?? [], run, events);
     await this.recordDecisions(plan, run, events);
 
     // Keys in the run's order; a key is begun as a whole or, once the deadline passed, not at all.
@@ -168,11 +192,13 @@ export class PlanApplier {
       return true;
     };
     const inOrder = [...plan.actions].sort((a, b) => rank(a) - rank(b));
-    const repoints = inOrder.filter((a): a is RepointAction => a.type === "repoint");
+    const repoints = inOrder.filter(
+      (a): a is RepointAction | MigrateAction => a.type === "repoint" || a.type === "migrate",
+    );
     const disables = inOrder.filter((a): a is DisableAction => a.type === "disable");
 
     // One pin at a time per consumer: a second update while the first runs would only get a 409.
-    const byConsumer = new Map<string, RepointAction[]>();
+    const byConsumer = new Map<string, (RepointAction | MigrateAction)[]>();
     for (const action of repoints) {
       const group = byConsumer.get(action.consumerId) ?? [];
       group.push(action);
@@ -182,7 +208,11 @@ export class PlanApplier {
       const steps: StepReport[] = [];
       for (const action of group) {
         if (!mayBegin(keyRefId(action.key))) continue;
-        steps.push(await this.repoint(action, snapshot, run, events));
+        steps.push(
+          action.type === "migrate"
+            ? await this.migrate(action, snapshot, run, events)
+            : await this.repoint(action, snapshot, run, events),
+        );
       }
       return steps;
     });
@@ -280,6 +310,137 @@ export class PlanApplier {
     return step;
   }
 
+  /** A consumer's move to a migration's destination key: as a repoint, with its own events. */
+  private async migrate(
+    action: MigrateAction,
+    snapshot: Snapshot,
+    run: ApplyRun,
+    events: OutcomeEvent[],
+  ): Promise<StepReport> {
+    const keyId = keyRefId(action.key);
+    const toKeyId = keyRefId(action.toKey);
+    const step: StepReport = {
+      type: "migrate",
+      keyId,
+      version: action.to ?? "",
+      consumerId: action.consumerId,
+      pin: action.pin,
+      status: "skipped",
+      detail: "",
+    };
+    const what = `move ${action.consumerKind} ${action.consumerId} pin ${action.pin} from ${keyId}${action.from ? ` version ${action.from}` : ""} to ${toKeyId}${action.to ? ` version ${action.to}` : " (versionless)"}`;
+    const subject = {
+      ...(action.to ? { to: action.to } : {}),
+      consumerId: action.consumerId,
+      pin: action.pin,
+    };
+    if (run.mode === "report") {
+      step.detail = `would ${what}`;
+      await this.journal(run, keyId, "migrate", "skipped", "report-mode", step.detail, subject);
+      return step;
+    }
+    const consumer = snapshot.consumers.find((c) => c.id === action.consumerId);
+    let outcome: StepOutcome;
+    if (!consumer) {
+      outcome = {
+        status: "failed",
+        reason: "consumer-not-observed",
+        detail: `${what}: the consumer is not in the observation`,
+      };
+    } else {
+      const adapter = this.deps.consumerAdapter(consumer.kind);
+      const move: KeyMove = { from: action.key, to: action.toKey, toVersion: action.to };
+      outcome = adapter.beginMigrate
+        ? await this.withInlineRetries(what, () => adapter.beginMigrate!(consumer, action.pin, move))
+        : {
+            status: "failed",
+            reason: "unsupported",
+            detail: `${what}: the ${consumer.kind} adapter cannot move a consumer to another key`,
+          };
+    }
+    Object.assign(step, this.stepFields(outcome));
+    const fields = {
+      key: keyId,
+      toKey: toKeyId,
+      version: action.to ?? "versionless",
+      consumer: action.consumerId,
+      pin: action.pin,
+    };
+    const event = (name: "ConsumerMigrated" | "MigrationFailed", reason: string, message: string) => ({
+      name,
+      subject: action.consumerId,
+      at: run.now,
+      data: {
+        key: keyId,
+        keyId: keyIdOf(action.key),
+        version: action.to ?? "",
+        ...(action.from ? { fromVersion: action.from } : {}),
+        consumer: action.consumerId,
+        consumerKind: action.consumerKind,
+        pin: action.pin,
+        toKey: toKeyId,
+        toKeyId: keyIdOf(action.toKey),
+        reason,
+        message,
+      },
+    });
+    if (outcome.status === "done") {
+      this.deps.log.info("move to the destination key begun", { ...fields, detail: outcome.detail });
+      // Journaled under both keys: the source's journal shows what left, the destination's what came.
+      for (const id of [keyId, toKeyId])
+        await this.journal(
+          run,
+          id,
+          "migrate",
+          "done",
+          action.reason,
+          `${what}: update begun; verified at the next observation`,
+          subject,
+        );
+      events.push(event("ConsumerMigrated", action.reason, `${what}: update begun`));
+    } else if (outcome.status === "pending") {
+      this.deps.log.info("move to the destination key pending", { ...fields, detail: outcome.detail });
+      await this.journal(run, keyId, "migrate", "pending", "pending", `${what}: ${outcome.detail}`, subject);
+    } else {
+      this.deps.log.error("move to the destination key failed", {
+        ...fields,
+        reason: outcome.reason,
+        detail: outcome.detail,
+      });
+      await this.journal(
+        run,
+        keyId,
+        "migrate",
+        "failed",
+        outcome.reason,
+        `${what} failed: ${outcome.detail}`,
+        subject,
+      );
+      events.push(event("MigrationFailed", outcome.reason, outcome.detail));
+    }
+    return step;
+  }
+
+  /** Calls `begin` again after a short Retry-After (at most INLINE_RETRIES times); anything longer is left to the next run. */
+  private async withInlineRetries(what: string, begin: () => Promise<StepOutcome>): Promise<StepOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      let outcome: StepOutcome;
+      try {
+        outcome = await begin();
+      } catch (error) {
+        outcome = {
+          status: "failed",
+          reason: "unexpected-error",
+          detail: `${what}: ${describeError(error)}`,
+        };
+      }
+      const wait = outcome.status === "pending" ? outcome.retryAfterMs : undefined;
+      if (wait === undefined || wait > this.maxInlineRetryAfterMs || attempt >= INLINE_RETRIES)
+        return outcome;
+      await this.sleep(wait);
+    }
+  }
+
   private async beginRepointWithRetries(
     consumer: ConsumerSnapshot,
     action: RepointAction,
@@ -294,22 +455,7 @@ export class PlanApplier {
         ? versionsOlderThan(keySnapshot.versions, action.to, keySnapshot.currentVersion)
         : new Set(),
     };
-    for (let attempt = 0; ; attempt++) {
-      let outcome: StepOutcome;
-      try {
-        outcome = await adapter.beginRepoint(consumer, action.pin, action.to, guard);
-      } catch (error) {
-        outcome = {
-          status: "failed",
-          reason: "unexpected-error",
-          detail: `${what}: ${describeError(error)}`,
-        };
-      }
-      const wait = outcome.status === "pending" ? outcome.retryAfterMs : undefined;
-      if (wait === undefined || wait > this.maxInlineRetryAfterMs || attempt >= INLINE_RETRIES)
-        return outcome;
-      await this.sleep(wait);
-    }
+    return this.withInlineRetries(what, () => adapter.beginRepoint(consumer, action.pin, action.to, guard));
   }
 
   private async disable(
@@ -423,7 +569,8 @@ export class PlanApplier {
         detail: "the version is already disabled",
       };
     const newestEnabled = versions.filter((v) => v.enabled).at(-1);
-    if (newestEnabled?.version === action.version || current.version === action.version) {
+    const isNewest = newestEnabled?.version === action.version || current.version === action.version;
+    if (isNewest && !action.retiresMigrationSource) {
       return {
         ok: false,
         status: "skipped",
@@ -433,7 +580,9 @@ export class PlanApplier {
     }
     const consumersOfKey = new Map<string, { id: string; kind: ConsumerKind }>();
     for (const consumer of snapshot.consumers) {
-      if (consumer.pins.some((pin) => sameKey(pin.key, action.key)))
+      // Also a consumer that still reports the version in use under another key (moved by a migration).
+      const reportsIt = Object.values(consumer.inUse).some((inUse) => inUse === action.version);
+      if (reportsIt || consumer.pins.some((pin) => sameKey(pin.key, action.key)))
         consumersOfKey.set(consumer.id.toLowerCase(), consumer);
     }
     if (discovered) {
@@ -464,6 +613,14 @@ export class PlanApplier {
         };
       }
       const pinsOfKey = fresh.pins.filter((pin) => sameKey(pin.key, action.key));
+      if (action.retiresMigrationSource && pinsOfKey.length > 0) {
+        return {
+          ok: false,
+          status: "skipped",
+          reason: "source-still-referenced",
+          detail: `consumer ${fresh.id} references the migrated key on ${pinsOfKey[0]?.pin}; its newest version stays enabled`,
+        };
+      }
       const pinned = pinsOfKey.find((pin) => pin.version === action.version);
       if (pinned) {
         return {
@@ -473,7 +630,9 @@ export class PlanApplier {
           detail: `consumer ${fresh.id} (identity ${fresh.identity ?? "unknown"}) pins it on ${pinned.pin}`,
         };
       }
-      const inUse = pinsOfKey.find((pin) => fresh.inUse[pin.pin] === action.version);
+      const inUse =
+        pinsOfKey.find((pin) => fresh.inUse[pin.pin] === action.version) ??
+        fresh.pins.find((pin) => fresh.inUse[pin.pin] === action.version);
       if (inUse) {
         return {
           ok: false,
@@ -492,6 +651,177 @@ export class PlanApplier {
       }
     }
     return { ok: true };
+  }
+
+  /**
+   * Enables a version the service disabled, because someone still needs it: tags it with when,
+   * why and who failed, journals it, publishes VersionRestored and freezes retirement of the
+   * key. In report mode it journals what it would do and changes nothing.
+   */
+  private async restore(action: RestoreAction, run: ApplyRun, events: OutcomeEvent[]): Promise<StepReport> {
+    const keyId = keyRefId(action.key);
+    const what = `restore ${keyId} version ${action.version}`;
+    const step: StepReport = {
+      type: "restore",
+      keyId,
+      version: action.version,
+      status: "skipped",
+      detail: "",
+    };
+    if (run.mode === "report") {
+      step.detail = `would ${what}, and freeze retirement of the key: ${action.message}`;
+      await this.journal(run, keyId, "restore", "skipped", "report-mode", step.detail, action);
+      return step;
+    }
+    let outcome: StepOutcome;
+    try {
+      outcome = await this.deps.keyVault.enableVersion(action.key, action.version, restoreTags(action, run));
+    } catch (error) {
+      outcome = { status: "failed", reason: "unexpected-error", detail: describeError(error) };
+    }
+    Object.assign(step, this.stepFields(outcome));
+    const neededBy = [...new Set(action.signs.map((sign) => sign.who))];
+    const fields = {
+      key: keyId,
+      version: action.version,
+      reason: action.reason,
+      neededBy: neededBy.join(", "),
+    };
+    if (outcome.status !== "done") {
+      const detail = outcome.detail;
+      this.deps.log.error("restore failed", { ...fields, detail });
+      await this.journal(
+        run,
+        keyId,
+        "restore",
+        outcome.status === "failed" ? "failed" : "pending",
+        outcome.status === "failed" ? outcome.reason : "pending",
+        `${what} not done (the next run tries again): ${detail}`,
+        action,
+      );
+      return step;
+    }
+    this.deps.log.warn("version restored", fields);
+    await this.journal(run, keyId, "restore", "done", action.reason, `${what}: ${action.message}`, {
+      version: action.version,
+      consumerId: neededBy.join(", ").slice(0, 1000),
+    });
+    events.push({
+      name: "VersionRestored",
+      subject: keyIdOf(action.key, action.version),
+      at: run.now,
+      data: {
+        key: keyId,
+        keyId: keyIdOf(action.key),
+        version: action.version,
+        neededBy,
+        triggers: [...new Set(action.signs.map((sign) => sign.trigger))],
+        reason: action.reason,
+        message: action.message,
+      },
+    });
+    await this.freezeAfterRestore(action, run, keyId);
+    return step;
+  }
+
+  private async freezeAfterRestore(action: RestoreAction, run: ApplyRun, keyId: string): Promise<void> {
+    if (!this.deps.freezes) return;
+    try {
+      const frozen = await this.deps.freezes.freeze(keyId, {
+        reason: `version ${action.version} was restored (${action.reason}): needed by ${[...new Set(action.signs.map((sign) => sign.who))].join(", ")}`,
+        at: run.now,
+        by: "cmk-rotator",
+      });
+      if (frozen.changed) {
+        await this.journal(
+          run,
+          keyId,
+          "freeze",
+          "done",
+          "retirement-frozen",
+          `retirement of ${keyId} frozen: ${frozen.record.reason}`,
+          {
+            version: action.version,
+          },
+        );
+      }
+    } catch (error) {
+      // Not frozen: the next plan sees the restore tags, not a freeze; it logs loudly and retries.
+      this.deps.log.error("freezing the key after a restore failed", {
+        key: keyId,
+        version: action.version,
+        detail: describeError(error),
+      });
+      await this.journal(
+        run,
+        keyId,
+        "freeze",
+        "failed",
+        "freeze-failed",
+        `freezing retirement of ${keyId} after restoring ${action.version} failed: ${describeError(error)}`,
+        {
+          version: action.version,
+        },
+      );
+    }
+  }
+
+  /**
+   * A compromised version someone still needs is never enabled again automatically: RestoreNeeded
+   * names who failed, once per failure episode (a version with a new set of failing callers is a
+   * new episode; the same callers failing run after run are not), journaled as `restore-needed`.
+   */
+  private async noticeRestoresNeeded(
+    notices: readonly RestoreNeeded[],
+    run: ApplyRun,
+    events: OutcomeEvent[],
+  ): Promise<void> {
+    for (const notice of notices) {
+      const keyId = keyRefId(notice.key);
+      const neededBy = [...new Set(notice.signs.map((sign) => sign.who))].sort();
+      const episode = neededBy.join(", ").slice(0, 1000);
+      let recent: JournalEntry[] = [];
+      try {
+        recent = await this.deps.journal.recent(keyId, 100);
+      } catch (error) {
+        this.deps.log.warn("could not read the journal to de-duplicate restore notices", {
+          key: keyId,
+          detail: describeError(error),
+        });
+      }
+      const last = recent.find(
+        (entry) => entry.action === "restore-needed" && entry.version === notice.version,
+      );
+      if (last && last.consumerId === episode && last.mode === run.mode) continue;
+      this.deps.log.error("compromised version still needed: an operator decides", {
+        key: keyId,
+        version: notice.version,
+        neededBy: episode,
+      });
+      await this.journal(
+        run,
+        keyId,
+        "restore-needed",
+        run.mode === "report" ? "skipped" : "held",
+        notice.reason,
+        notice.message,
+        { version: notice.version, consumerId: episode },
+      );
+      events.push({
+        name: "RestoreNeeded",
+        subject: keyIdOf(notice.key, notice.version),
+        at: run.now,
+        data: {
+          key: keyId,
+          keyId: keyIdOf(notice.key),
+          version: notice.version,
+          neededBy,
+          triggers: [...new Set(notice.signs.map((sign) => sign.trigger))],
+          reason: notice.reason,
+          message: notice.message,
+        },
+      });
+    }
   }
 
   /** Holds and blocks change nothing; they are journaled when they first appear or change reason. */
@@ -514,7 +844,14 @@ export class PlanApplier {
       }
       for (const decision of keyDecisions) {
         const action: JournalAction = decision.type;
-        const last = recent.find((entry) => entry.action === action && entry.version === decision.version);
+        // Per consumer too: two consumers held on one version (or two followers, version "") are two entries.
+        const concerns = decision.type === "hold" ? decision.concerns : undefined;
+        const last = recent.find(
+          (entry) =>
+            entry.action === action &&
+            entry.version === decision.version &&
+            (concerns === undefined || entry.consumerId === undefined || entry.consumerId === concerns),
+        );
         const unchanged = last !== undefined && last.reason === decision.reason && last.mode === run.mode;
         if (decision.type === "block") {
           this.deps.log.warn("rotation blocked", {

@@ -1,5 +1,7 @@
 /** Entry point of the `cmk-rotator` command (bin/cmk-rotator.js runs the built copy). */
 import { parseCliArgs, USAGE, UsageError } from "./args.js";
+import { runMigrateCancelCommand, runMigrateCommand } from "./migrateCommand.js";
+import { runOperatorCommand } from "./operatorCommand.js";
 import { type CliOutput, EXIT, type FallbackEnvironmentStarter, runPlanCommand } from "./planCommand.js";
 
 export interface CliOptions {
@@ -26,12 +28,11 @@ export async function main(
     io.out(USAGE);
     return EXIT.ok;
   }
-  return runPlanCommand({
-    json: command.json,
-    env,
-    io,
-    ...(options.sandbox ? { sandbox: options.sandbox } : {}),
-  });
+  const common = { env, io, ...(options.sandbox ? { sandbox: options.sandbox } : {}) };
+  if (command.command === "migrate") return runMigrateCommand(command, common);
+  if (command.command === "migrate-cancel") return runMigrateCancelCommand(command, common);
+  if (command.command !== "plan") return runOperatorCommand({ command, ...common });
+  return runPlanCommand({ json: command.json, ...common });
 }
 
 /** Runs with the process's arguments, environment and streams, and sets its exit code. */

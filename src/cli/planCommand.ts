@@ -10,7 +10,7 @@ import type { AzureTransport } from "../azure/transport.js";
 import { describeError, SettingsError } from "../errors.js";
 import type { KeyView } from "../plan/view.js";
 import { type RotatorLog, structuredLog } from "../rotation/log.js";
-import type { KeysAnswer } from "../rotation/rotationService.js";
+import type { KeysAnswer, RotationService } from "../rotation/rotationService.js";
 import { buildRuntime } from "../runtime.js";
 import { formatPlan } from "./planTable.js";
 
@@ -64,24 +64,9 @@ export interface PlanDocument {
 }
 
 export async function runPlanCommand(options: PlanCommandOptions): Promise<number> {
-  const { io } = options;
-  // Logs go to stderr so stdout stays the table or a clean JSON document.
-  const log: RotatorLog = structuredLog({ info: () => undefined, warn: io.err, error: io.err });
   const sandboxed = !hasRotatorSettings(options.env);
-  if (sandboxed && !options.sandbox) {
-    io.err(NO_SANDBOX_MESSAGE);
-    return EXIT.failed;
-  }
-  if (sandboxed) (options.json ? io.err : io.out)(SANDBOX_NOTICE);
-  let environment: FallbackEnvironment | undefined;
-  try {
-    if (sandboxed && options.sandbox) environment = await options.sandbox();
-    const runtime = buildRuntime({
-      env: environment?.env ?? options.env,
-      log,
-      ...(environment ? { transport: environment.transport } : {}),
-    });
-    const answer = await runtime.service.currentPlan();
+  return withService("plan", options, async (service) => {
+    const answer = await service.currentPlan();
     // currentPlan fills `keys` with buildKeyViews' output, serialised to JSON.
     const keys = answer.keys as KeyView[];
     if (options.json) {
@@ -92,16 +77,57 @@ export async function runPlanCommand(options: PlanCommandOptions): Promise<numbe
         mode: answer.mode,
         keys,
       };
-      io.out(JSON.stringify(document, null, 2));
+      options.io.out(JSON.stringify(document, null, 2));
     } else {
-      io.out(formatPlan(keys, new Date(answer.observedAt)));
+      options.io.out(formatPlan(keys, new Date(answer.observedAt)));
     }
     return EXIT.ok;
+  });
+}
+
+/**
+ * Runs `work` with the rotation service built from the ROTATOR_* environment, or on the
+ * built-in sandbox when none is set (it says so first); logs go to stderr so stdout stays the
+ * result. Bad settings and failures print a sentence and exit 1.
+ */
+export async function withService(
+  command: string,
+  options: Omit<PlanCommandOptions, "json"> & { json?: boolean },
+  work: (service: RotationService) => Promise<number>,
+): Promise<number> {
+  const { io } = options;
+  const log: RotatorLog = structuredLog({ info: () => undefined, warn: io.err, error: io.err });
+  const sandboxed = !hasRotatorSettings(options.env);
+  if (sandboxed && !options.sandbox) {
+    io.err(
+      command === "plan"
+        ? NO_SANDBOX_MESSAGE
+        : `cmk-rotator ${command}${NO_SANDBOX_MESSAGE.slice("cmk-rotator plan".length)}`,
+    );
+    return EXIT.failed;
+  }
+  if (sandboxed)
+    (options.json === false ? io.out : io.err)(
+      command === "plan"
+        ? SANDBOX_NOTICE
+        : `cmk-rotator ${command}: no ROTATOR_* settings found; running against the built-in sandbox`,
+    );
+  let environment: FallbackEnvironment | undefined;
+  try {
+    if (sandboxed && options.sandbox) environment = await options.sandbox();
+    const runtime = buildRuntime({
+      env: environment?.env ?? options.env,
+      log,
+      ...(environment ? { transport: environment.transport } : {}),
+    });
+    return await work(runtime.service);
   } catch (error) {
     if (error instanceof SettingsError) {
-      io.err(`cmk-rotator plan: bad settings (${error.setting}): ${error.message}`);
-    } else {
+      io.err(`cmk-rotator ${command}: bad settings (${error.setting}): ${error.message}`);
+    } else if (command === "plan") {
       io.err(`cmk-rotator plan: reading the plan failed: ${describeError(error)}`);
+    } else {
+      io.err(`cmk-rotator ${command}: ${describeError(error)}`);
     }
     return EXIT.failed;
   } finally {

@@ -75,6 +75,15 @@ function keyBlock(key: KeyView, now: Date): string {
       .map((version) => `  hold  ${shortVersion(version.version)}: ${version.hold?.message}`),
     ...key.blocks.map((block) => `  block ${shortVersion(block.version)}: ${block.message}`),
     ...key.warnings.map((warning) => `  warning: ${warning.message}`),
+    ...(key.migrations ?? []).flatMap((migration) => [
+      `  migration ${migration.source} -> ${migration.destination}: ${migration.state}${migration.complete ? ", complete" : ""}, ${migration.moved.length} moved, ${migration.waiting.length} waiting, ${migration.held.length} held`,
+      ...migration.waiting.map(
+        (entry) => `    waiting ${entry.consumerKind} ${entry.consumerId}: ${entry.why}`,
+      ),
+      ...migration.held.map(
+        (entry) => `    held ${entry.consumerKind} ${entry.consumerId}: ${entry.message}`,
+      ),
+    ]),
   ];
   if (notes.length > 0) parts.push("", ...notes);
   return parts.join("\n");

@@ -48,6 +48,11 @@ export function renderDashboard(input: DashboardInput): string {
   const blocks = keys.reduce((sum, key) => sum + key.blocks.length, 0);
   const pending = keys.reduce((sum, key) => sum + key.pendingActions, 0);
   const warnings = keys.reduce((sum, key) => sum + key.warnings.length, 0);
+  const frozen = keys.filter((key) => key.frozen).length;
+  const restored = keys.reduce(
+    (sum, key) => sum + key.versions.filter((version) => version.restores.length > 0).length,
+    0,
+  );
   const body = html`
 <header class="page-header">
   <h1>cmk-rotator</h1>
@@ -58,6 +63,8 @@ export function renderDashboard(input: DashboardInput): string {
     <span>${holds} ${holds === 1 ? "hold" : "holds"}</span>
     <span>${blocks} ${blocks === 1 ? "block" : "blocks"}</span>
     ${warnings > 0 ? html`<span data-testid="warning-total">${warnings} ${warnings === 1 ? "warning" : "warnings"}</span>` : ""}
+    ${frozen > 0 ? html`<span data-testid="frozen-total">${frozen} frozen ${frozen === 1 ? "key" : "keys"}</span>` : ""}
+    ${restored > 0 ? html`<span data-testid="restored-total">${restored} restored ${restored === 1 ? "version" : "versions"}</span>` : ""}
   </p>
   <p class="observed">Observed <time datetime="${now.toISOString()}" data-testid="observed-at">${formatUtc(now)}</time>${
     input.ageSeconds !== undefined
@@ -72,7 +79,7 @@ ${
     ? html`<p class="empty" data-testid="no-keys">No managed keys found. The service manages the vaults and HSMs listed in ROTATOR_MANAGED_VAULTS; check that setting and the service's permission to list their keys.</p>`
     : html`<nav aria-label="Keys"><ul class="key-index">${keys.map(
         (key) =>
-          html`<li><a href="#${keyAnchor(key.id)}">${key.id}</a> ${key.error ? html`<span class="badge bad">unreadable</span>` : key.pendingActions > 0 ? html`<span class="badge act">${key.pendingActions} pending</span>` : html`<span class="badge ok">settled</span>`}</li>`,
+          html`<li><a href="#${keyAnchor(key.id)}">${key.id}</a> ${key.frozen ? html`<span class="badge warn" data-testid="frozen-badge">frozen</span> ` : ""}${key.error ? html`<span class="badge bad">unreadable</span>` : key.pendingActions > 0 ? html`<span class="badge act">${key.pendingActions} pending</span>` : html`<span class="badge ok">settled</span>`}</li>`,
       )}</ul></nav>
 ${keys.map((key) => renderKey(key, input.journal[key.id] ?? [], now))}`
 }
@@ -133,9 +140,15 @@ function renderKey(key: KeyView, journal: readonly DashboardJournalEntry[], now:
       html`<p class="warning" role="note" data-testid="warning" data-reason="${warning.reason}"><span class="badge warn">warning</span> ${warning.message}</p>`,
   )}
   ${
+    key.frozen
+      ? html`<p class="warning" role="note" data-testid="frozen"><span class="badge warn">retirement frozen</span> since <time datetime="${key.frozen.at}">${formatUtc(new Date(key.frozen.at))}</time> by ${key.frozen.by}: ${key.frozen.reason}. Nothing of this key retires until it is unfrozen (<span class="mono">cmk-rotator unfreeze</span>).</p>`
+      : ""
+  }
+  ${
     key.error
       ? html`<p class="problem" role="alert" data-testid="key-error"><strong>This key could not be read:</strong> ${key.error}</p>`
       : html`
+  ${renderMigrations(key)}
   ${renderTimeline(key, now)}
   ${renderVersions(key, now)}
   ${renderConsumers(key)}
@@ -145,6 +158,41 @@ function renderKey(key: KeyView, journal: readonly DashboardJournalEntry[], now:
   ${renderJournal(key, journal, now)}`
   }
 </section>`;
+}
+
+// ---- migrations ----------------------------------------------------------------------
+
+function consumerWords(entry: {
+  consumerKind: string;
+  consumerId: string;
+  pin: string;
+  version: string | null;
+}): SafeHtml {
+  return html`${entry.consumerKind} <span class="mono">${entry.consumerId.split("/").at(-1) ?? entry.consumerId}</span> (${entry.pin}, ${entry.version ? html`version <span class="mono">${shortVersion(entry.version)}</span>` : "versionless"})`;
+}
+
+/** Each migration of this key (as source or destination): who moved, who waits, who is held and why. */
+function renderMigrations(key: KeyView): SafeHtml {
+  if (key.migrations.length === 0) return html``;
+  return html`${key.migrations.map(
+    (
+      migration,
+    ) => html`<div class="migration" data-testid="migration" data-state="${migration.state}" data-complete="${String(migration.complete)}">
+  <h3>Migration of ${migration.source} to ${migration.destination}</h3>
+  <p>${
+    migration.state === "cancelled"
+      ? html`<span class="badge warn">cancelled</span> ${migration.cancelReason ?? ""}: no further consumer moves; the ones moved stay on ${migration.destination}.`
+      : migration.complete
+        ? html`<span class="badge ok">complete</span> nothing references ${migration.source} any more.`
+        : html`<span class="badge">running</span>`
+  } Asked ${migration.requestedAt}: ${migration.reason}${migration.retireSource ? " (the source's newest version retires too, on evidence)" : ""}.</p>
+  <ul>
+    ${migration.moved.map((entry) => html`<li data-testid="migration-moved"><span class="badge ok">moved</span> ${consumerWords(entry)}</li>`)}
+    ${migration.waiting.map((entry) => html`<li data-testid="migration-waiting"><span class="badge">waiting</span> ${consumerWords(entry)}: ${entry.why}</li>`)}
+    ${migration.held.map((entry) => html`<li data-testid="migration-held"><span class="badge warn">held</span> ${consumerWords(entry)}: ${entry.message}</li>`)}
+  </ul>
+</div>`,
+  )}`;
 }
 
 // ---- timeline -------------------------------------------------------------------------
@@ -247,7 +295,10 @@ function renderVersions(key: KeyView, now: Date): SafeHtml {
     const lastUseAt = parseTime(lastUse?.at);
     return html`<tr data-testid="version-row" data-version="${version.version}" data-state="${version.state}">
   <th scope="row"><span class="mono" title="${version.kid}">${shortVersion(version.version)}</span></th>
-  <td><span class="badge ${state.tone}" data-testid="version-state">${state.label}</span></td>
+  <td><span class="badge ${state.tone}" data-testid="version-state">${state.label}</span>${version.restores.map(
+    (restore) =>
+      html`<br><span class="small" data-testid="restored" data-trigger="${restore.trigger}">restored <time datetime="${restore.at}">${formatRelative(new Date(restore.at), now)}</time> (${restore.trigger}): ${restore.reason}</span>`,
+  )}</td>
   <td>${created ? html`<time datetime="${version.created}" title="${formatUtc(created)}">${formatRelative(created, now)}</time>` : "—"}</td>
   <td>${superseded ? html`<time datetime="${version.superseded}" title="${formatUtc(superseded)}">${formatRelative(superseded, now)}</time>` : "—"}</td>
   <td>${consumerList(version.pinnedBy, "pinned-by")}</td>
@@ -257,7 +308,11 @@ function renderVersions(key: KeyView, now: Date): SafeHtml {
       ? html`<time datetime="${lastUse.at}" title="${formatUtc(lastUseAt)}">${formatRelative(lastUseAt, now)}</time><br><span class="small wrap-id" data-testid="last-user">by ${callerName(key, lastUse.by, lastUse.byName)}, ${lastUse.count} ${lastUse.count === 1 ? "call" : "calls"}</span>`
       : html`<span class="none">no use in the window</span>`
   }</td>
-  <td class="message" data-testid="next-action">${actionBadge(version.nextAction.type)} <span class="small">${version.nextAction.message}</span></td>
+  <td class="message" data-testid="next-action">${
+    version.restore
+      ? html`<span class="badge ${version.restore.type === "restore" ? "act" : "bad"}" data-testid="restore-action">${version.restore.type}</span> <span class="small">${version.restore.message}</span>`
+      : html`${actionBadge(version.nextAction.type)} <span class="small">${version.nextAction.message}</span>`
+  }</td>
 </tr>`;
   });
   return html`<h3>Versions</h3>

@@ -16,7 +16,15 @@ export type JournalAction =
   | "create-version"
   | "mark-compromised"
   | "publish-event"
-  | "reconcile";
+  | "reconcile"
+  | "restore"
+  | "restore-needed"
+  | "freeze"
+  | "unfreeze"
+  /** A consumer's move to a migration's destination key. */
+  | "migrate"
+  /** A migration stored or cancelled. */
+  | "migration";
 
 /**
  * done / pending / failed are the step outcomes; `skipped` = report mode, nothing changed;
@@ -89,6 +97,12 @@ const ACTIONS: readonly JournalAction[] = [
   "mark-compromised",
   "publish-event",
   "reconcile",
+  "restore",
+  "restore-needed",
+  "freeze",
+  "unfreeze",
+  "migrate",
+  "migration",
 ];
 const OUTCOMES: readonly JournalOutcome[] = ["done", "pending", "failed", "skipped", "held", "blocked"];
 

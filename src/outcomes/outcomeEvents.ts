@@ -7,7 +7,18 @@
 import type { SendEventGridEventInput } from "@azure/eventgrid";
 
 /** The event types, exactly as subscribers filter on them. */
-export type OutcomeEventName = "ConsumerRepointed" | "RepointFailed" | "VersionDisabled" | "RotationBlocked";
+export type OutcomeEventName =
+  | "ConsumerRepointed"
+  | "RepointFailed"
+  | "VersionDisabled"
+  | "RotationBlocked"
+  /** A version the service (or an operator) enabled again because someone still needs it. */
+  | "VersionRestored"
+  /** A compromised version someone still needs: never enabled again automatically; an operator decides. */
+  | "RestoreNeeded"
+  /** A consumer's move from a migration's source key to its destination key began / failed. */
+  | "ConsumerMigrated"
+  | "MigrationFailed";
 
 export interface OutcomeEventData {
   /** "<vaultName>/<keyName>". */
@@ -21,6 +32,14 @@ export interface OutcomeEventData {
   consumer?: string;
   consumerKind?: string;
   pin?: string;
+  /** VersionRestored, RestoreNeeded: who failed (callers and consumers, named where known). */
+  neededBy?: string[];
+  /** VersionRestored, RestoreNeeded: "failed-use", "consumer-key-error" or "operator". */
+  triggers?: string[];
+  /** The key a consumer moves to (migration events), "<vaultName>/<keyName>". */
+  toKey?: string;
+  /** Its versionless key id. */
+  toKeyId?: string;
   reason: string;
   message: string;
 }

@@ -9,6 +9,7 @@ import type {
   ConsumerKind,
   ConsumerPin,
   ConsumerSnapshot,
+  FreezeRecord,
   KeyRef,
   KeySnapshot,
   KeyVersionFacts,
@@ -50,6 +51,15 @@ export interface KeyContext {
   verdicts: ReadonlyMap<string, Verdict | null>;
   /** Newest enabled version passing preflight. */
   target: KeyVersionFacts | undefined;
+  /** The key's retirement freeze, when frozen (after a restore, or by an operator). */
+  frozen?: FreezeRecord;
+  /** Why the freeze records could not be read: then nothing of the key retires. */
+  freezeProblem?: string;
+  /**
+   * Consumers that may have left this key by a migration (those on its migration's destination
+   * now): their backups can still need this key's versions, so backup retention counts them.
+   */
+  formerConsumers?: ConsumerSnapshot[];
 }
 
 export function compareText(a: string, b: string): number {
@@ -148,6 +158,8 @@ export function gatherKeyContext(
     evidence: snapshot.evidence[keyRefId(key)],
     verdicts,
     target,
+    ...(snapshot.freezes?.[keyRefId(key)] ? { frozen: snapshot.freezes[keyRefId(key)] } : {}),
+    ...(snapshot.freezeProblem ? { freezeProblem: snapshot.freezeProblem } : {}),
   };
 }
 

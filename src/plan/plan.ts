@@ -16,9 +16,13 @@
  *                  │    consumer proven on a newer version? unused in the quiet period
  *                  │    before the canary? backup retention (attributed caller)?
  *                  │
- *                  └─ Managed HSM key at 90+ of its 100 versions ──► Warning
+ *                  ├─ Managed HSM key at 90+ of its 100 versions ──► Warning
+ *                  │
+ *                  └─ planRestores: a version the service disabled within ROTATOR_RESTORE_WATCH
+ *                       failing calls (403) or a consumer's key error ──► RestoreAction, and the
+ *                       key's retirement frozen; compromised ──► RestoreNeeded (operator decides)
  *
- *   ──► Plan { actions (sorted), holds, blocks, warnings, targets }
+ *   ──► Plan { actions (sorted), holds, blocks, warnings, targets, restores, restoresNeeded }
  *
  * No I/O, no clock: `now` is passed in, and the output order depends only on the input,
  * so the same snapshot always gives the same plan. Report mode does not change the plan:
@@ -31,14 +35,20 @@ import {
   keyRefId,
   MANAGED_HSM_VERSION_CAP,
   MANAGED_HSM_VERSION_WARNING,
+  type MigrationIntent,
+  type MigrationProgress,
   type Plan,
   type PlannedAction,
   type Policy,
+  type RestoreAction,
+  type RestoreNeeded,
   type Snapshot,
   type Warning,
 } from "../model.js";
 import { compareText, gatherKeyContext, type KeyContext } from "./keyContext.js";
+import { planMigration } from "./migrate.js";
 import { planRepoints } from "./repoint.js";
+import { planRestores } from "./restore.js";
 import { decideRetirement, retireCandidates } from "./retire.js";
 
 function blocksFor(context: KeyContext): Block[] {
@@ -88,9 +98,9 @@ function versionCapWarning(context: KeyContext): Warning | undefined {
 
 function actionSortKey(action: PlannedAction): [string, string, string, string] {
   const keyId = keyRefId(action.key);
-  return action.type === "repoint"
-    ? [keyId, action.consumerId, action.pin, action.from]
-    : [keyId, "", "", action.version];
+  if (action.type === "repoint") return [keyId, action.consumerId, action.pin, action.from];
+  if (action.type === "migrate") return [keyId, action.consumerId, action.pin, action.from ?? ""];
+  return [keyId, "", "", action.version];
 }
 
 function compareTuples(a: readonly string[], b: readonly string[]): number {
@@ -115,22 +125,77 @@ export function plan(snapshot: Snapshot, policy: Policy, now: Date): Plan {
   const blocks: Block[] = [];
   const warnings: Warning[] = [];
   const targets: Record<string, string> = {};
+  const restores: RestoreAction[] = [];
+  const restoresNeeded: RestoreNeeded[] = [];
+  const migrations: MigrationProgress[] = [];
 
+  const contexts = new Map<string, KeyContext>();
   for (const keySnapshot of snapshot.keys) {
-    const context = gatherKeyContext(keySnapshot, snapshot, policy, now);
+    const gathered = gatherKeyContext(keySnapshot, snapshot, policy, now);
+    const watch = planRestores(gathered, policy, now);
+    restores.push(...watch.restores);
+    restoresNeeded.push(...watch.needed);
+    // A restore freezes the key's retirement: already in this plan, before the freeze is written.
+    const firstRestore = watch.restores[0];
+    const context =
+      firstRestore && !gathered.frozen
+        ? {
+            ...gathered,
+            frozen: {
+              reason: `version ${firstRestore.version} is being restored: ${firstRestore.message}`,
+              at: now,
+              by: "cmk-rotator",
+            },
+          }
+        : gathered;
+    if (!contexts.has(context.id)) contexts.set(context.id, context);
+  }
+  const migrationOf = new Map<string, MigrationIntent>();
+  for (const intent of snapshot.migrations ?? []) migrationOf.set(keyRefId(intent.source), intent);
+
+  for (const intent of migrationOf.values()) {
+    const source = contexts.get(keyRefId(intent.source));
+    const destination = contexts.get(keyRefId(intent.destination));
+    if (source && destination)
+      contexts.set(source.id, {
+        ...source,
+        formerConsumers: destination.consumers.filter(
+          (consumer) => !source.consumers.some((current) => current.id === consumer.id),
+        ),
+      });
+  }
+
+  for (const context of contexts.values()) {
     if (context.target) targets[context.id] = context.target.version;
     blocks.push(...blocksFor(context));
     const warning = versionCapWarning(context);
     if (warning) warnings.push(warning);
 
     const repoints = planRepoints(context);
-    actions.push(...repoints.actions);
+    const intent = migrationOf.get(context.id);
+    const migration = intent
+      ? planMigration(intent, context, contexts.get(keyRefId(intent.destination)), snapshot, policy, now)
+      : undefined;
+    // A pin that moves to another key is not repointed on this one in the same run.
+    const moving = new Set((migration?.actions ?? []).map((action) => `${action.consumerId}|${action.pin}`));
+    actions.push(...repoints.actions.filter((action) => !moving.has(`${action.consumerId}|${action.pin}`)));
     holds.push(...repoints.holds);
+    if (migration) {
+      actions.push(...migration.actions);
+      holds.push(...migration.holds);
+      migrations.push(migration.progress);
+    }
 
     for (const version of retireCandidates(context)) {
       const decision = decideRetirement(context, version, policy, now);
       if (decision.type === "disable") actions.push(decision);
       else holds.push(decision);
+    }
+    if (intent && migration?.progress.complete) {
+      const source = sourceAfterMigration(context, intent, policy, now);
+      if (source?.type === "disable") actions.push(source);
+      else if (source?.type === "hold") holds.push(source);
+      else if (source?.type === "warning") warnings.push(source);
     }
   }
 
@@ -138,5 +203,52 @@ export function plan(snapshot: Snapshot, policy: Policy, now: Date): Plan {
   holds.sort((a, b) => compareTuples(holdSortKey(a), holdSortKey(b)));
   blocks.sort((a, b) => compareTuples([keyRefId(a.key), a.version], [keyRefId(b.key), b.version]));
   warnings.sort((a, b) => compareText(keyRefId(a.key), keyRefId(b.key)));
-  return { now, actions, holds, blocks, warnings, targets, mode: policy.mode };
+  const byVersion = (a: { key: Plan["actions"][number]["key"]; version: string }, b: typeof a) =>
+    compareTuples([keyRefId(a.key), a.version], [keyRefId(b.key), b.version]);
+  restores.sort(byVersion);
+  restoresNeeded.sort(byVersion);
+  migrations.sort((a, b) => compareText(a.source, b.source));
+  return {
+    now,
+    actions,
+    holds,
+    blocks,
+    warnings,
+    targets,
+    mode: policy.mode,
+    ...(restores.length > 0 ? { restores } : {}),
+    ...(restoresNeeded.length > 0 ? { restoresNeeded } : {}),
+    ...(migrations.length > 0 ? { migrations } : {}),
+  };
+}
+
+/**
+ * A migrated key that nothing references any more: its old versions retire as usual (above);
+ * its newest only when the migration asked for `retireSource`, by the same rule chain, counted
+ * from the migration's start. Otherwise it stays enabled and is reported as unused.
+ */
+function sourceAfterMigration(
+  context: KeyContext,
+  intent: MigrationIntent,
+  policy: Policy,
+  now: Date,
+): PlannedAction | Hold | Warning | undefined {
+  const newest = context.newestEnabled;
+  if (!newest) return undefined;
+  if (!intent.retireSource || intent.state !== "active") {
+    return {
+      type: "warning",
+      key: context.key,
+      reason: "migration-source-unused",
+      message: `Nothing references key ${context.id} since its consumers moved to ${keyRefId(intent.destination)}; its newest version ${newest.version} stays enabled (the migration did not ask for retireSource) and is unused: nothing is deleted.`,
+    };
+  }
+  const decision = decideRetirement(context, newest, policy, now, intent.requestedAt);
+  if (decision.type === "hold") return decision;
+  return {
+    ...decision,
+    retiresMigrationSource: true,
+    reason: "migration-source-retired",
+    message: `${decision.message} It is the newest version of ${context.id}, whose consumers all moved to ${keyRefId(intent.destination)}, and the migration asked for retireSource.`,
+  };
 }

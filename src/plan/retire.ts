@@ -66,7 +66,18 @@ const notInUse: RetireRule = (input) => {
   const user = input.context.pins.find(
     (entry) => entry.consumer.inUse[entry.pin.pin]?.toLowerCase() === version,
   );
-  if (!user) return null;
+  if (!user) {
+    // A consumer a migration moved away reports, until it has re-wrapped, the version it still uses.
+    const former = (input.context.formerConsumers ?? []).find((consumer) =>
+      Object.values(consumer.inUse).some((inUse) => inUse?.toLowerCase() === version),
+    );
+    if (!former) return null;
+    return {
+      reason: "in-use-by-consumer",
+      message: `${versionName(input)} is still in use by ${former.kind} ${former.id} according to its read-back, although it moved to another key; it is held until that consumer has re-wrapped.`,
+      concerns: former.id,
+    };
+  }
   return {
     reason: "in-use-by-consumer",
     message: `${versionName(input)} is still in use by ${user.consumer.kind} ${user.consumer.id} (${user.pin.pin}) according to its read-back; it is held until that consumer has switched.`,
@@ -377,7 +388,9 @@ const unusedDuringQuietPeriod: RetireRule = (input) => {
 const noBackupRetention: RetireRule = (input) => {
   const use = useOf(input.context.evidence, input.version.version);
   let longest: HoldVerdict | undefined;
-  for (const consumer of input.context.consumers) {
+  // A consumer moved to another key by a migration keeps backups wrapped with this key's versions.
+  const consumers = [...input.context.consumers, ...(input.context.formerConsumers ?? [])];
+  for (const consumer of consumers) {
     const retention = consumer.backupRetention;
     if (!retention) continue;
     // Its principal names its calls; an app id only once a record carries it (else nothing can be told).
@@ -409,8 +422,31 @@ function quietPeriodName(input: RetireInput): string {
   return isCompromised(input.version) ? "emergency quiet period" : "quiet period";
 }
 
+/**
+ * A key whose retirement is frozen (a restore re-enabled one of its versions: evidence proved
+ * wrong once; or an operator froze it) retires nothing until an operator unfreezes it. Freeze
+ * records that cannot be read freeze every key.
+ */
+const notFrozen: RetireRule = (input) => {
+  const { frozen, freezeProblem } = input.context;
+  if (frozen) {
+    return {
+      reason: "retirement-frozen",
+      message: `Retirement of ${input.context.id} is frozen since ${frozen.at.toISOString()} by ${frozen.by}: ${frozen.reason}. ${versionName(input)} is held until an operator unfreezes the key (POST /api/keys/{vault}/{key}/unfreeze, or cmk-rotator unfreeze).`,
+    };
+  }
+  if (freezeProblem) {
+    return {
+      reason: "retirement-frozen",
+      message: `The freeze records could not be read (${freezeProblem}), so no key's retirement is known not to be frozen; ${versionName(input).toLowerCase()} is held until they can be read.`,
+    };
+  }
+  return null;
+};
+
 /** In order: the first objection is the one reported. */
 const RETIRE_RULES: readonly RetireRule[] = [
+  notFrozen,
   notPinned,
   notInUse,
   noConsumerSwitching,
@@ -447,6 +483,8 @@ export function decideRetirement(
   version: KeyVersionFacts,
   policy: Policy,
   now: Date,
+  /** When the version stopped being needed, where the key's versions cannot say (a migrated key's newest: the migration's start). */
+  supersededOverride?: Date,
 ): DisableAction | Hold {
   const holdOf = (verdict: HoldVerdict): Hold => ({
     type: "hold",
@@ -454,7 +492,7 @@ export function decideRetirement(
     version: version.version,
     ...verdict,
   });
-  const superseded = supersededAt(context, version);
+  const superseded = supersededOverride ?? supersededAt(context, version);
   if (!context.target || !superseded) {
     return holdOf({
       reason: "no-valid-target",

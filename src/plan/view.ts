@@ -8,17 +8,22 @@ import type {
   ConsumerKind,
   Hold,
   KeySnapshot,
+  KeyVersionFacts,
+  MigrationConsumer,
+  MigrationProgress,
   Plan,
   PlannedAction,
   Policy,
   ReasonCode,
   RepointAction,
+  RestoreAction,
+  RestoreNeeded,
   RotatorMode,
   Snapshot,
   VaultHostKind,
   Warning,
 } from "../model.js";
-import { keyRefId } from "../model.js";
+import { keyRefId, TAGS } from "../model.js";
 import { consumerName, describeCaller } from "./callers.js";
 import { compareText, gatherKeyContext, type KeyContext, supersededAt } from "./keyContext.js";
 import { isCompromised } from "./preflight.js";
@@ -62,6 +67,19 @@ export interface VersionView {
   } | null;
   block: { reason: ReasonCode; message: string } | null;
   nextAction: NextActionView;
+  /**
+   * Its restores: when it was enabled again after a disable, why (the trigger: "failed-use",
+   * "consumer-key-error" or "operator") and who failed, from its cmk-rotator-restored-* tags
+   * (the newest restore; the journal keeps every one).
+   */
+  restores: { at: string; trigger: string; reason: string }[];
+  /** A restore this plan makes (or, for a compromised version, asks an operator for), with who failed. */
+  restore: {
+    type: "restore" | "restore-needed";
+    reason: ReasonCode;
+    message: string;
+    neededBy: string[];
+  } | null;
 }
 
 export interface PinView {
@@ -124,6 +142,45 @@ export interface KeyView {
   warnings: { reason: ReasonCode; message: string }[];
   evidence: EvidenceView | null;
   pendingActions: number;
+  /** Retirement of the key frozen (after a restore, or by an operator) until unfrozen; null when not. */
+  frozen: { reason: string; at: string; by: string } | null;
+  /** The migration of this key to another (as source), or to this key (as destination), when stored. */
+  migrations: MigrationView[];
+}
+
+/** A migration as the plan sees it: consumers moved, waiting and held (and why). */
+export interface MigrationView {
+  source: string;
+  destination: string;
+  state: MigrationProgress["state"];
+  complete: boolean;
+  requestedAt: string;
+  reason: string;
+  retireSource: boolean;
+  cancelledAt: string | null;
+  cancelReason: string | null;
+  moved: MigrationConsumer[];
+  waiting: (MigrationConsumer & { why: string })[];
+  held: (MigrationConsumer & { reason: ReasonCode; message: string })[];
+}
+
+function migrationViewsOf(plan: Plan, keyId: string): MigrationView[] {
+  return (plan.migrations ?? [])
+    .filter((migration) => migration.source === keyId || migration.destination === keyId)
+    .map((migration) => ({
+      source: migration.source,
+      destination: migration.destination,
+      state: migration.state,
+      complete: migration.complete,
+      requestedAt: migration.requestedAt.toISOString(),
+      reason: migration.reason,
+      retireSource: migration.retireSource,
+      cancelledAt: iso(migration.cancelledAt),
+      cancelReason: migration.cancelReason ?? null,
+      moved: migration.moved.map((entry) => ({ ...entry })),
+      waiting: migration.waiting.map((entry) => ({ ...entry })),
+      held: migration.held.map((entry) => ({ ...entry })),
+    }));
 }
 
 function iso(date: Date | undefined): string | null {
@@ -163,6 +220,32 @@ function byVersion<T>(items: readonly T[], versionOf: (item: T) => string | null
     index.set(id, [...(index.get(id) ?? []), item]);
   }
   return index;
+}
+
+/** The trigger a restore's reason tag names. */
+function restoreTrigger(reason: string): string {
+  if (reason.startsWith("operator")) return "operator";
+  if (reason.startsWith("failed-use")) return "failed-use";
+  if (reason.startsWith("consumer-key-error")) return "consumer-key-error";
+  return "unknown";
+}
+
+function restoresOf(version: KeyVersionFacts): VersionView["restores"] {
+  const at = version.tags[TAGS.restoredAt];
+  if (!at) return [];
+  const reason = version.tags[TAGS.restoredReason] ?? "";
+  return [{ at, trigger: restoreTrigger(reason), reason }];
+}
+
+function restoreOf(version: string, planForKey: KeyPlan): VersionView["restore"] {
+  const found = planForKey.restores.find((candidate) => sameVersion(candidate.version, version));
+  if (!found) return null;
+  return {
+    type: found.type,
+    reason: found.reason,
+    message: found.message,
+    neededBy: [...new Set(found.signs.map((sign) => sign.who))],
+  };
 }
 
 function versionViews(context: KeyContext, planForKey: KeyPlan): VersionView[] {
@@ -222,6 +305,8 @@ function versionViews(context: KeyContext, planForKey: KeyPlan): VersionView[] {
         : null,
       block: block ? { reason: block.reason, message: block.message } : null,
       nextAction: nextActionOf(id, planForKey.disables, hold, block, !version.enabled, isTarget),
+      restores: restoresOf(version),
+      restore: restoreOf(id, planForKey),
     };
   });
 }
@@ -320,10 +405,20 @@ interface KeyPlan {
   repoints: Map<string, RepointAction>;
   /** This key's disables by lower-cased version. */
   disables: Map<string, PlannedAction>;
+  /** This key's restores and restore notices. */
+  restores: (RestoreAction | RestoreNeeded)[];
 }
 
 function emptyKeyPlan(): KeyPlan {
-  return { actions: [], holds: [], blocks: [], warnings: [], repoints: new Map(), disables: new Map() };
+  return {
+    actions: [],
+    holds: [],
+    blocks: [],
+    warnings: [],
+    repoints: new Map(),
+    disables: new Map(),
+    restores: [],
+  };
 }
 
 /** The plan split by key id in one pass (a filter per key grew as keys times actions). */
@@ -351,6 +446,8 @@ function keyPlansOf(plan: Plan): Map<string, KeyPlan> {
   for (const hold of plan.holds) of(keyRefId(hold.key)).holds.push(hold);
   for (const block of plan.blocks) of(keyRefId(block.key)).blocks.push(block);
   for (const warning of plan.warnings ?? []) of(keyRefId(warning.key)).warnings.push(warning);
+  for (const restore of [...(plan.restores ?? []), ...(plan.restoresNeeded ?? [])])
+    of(keyRefId(restore.key)).restores.push(restore);
   return byKey;
 }
 
@@ -409,7 +506,12 @@ function keyView(
           canaryFirstSeenAt: iso(evidence.canaryFirstSeenAt),
         }
       : null,
-    pendingActions: planForKey.actions.length,
+    pendingActions:
+      planForKey.actions.length + planForKey.restores.filter((r) => r.type === "restore").length,
+    frozen: context.frozen
+      ? { reason: context.frozen.reason, at: context.frozen.at.toISOString(), by: context.frozen.by }
+      : null,
+    migrations: migrationViewsOf(plan, context.id),
   };
 }
 
@@ -431,6 +533,8 @@ function unreadableKeyView(id: string, error: string, plan: Plan): KeyView {
     warnings: [],
     evidence: null,
     pendingActions: 0,
+    frozen: null,
+    migrations: migrationViewsOf(plan, id),
   };
 }
 

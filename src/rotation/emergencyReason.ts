@@ -4,10 +4,15 @@ import { ValidationError } from "../errors.js";
 export const REASON_MAX_LENGTH = 500;
 
 export function validateEmergencyReason(reason: unknown): string {
+  return validateReason(reason, "the key is rotated");
+}
+
+/** The reason every operator act gives (rotate, restore, freeze, unfreeze): `why` completes "saying why ...". */
+export function validateReason(reason: unknown, why: string): string {
   if (typeof reason !== "string" || reason.trim() === "") {
     throw new ValidationError(
       "request body reason",
-      'the request body needs "reason": a non-empty string saying why the key is rotated',
+      `the request body needs "reason": a non-empty string saying why ${why}`,
     );
   }
   const trimmed = reason.trim();

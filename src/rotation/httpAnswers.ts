@@ -10,6 +10,7 @@ import {
   ConflictError,
   describeError,
   EmergencyCooldownError,
+  MigrationRunningError,
   NotFoundError,
   PayloadTooLargeError,
   SettingsError,
@@ -56,6 +57,8 @@ export function errorAnswer(error: unknown, log: RotatorLog, operation: string):
       },
     });
   }
+  if (error instanceof MigrationRunningError)
+    return jsonAnswer(409, { error: { code: "MigrationRunning", message: error.message } });
   if (error instanceof ConflictError)
     return jsonAnswer(409, { error: { code: "Conflict", message: error.message } });
   const message = describeError(error);

@@ -15,7 +15,7 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { sameKey, validateName } from "../adapters/keyRef.js";
+import { keyIdOf, sameKey, validateName, validateVersion } from "../adapters/keyRef.js";
 import type { ApplyReport, ApplyRun, PlanApplier } from "../apply/applyPlan.js";
 import { formatIsoDuration } from "../duration.js";
 import {
@@ -23,28 +23,36 @@ import {
   ConflictError,
   describeError,
   EmergencyCooldownError,
+  MigrationRunningError,
   NotFoundError,
   ValidationError,
   VersionCapError,
 } from "../errors.js";
 import { type IdempotencyStore, requestFingerprint } from "../idempotency/idempotencyStore.js";
+import { type FreezeStore, MemoryFreezeStore } from "../journal/freezeStore.js";
 import type { Journal, JournalEntry } from "../journal/journal.js";
 import { type Clock, holdingLeases, type KeyLock, type Lease } from "../lock/keyLease.js";
 import { mapLimited } from "../mapLimited.js";
+import type { MigrationStore } from "../migration/migrationStore.js";
 import {
+  type FreezeRecord,
   type KeyRef,
   type KeyVersionFacts,
   keyRefId,
   MANAGED_HSM_VERSION_CAP,
+  type MigrationIntent,
   type Plan,
   type Policy,
   type RotatorMode,
   type Snapshot,
   type StepOutcome,
   TAGS,
+  type VaultFacts,
 } from "../model.js";
+import type { OutcomePublisher } from "../outcomes/outcomeEvents.js";
 import { planOnFreshReads } from "../plan/freshReads.js";
 import { compareText } from "../plan/keyContext.js";
+import { isCompromised } from "../plan/preflight.js";
 import { orderVersions } from "../plan/versionOrder.js";
 import type { RotatorMetrics } from "../telemetry/rotatorMetrics.js";
 import type { EmergencyLedger } from "./emergencyLedger.js";
@@ -53,7 +61,7 @@ import type { ReconcileCheckpoint } from "./reconcileCheckpoint.js";
 
 export { validateEmergencyReason } from "./emergencyReason.js";
 
-import { validateEmergencyReason } from "./emergencyReason.js";
+import { validateEmergencyReason, validateReason } from "./emergencyReason.js";
 import { KeyReconcileCoalescer, settledWithin } from "./reconcileCoalescer.js";
 import { type CachedObservation, type KeyViewLike, ViewCache } from "./viewCache.js";
 
@@ -71,6 +79,8 @@ export interface RotationKeyVault {
   readCurrentVersion(key: KeyRef): Promise<string>;
   createVersion(key: KeyRef): Promise<KeyVersionFacts>;
   tagVersion(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
+  /** Enables a version again (an operator's restore), merging `tags`. */
+  enableVersion?(key: KeyRef, version: string, tags: Record<string, string>): Promise<StepOutcome>;
 }
 
 export interface RotationDeps {
@@ -94,11 +104,19 @@ export interface RotationDeps {
   idempotency: IdempotencyStore;
   /** The newest emergency rotation per key, shared by every instance. */
   emergencyLedger: EmergencyLedger;
+  /** Stored migrations (one per source key); without it no migration can be made and none is planned. */
+  migrations?: MigrationStore;
+  /** What Resource Manager says about the vaults (region, soft delete, purge protection); read only in runs with a migration. */
+  readVaults?: () => Promise<Record<string, VaultFacts>>;
   /** ROTATOR_EMERGENCY_COOLDOWN: how long after an emergency rotation another one needs `force`. */
   emergencyCooldownMs: number;
   journal: Journal;
   clock: Clock;
   log: RotatorLog;
+  /** Freezes of keys' retirement (default: in memory, for unit tests). */
+  freezes?: FreezeStore;
+  /** Where operator restores publish VersionRestored (default: none). */
+  publisher?: OutcomePublisher;
   /**
    * ROTATOR_VIEW_MAX_AGE: views are served from an observation younger than this (0, the
    * default here, observes for every view; concurrent viewers still share one observation).
@@ -163,6 +181,86 @@ export interface EmergencyAnswer {
   message: string;
 }
 
+/** An operator's act on a key or one of its versions: restore, freeze, unfreeze. */
+export interface OperatorRequest {
+  vault: string;
+  key: string;
+  reason: string;
+}
+
+export interface MigrationRequest {
+  vault: string;
+  key: string;
+  toVault: string;
+  toKey: string;
+  reason: string;
+  dryRun: boolean;
+  retireSource: boolean;
+  idempotencyKey?: string;
+}
+
+/** What a migration request answers (and what a replay answers again): plain JSON. */
+export interface MigrationAnswer {
+  key: string;
+  destination: string;
+  dryRun: boolean;
+  mode: RotatorMode;
+  reason: string;
+  retireSource: boolean;
+  state: MigrationIntent["state"];
+  requestedAt: string;
+  runId: string;
+  /** The plan of the source key (and the destination's) with this migration in it. */
+  plan: unknown;
+  steps: unknown;
+  message: string;
+}
+
+export interface MigrationCancelRequest {
+  vault: string;
+  key: string;
+  reason: string;
+}
+
+/** What POST .../versions/{version}/restore answers: the version's state (plain JSON). */
+export interface RestoreAnswer {
+  key: string;
+  version: string;
+  versionId: string;
+  state: "enabled" | "disabled";
+  compromised: boolean;
+  restoredAt: string | null;
+  restoredReason: string | null;
+  /** False for a replay (the version was enabled already) and in report mode. */
+  changed: boolean;
+  frozen: { reason: string; at: string; by: string } | null;
+  mode: RotatorMode;
+  message: string;
+}
+
+/** What POST .../freeze and .../unfreeze answer (plain JSON). */
+export interface FreezeAnswer {
+  key: string;
+  frozen: { reason: string; at: string; by: string } | null;
+  /** False for a replay (already frozen / not frozen) and in report mode. */
+  changed: boolean;
+  mode: RotatorMode;
+  message: string;
+}
+
+function freezeJson(record: FreezeRecord | undefined): RestoreAnswer["frozen"] {
+  return record ? { reason: record.reason, at: record.at.toISOString(), by: record.by } : null;
+}
+
+export interface MigrationCancelAnswer {
+  key: string;
+  destination: string;
+  state: "cancelled";
+  cancelledAt: string;
+  reason: string;
+  message: string;
+}
+
 export interface KeyFilter {
   vault?: string;
   key?: string;
@@ -221,12 +319,32 @@ function refuseAtVersionCap(key: KeyRef, versions: number): void {
   );
 }
 
+/** The plan restricted to `keys`: what a run observed but does not hold the lease of is not acted on. */
+function onlyKeys(plan: Plan, keys: readonly KeyRef[]): Plan {
+  const ids = new Set(keys.map(keyRefId));
+  const mine = (key: KeyRef) => ids.has(keyRefId(key));
+  return {
+    ...plan,
+    actions: plan.actions.filter((action) => mine(action.key)),
+    holds: plan.holds.filter((hold) => mine(hold.key)),
+    blocks: plan.blocks.filter((block) => mine(block.key)),
+    ...(plan.warnings ? { warnings: plan.warnings.filter((warning) => mine(warning.key)) } : {}),
+    targets: Object.fromEntries(Object.entries(plan.targets).filter(([id]) => ids.has(id))),
+    ...(plan.restores ? { restores: plan.restores.filter((restore) => mine(restore.key)) } : {}),
+    ...(plan.restoresNeeded
+      ? { restoresNeeded: plan.restoresNeeded.filter((needed) => mine(needed.key)) }
+      : {}),
+  };
+}
+
 export class RotationService {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly eventRuns: KeyReconcileCoalescer<ReconcileResult>;
   private readonly views = new ViewCache<JournalEntry>();
+  private readonly freezes: FreezeStore;
 
   constructor(private readonly deps: RotationDeps) {
+    this.freezes = deps.freezes ?? new MemoryFreezeStore();
     this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.eventRuns = new KeyReconcileCoalescer(
       (key) => this.reconcileKey(key, "event"),
@@ -501,9 +619,13 @@ export class RotationService {
   private async observeAndPlan(
     keys: KeyRef[],
     now: Date,
+    options: { override?: MigrationIntent; onlyOwnKeys?: boolean } = {},
   ): Promise<{ snapshot: Snapshot; plan: Plan; confirmed: number }> {
-    const observed = await this.deps.observe(keys, now);
-    const makePlan = (snapshot: Snapshot) => this.deps.plan(snapshot, this.deps.policy, now);
+    const observed = await this.observeWithMigrations(keys, now, options.override);
+    const makePlan = (snapshot: Snapshot) => {
+      const made = this.deps.plan(snapshot, this.deps.policy, now);
+      return options.onlyOwnKeys ? onlyKeys(made, keys) : made;
+    };
     const confirm = this.deps.confirmConsumers?.bind(this.deps);
     if (!confirm) return { snapshot: observed, plan: makePlan(observed), confirmed: 0 };
     return planOnFreshReads(observed, makePlan, confirm);
@@ -772,6 +894,213 @@ export class RotationService {
     });
   }
 
+  /**
+   * Stores a migration of a key to another key and starts moving its consumers; every later
+   * run (event, timer) moves the rest. A dry run (or report mode) plans with it and stores
+   * nothing. With an idempotency key, a replay returns the first answer and stores nothing new.
+   */
+  async migrate(request: MigrationRequest): Promise<MigrationAnswer> {
+    const reason = validateEmergencyReason(request.reason);
+    const source = this.managedKey(request.vault, request.key);
+    const destination = this.managedKey(request.toVault, request.toKey);
+    if (sameKey(source, destination)) {
+      throw new ValidationError(
+        "request body to",
+        `the destination ${keyRefId(destination)} is the key itself; name another key (a new version of the same key is an emergency rotation)`,
+      );
+    }
+    const store = this.deps.migrations;
+    if (!store) throw new Error("this service has no migration store configured");
+    const fingerprint = requestFingerprint({
+      migrate: keyRefId(source),
+      to: keyRefId(destination),
+      reason,
+      dryRun: request.dryRun,
+      retireSource: request.retireSource,
+    });
+    const idempotencyKey = request.idempotencyKey;
+    if (idempotencyKey) {
+      const begun = await this.deps.idempotency.begin(idempotencyKey, fingerprint);
+      if (begun.status === "replay") return begun.response as MigrationAnswer;
+      if (begun.status === "mismatch") {
+        throw new ConflictError(
+          keyRefId(source),
+          `Idempotency-Key ${idempotencyKey} was already used for a different request; use a new key for a new request`,
+        );
+      }
+      if (begun.status === "in-progress") {
+        throw new ConflictError(
+          keyRefId(source),
+          `a request with Idempotency-Key ${idempotencyKey} is still in progress; retry in a few seconds to get its answer`,
+        );
+      }
+    }
+    try {
+      const answer = await this.migrateUnderLease(store, source, destination, reason, request);
+      if (idempotencyKey) await this.deps.idempotency.complete(idempotencyKey, fingerprint, answer);
+      return answer;
+    } catch (error) {
+      if (idempotencyKey) await this.deps.idempotency.abandon(idempotencyKey).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async migrateUnderLease(
+    store: MigrationStore,
+    source: KeyRef,
+    destination: KeyRef,
+    reason: string,
+    request: MigrationRequest,
+  ): Promise<MigrationAnswer> {
+    const sourceId = keyRefId(source);
+    const destinationId = keyRefId(destination);
+    await this.requireKeyExists(source);
+    await this.requireKeyExists(destination);
+    const lease = await this.acquireWaiting(sourceId, this.deps.emergencyLeaseWaitMs ?? 10_000);
+    if (!lease) {
+      throw new ConflictError(
+        sourceId,
+        `another run holds the key ${sourceId} and did not finish in time; retry in a minute`,
+      );
+    }
+    return this.underLeases([lease], async () => {
+      for (const other of await store.list()) {
+        if (other.state !== "active") continue;
+        const otherSource = keyRefId(other.source);
+        const otherDestination = keyRefId(other.destination);
+        if (otherSource === sourceId)
+          throw new MigrationRunningError(
+            sourceId,
+            `a migration of ${sourceId} to ${otherDestination} is running since ${other.requestedAt.toISOString()}; cancel it first (POST /api/keys/${source.vaultName}/${source.keyName}/migrate/cancel)`,
+          );
+        if (otherSource === destinationId)
+          throw new MigrationRunningError(
+            sourceId,
+            `the destination ${destinationId} is itself being migrated to ${otherDestination}; choose that key, or cancel that migration first`,
+          );
+        if (otherDestination === sourceId)
+          throw new MigrationRunningError(
+            sourceId,
+            `${sourceId} is the destination of a running migration from ${otherSource}; consumers would be moved on before they settle: cancel that migration first`,
+          );
+      }
+      const now = this.deps.clock.now();
+      const runId = randomUUID();
+      const intent: MigrationIntent = {
+        source,
+        destination,
+        requestedAt: now,
+        reason,
+        retireSource: request.retireSource,
+        state: "active",
+        runId,
+      };
+      const changeNothing = request.dryRun || this.deps.mode === "report";
+      const base = {
+        key: sourceId,
+        destination: destinationId,
+        dryRun: request.dryRun,
+        mode: this.deps.mode,
+        reason,
+        retireSource: request.retireSource,
+        state: intent.state,
+        requestedAt: now.toISOString(),
+        runId,
+      };
+      if (changeNothing) {
+        const { plan, report } = await this.planAndMaybeApply([source], "migration", runId, false, false, {
+          override: intent,
+        });
+        return toJson({
+          ...base,
+          plan,
+          steps: report?.steps ?? [],
+          message: `${request.dryRun ? "dry run" : "report mode"}: would move every consumer of ${sourceId} to ${destinationId}; nothing was stored or changed`,
+        }) as MigrationAnswer;
+      }
+      await store.put(intent);
+      this.views.forgetKeys([sourceId, destinationId]);
+      this.deps.log.info("migration stored", { key: sourceId, toKey: destinationId, reason, runId });
+      await this.journalSafe({
+        at: now,
+        keyId: sourceId,
+        action: "migration",
+        outcome: "done",
+        reason: "migration",
+        message: `migration of ${sourceId} to ${destinationId} stored${request.retireSource ? " (retireSource)" : ""}: ${reason}`,
+        runId,
+        trigger: "migration",
+        mode: this.deps.mode,
+      });
+      let outcome: { plan: Plan | null; steps: unknown; message: string };
+      try {
+        const { plan, report } = await this.planAndMaybeApply([source], "migration", runId, true);
+        outcome = {
+          plan,
+          steps: report?.steps ?? [],
+          message: `migration of ${sourceId} to ${destinationId} stored; moves begun, verified at the next observation; every later run moves the rest`,
+        };
+      } catch (error) {
+        this.deps.log.error("migration moves did not start", { key: sourceId, detail: describeError(error) });
+        outcome = {
+          plan: null,
+          steps: [],
+          message: `migration of ${sourceId} to ${destinationId} stored, but observing and moving failed (${describeError(error)}); the timer will move the consumers`,
+        };
+      }
+      return toJson({ ...base, ...outcome }) as MigrationAnswer;
+    });
+  }
+
+  /** Cancels the running migration of a key: no further moves; nothing is moved back. */
+  async cancelMigration(request: MigrationCancelRequest): Promise<MigrationCancelAnswer> {
+    const reason = validateEmergencyReason(request.reason);
+    const source = this.managedKey(request.vault, request.key);
+    const sourceId = keyRefId(source);
+    const store = this.deps.migrations;
+    const lease = await this.acquireWaiting(sourceId, this.deps.emergencyLeaseWaitMs ?? 10_000);
+    if (!lease) {
+      throw new ConflictError(
+        sourceId,
+        `another run holds the key ${sourceId} and did not finish in time; retry in a minute`,
+      );
+    }
+    return this.underLeases([lease], async () => {
+      const intent = store ? await store.get(sourceId) : undefined;
+      if (!store || !intent || intent.state !== "active") {
+        throw new NotFoundError(sourceId, `no migration of ${sourceId} is running; nothing was cancelled`);
+      }
+      const now = this.deps.clock.now();
+      await store.put({ ...intent, state: "cancelled", cancelledAt: now, cancelReason: reason });
+      this.views.forgetKeys([sourceId, keyRefId(intent.destination)]);
+      const message = `migration of ${sourceId} to ${keyRefId(intent.destination)} cancelled: no further consumer is moved, and the consumers already moved stay on ${keyRefId(intent.destination)}`;
+      this.deps.log.info("migration cancelled", {
+        key: sourceId,
+        toKey: keyRefId(intent.destination),
+        reason,
+      });
+      await this.journalSafe({
+        at: now,
+        keyId: sourceId,
+        action: "migration",
+        outcome: "done",
+        reason: "migration-cancelled",
+        message: `${message}: ${reason}`,
+        runId: intent.runId,
+        trigger: "migration",
+        mode: this.deps.mode,
+      });
+      return {
+        key: sourceId,
+        destination: keyRefId(intent.destination),
+        state: "cancelled",
+        cancelledAt: now.toISOString(),
+        reason,
+        message,
+      };
+    });
+  }
+
   private async observePlanApply(
     keys: KeyRef[],
     busy: string[],
@@ -780,7 +1109,9 @@ export class RotationService {
     deadline?: ApplyRun["deadline"],
   ): Promise<ReconcileResult> {
     const runId = randomUUID();
-    const { plan, report } = await this.planAndMaybeApply(keys, trigger, runId, true, full, deadline);
+    const { plan, report } = await this.planAndMaybeApply(keys, trigger, runId, true, full, {
+      ...(deadline ? { deadline } : {}),
+    });
     return {
       status: "done",
       keyIds: keys.map(keyRefId),
@@ -791,16 +1122,82 @@ export class RotationService {
     };
   }
 
+  /**
+   * Stored migrations of the keys (a source's destination is observed with it, so its moves can
+   * be planned; `override` stands for one not stored, a dry run's), or none when they cannot be read.
+   */
+  private async migrationsOf(
+    keys: readonly KeyRef[],
+    override?: MigrationIntent,
+  ): Promise<{ intents: MigrationIntent[]; destinations: KeyRef[] }> {
+    let stored: MigrationIntent[] = [];
+    if (this.deps.migrations) {
+      try {
+        stored = await this.deps.migrations.list();
+      } catch (error) {
+        this.deps.log.error("stored migrations could not be read; no key is moved this run", {
+          detail: describeError(error),
+        });
+      }
+    }
+    const ids = new Set(keys.map(keyRefId));
+    const intents = stored.filter(
+      (intent) => ids.has(keyRefId(intent.source)) || ids.has(keyRefId(intent.destination)),
+    );
+    if (override) {
+      const id = keyRefId(override.source);
+      intents.splice(
+        0,
+        intents.length,
+        ...intents.filter((intent) => keyRefId(intent.source) !== id),
+        override,
+      );
+    }
+    const destinations = intents
+      .filter((intent) => ids.has(keyRefId(intent.source)))
+      .map((intent) => intent.destination)
+      .filter((destination) => !ids.has(keyRefId(destination)));
+    return { intents, destinations };
+  }
+
+  /** Observes the keys (and the destinations of their migrations), with the migrations in the snapshot. */
+  private async observeWithMigrations(
+    keys: KeyRef[],
+    now: Date,
+    override?: MigrationIntent,
+  ): Promise<Snapshot> {
+    const { intents, destinations } = await this.migrationsOf(keys, override);
+    const unique = destinations.filter(
+      (destination, index) => destinations.findIndex((other) => sameKey(other, destination)) === index,
+    );
+    const snapshot = await this.observeWithFreezes([...keys, ...unique], now);
+    if (intents.length === 0) return snapshot;
+    let vaults: Record<string, VaultFacts> = {};
+    try {
+      vaults = (await this.deps.readVaults?.()) ?? {};
+    } catch (error) {
+      this.deps.log.warn("the vaults could not be read; migration checks that need them hold", {
+        detail: describeError(error),
+      });
+    }
+    return { ...snapshot, migrations: intents, vaults };
+  }
+
   private async planAndMaybeApply(
     keys: KeyRef[],
     trigger: string,
     runId: string,
     apply: boolean,
     full = false,
-    deadline?: ApplyRun["deadline"],
+    options: { deadline?: ApplyRun["deadline"]; override?: MigrationIntent } = {},
   ): Promise<{ plan: Plan; report?: ApplyReport }> {
     const now = this.deps.clock.now();
-    const { snapshot, plan, confirmed } = await this.observeAndPlan(keys, now);
+    // A migration's destination is observed, not leased: only the run's own keys are acted on.
+    const { snapshot, plan, confirmed } = await this.observeAndPlan(keys, now, {
+      ...(options.override ? { override: options.override } : {}),
+      onlyOwnKeys: true,
+    });
+    const deadline = options.deadline;
     this.deps.metrics?.planned(snapshot, plan, now);
     this.deps.log.info("plan made", {
       trigger,
@@ -830,6 +1227,265 @@ export class RotationService {
     return { plan, report };
   }
 
+  /**
+   * The observation with the keys' retirement freezes. Freeze records that cannot be read freeze
+   * everything (the plan holds every old version and says why).
+   */
+  private async observeWithFreezes(keys: KeyRef[], now: Date): Promise<Snapshot> {
+    const snapshot = await this.deps.observe(keys, now);
+    try {
+      const all = await this.freezes.all();
+      const wanted = new Set(keys.map(keyRefId));
+      const freezes = Object.fromEntries(Object.entries(all).filter(([id]) => wanted.has(id)));
+      return { ...snapshot, freezes };
+    } catch (error) {
+      this.deps.log.error("the freeze records could not be read; nothing retires this run", {
+        detail: describeError(error),
+      });
+      return { ...snapshot, freezeProblem: describeError(error) };
+    }
+  }
+
+  /**
+   * An operator's restore: enables the version now (an update of the version, nothing else),
+   * tags it with when and why, journals it, publishes VersionRestored and freezes retirement of
+   * the key. Allowed for a compromised version too: the operator's explicit act, said in the
+   * answer. A replay (the version is enabled) changes nothing; report mode changes nothing.
+   */
+  async restoreVersion(request: OperatorRequest & { version: string }): Promise<RestoreAnswer> {
+    const reason = validateReason(request.reason, "the version is restored");
+    const key = this.managedKey(request.vault, request.key);
+    const version = validateVersion(request.version, "version").toLowerCase();
+    const keyId = keyRefId(key);
+    return this.underOperatorLease(keyId, async () => {
+      const facts = (await this.requireKeyExists(key)).find((v) => v.version.toLowerCase() === version);
+      if (!facts) {
+        throw new NotFoundError(
+          `${keyId}/${version}`,
+          `key ${keyId} has no version ${version}; list its versions with GET /api/keys/${key.vaultName}/${key.keyName}`,
+        );
+      }
+      const compromised = isCompromised(facts);
+      const answer = (
+        changed: boolean,
+        state: KeyVersionFacts,
+        frozen: FreezeRecord | undefined,
+        message: string,
+      ): RestoreAnswer => ({
+        key: keyId,
+        version: facts.version,
+        versionId: facts.kid || keyIdOf(key, facts.version),
+        state: state.enabled ? "enabled" : "disabled",
+        compromised,
+        restoredAt: state.tags[TAGS.restoredAt] ?? null,
+        restoredReason: state.tags[TAGS.restoredReason] ?? null,
+        changed,
+        frozen: freezeJson(frozen),
+        mode: this.deps.mode,
+        message,
+      });
+      if (facts.enabled) {
+        return answer(
+          false,
+          facts,
+          await this.freezes.get(keyId),
+          `version ${facts.version} of ${keyId} is enabled; nothing was changed`,
+        );
+      }
+      if (this.deps.mode === "report") {
+        return answer(
+          false,
+          facts,
+          await this.freezes.get(keyId),
+          `report mode: would enable version ${facts.version} of ${keyId} and freeze retirement of the key; nothing was changed`,
+        );
+      }
+      if (!this.deps.keyVault.enableVersion) throw new Error("this service cannot enable versions");
+      const now = this.deps.clock.now();
+      const runId = randomUUID();
+      const tags = {
+        [TAGS.restoredAt]: now.toISOString(),
+        [TAGS.restoredReason]: `operator: ${reason}`.slice(0, 256),
+      };
+      const outcome = await this.deps.keyVault.enableVersion(key, facts.version, tags);
+      this.views.forgetKeys([keyId]);
+      if (outcome.status !== "done") {
+        throw new AzureCallError(
+          { resourceId: keyIdOf(key, facts.version), operation: "enable key version" },
+          `enabling version ${facts.version} of ${keyId} failed: ${outcome.detail}; nothing else was changed, retry`,
+        );
+      }
+      this.deps.log.warn("version restored by an operator", {
+        key: keyId,
+        version: facts.version,
+        compromised,
+      });
+      const entry = {
+        at: now,
+        keyId,
+        runId,
+        trigger: "operator",
+        mode: this.deps.mode,
+        version: facts.version,
+      };
+      await this.journalSafe({
+        ...entry,
+        action: "restore",
+        outcome: "done",
+        reason: "operator-restore",
+        message: `an operator restored version ${facts.version} of ${keyId}${compromised ? " (compromised: the operator's decision)" : ""}: ${reason}`,
+      });
+      const frozen = await this.freezes.freeze(keyId, {
+        reason: `version ${facts.version} restored by an operator: ${reason}`,
+        at: now,
+        by: "operator",
+      });
+      if (frozen.changed) {
+        await this.journalSafe({
+          ...entry,
+          action: "freeze",
+          outcome: "done",
+          reason: "retirement-frozen",
+          message: `retirement of ${keyId} frozen: ${frozen.record.reason}`,
+        });
+      }
+      await this.publishSafe({
+        name: "VersionRestored",
+        subject: keyIdOf(key, facts.version),
+        at: now,
+        data: {
+          key: keyId,
+          keyId: keyIdOf(key),
+          version: facts.version,
+          neededBy: ["operator"],
+          triggers: ["operator"],
+          reason: "operator-restore",
+          message: `an operator restored version ${facts.version} of ${keyId}: ${reason}`,
+        },
+      });
+      return answer(
+        true,
+        { ...facts, enabled: true, tags: { ...facts.tags, ...tags } },
+        frozen.record,
+        `enabled version ${facts.version} of ${keyId}${compromised ? ", which is tagged compromised (restored on the operator's decision; the service never does so itself)" : ""}; retirement of the key is frozen until it is unfrozen`,
+      );
+    });
+  }
+
+  /** An operator freezes retirement of a key: nothing of it retires until unfrozen. A replay changes nothing. */
+  async freezeKey(request: OperatorRequest): Promise<FreezeAnswer> {
+    const reason = validateReason(request.reason, "retirement of the key is frozen");
+    const key = this.managedKey(request.vault, request.key);
+    const keyId = keyRefId(key);
+    return this.underOperatorLease(keyId, async () => {
+      await this.requireKeyExists(key);
+      const existing = await this.freezes.get(keyId);
+      const answer = (frozen: FreezeRecord | undefined, changed: boolean, message: string): FreezeAnswer => ({
+        key: keyId,
+        frozen: freezeJson(frozen),
+        changed,
+        mode: this.deps.mode,
+        message,
+      });
+      if (existing)
+        return answer(existing, false, `retirement of ${keyId} is frozen already; nothing was changed`);
+      if (this.deps.mode === "report")
+        return answer(
+          undefined,
+          false,
+          `report mode: would freeze retirement of ${keyId}; nothing was changed`,
+        );
+      const now = this.deps.clock.now();
+      const frozen = await this.freezes.freeze(keyId, { reason, at: now, by: "operator" });
+      this.views.forgetKeys([keyId]);
+      if (frozen.changed) {
+        this.deps.log.info("retirement frozen by an operator", { key: keyId });
+        await this.journalSafe({
+          at: now,
+          keyId,
+          action: "freeze",
+          outcome: "done",
+          reason: "operator-freeze",
+          message: `an operator froze retirement of ${keyId}: ${reason}`,
+          runId: randomUUID(),
+          trigger: "operator",
+          mode: this.deps.mode,
+        });
+      }
+      return answer(frozen.record, frozen.changed, `retirement of ${keyId} is frozen until it is unfrozen`);
+    });
+  }
+
+  /** An operator unfreezes a key: retirement resumes at the next run, still only on evidence. A replay changes nothing. */
+  async unfreezeKey(request: OperatorRequest): Promise<FreezeAnswer> {
+    const reason = validateReason(request.reason, "retirement of the key resumes");
+    const key = this.managedKey(request.vault, request.key);
+    const keyId = keyRefId(key);
+    return this.underOperatorLease(keyId, async () => {
+      await this.requireKeyExists(key);
+      const existing = await this.freezes.get(keyId);
+      const answer = (frozen: FreezeRecord | undefined, changed: boolean, message: string): FreezeAnswer => ({
+        key: keyId,
+        frozen: freezeJson(frozen),
+        changed,
+        mode: this.deps.mode,
+        message,
+      });
+      if (!existing)
+        return answer(undefined, false, `retirement of ${keyId} is not frozen; nothing was changed`);
+      if (this.deps.mode === "report")
+        return answer(
+          existing,
+          false,
+          `report mode: would unfreeze retirement of ${keyId}; nothing was changed`,
+        );
+      const removed = await this.freezes.unfreeze(keyId);
+      this.views.forgetKeys([keyId]);
+      if (removed) {
+        this.deps.log.info("retirement unfrozen by an operator", { key: keyId });
+        await this.journalSafe({
+          at: this.deps.clock.now(),
+          keyId,
+          action: "unfreeze",
+          outcome: "done",
+          reason: "operator-unfreeze",
+          message: `an operator unfroze retirement of ${keyId} (frozen since ${existing.at.toISOString()} by ${existing.by}: ${existing.reason}): ${reason}`,
+          runId: randomUUID(),
+          trigger: "operator",
+          mode: this.deps.mode,
+        });
+      }
+      return answer(
+        undefined,
+        removed,
+        `retirement of ${keyId} resumes at the next run, still only on evidence`,
+      );
+    });
+  }
+
+  /** Operator acts wait for a run holding the key (as an emergency rotation does), then act under its lease. */
+  private async underOperatorLease<T>(keyId: string, work: () => Promise<T>): Promise<T> {
+    const lease = await this.acquireWaiting(keyId, this.deps.emergencyLeaseWaitMs ?? 10_000);
+    if (!lease) {
+      throw new ConflictError(
+        keyId,
+        `another run holds the key ${keyId} and did not finish in time; retry in a minute`,
+      );
+    }
+    return this.underLeases([lease], work);
+  }
+
+  private async publishSafe(event: Parameters<OutcomePublisher["publish"]>[0][number]): Promise<void> {
+    if (!this.deps.publisher) return;
+    try {
+      const result = await this.deps.publisher.publish([event]);
+      if (result.delivered < result.published)
+        this.deps.log.error("outcome event not delivered", { detail: result.failures.join("; ") });
+    } catch (error) {
+      this.deps.log.error("outcome event not delivered", { detail: describeError(error) });
+    }
+  }
+
   /** Disables done and repoints failed, for the metrics. */
   private countOutcomes(plan: Plan, report: ApplyReport): void {
     const metrics = this.deps.metrics;
@@ -843,16 +1499,17 @@ export class RotationService {
             candidate.version === step.version,
         );
         metrics.versionDisabled(step.keyId, action?.reason ?? "unknown");
-      } else if (step.type === "repoint" && step.status === "failed") {
+      } else if ((step.type === "repoint" || step.type === "migrate") && step.status === "failed") {
         const action = plan.actions.find(
           (candidate) =>
-            candidate.type === "repoint" &&
+            (candidate.type === "repoint" || candidate.type === "migrate") &&
+            candidate.type === step.type &&
             candidate.consumerId === step.consumerId &&
             candidate.pin === step.pin,
         );
         metrics.repointFailed(
           step.keyId,
-          action?.type === "repoint" ? action.consumerKind : "unknown",
+          action?.type === "repoint" || action?.type === "migrate" ? action.consumerKind : "unknown",
           step.reason ?? "unknown",
         );
       }

@@ -54,9 +54,7 @@ export class ViewCache<Entry> {
   freshForKey(keyId: string, now: Date, maxAgeMs: number): CachedObservation | undefined {
     const candidates = [this.full, this.byKey.get(keyId)].filter(
       (observation): observation is CachedObservation =>
-        observation !== undefined &&
-        observation.keyIds.includes(keyId) &&
-        isFresh(observation.observedAt, now, maxAgeMs),
+        observation?.keyIds.includes(keyId) === true && isFresh(observation.observedAt, now, maxAgeMs),
     );
     return candidates.sort((a, b) => b.observedAt.getTime() - a.observedAt.getTime())[0];
   }

@@ -11,9 +11,9 @@ import {
   type PinName,
   type StepOutcome,
 } from "../../model.js";
-import { describeAzureFailure, failureText, pendingFromFailure } from "../azureFailure.js";
+import { actionableHint, describeAzureFailure, failureText, pendingFromFailure } from "../azureFailure.js";
 import { type ParsedKeyId, parseKeyId, sameKey } from "../keyRef.js";
-import type { RepointGuard } from "./consumerAdapter.js";
+import type { KeyMove, RepointGuard } from "./consumerAdapter.js";
 
 export interface ArmResourceId {
   id: string;
@@ -216,8 +216,13 @@ export async function beginRepointWith(
       detail: `${subject} waits: the resource is ${fresh.provisioningState}; the next run retries`,
     };
   }
+  return sendWrite(subject, () => start(fresh, freshPin));
+}
+
+/** Sends a write and maps the answer: started → done; 409/412 → pending; 429/5xx → pending; any other → failed. */
+async function sendWrite(subject: string, start: () => Promise<void>): Promise<StepOutcome> {
   try {
-    await start(fresh, freshPin);
+    await start();
     return { status: "done", detail: `${subject} started; verified at the next observation` };
   } catch (error) {
     const failure = describeAzureFailure(error, Date.now());
@@ -239,7 +244,7 @@ export async function beginRepointWith(
     return {
       status: "failed",
       reason: failure.code ?? "azure-error",
-      detail: `${subject} failed: ${failureText(failure)}`,
+      detail: `${subject} failed: ${failureText(failure)}${actionableHint(failure.code)}`,
     };
   }
 }
@@ -255,4 +260,61 @@ export function rowFacts(build: () => ConsumerSnapshot): ConsumerSnapshot | unde
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Begins a move to another key: reads the consumer again, checks that the pin still names the
+ * source key in the planned mode and that the resource is idle, then sends the PATCH through
+ * `start(fresh)`. A pin already on the destination (or anywhere but the source) is left alone,
+ * so a consumer is never moved back.
+ */
+export async function beginMigrateWith(
+  consumer: ConsumerSnapshot,
+  pin: PinName,
+  move: KeyMove,
+  read: () => Promise<ConsumerSnapshot>,
+  start: (fresh: ConsumerSnapshot) => Promise<void>,
+): Promise<StepOutcome> {
+  const target = `${move.to.vaultName}/${move.to.keyName}${move.toVersion ? ` version ${move.toVersion}` : " (versionless)"}`;
+  const subject = `move of ${consumer.kind} ${consumer.id} (${pin}) to ${target}`;
+  let fresh: ConsumerSnapshot;
+  try {
+    fresh = await read();
+  } catch (error) {
+    return {
+      status: "pending",
+      detail: `${subject} waits: re-reading the consumer right before the write failed (${describeError(error)}); the next run retries`,
+    };
+  }
+  const freshPin = fresh.pins.find((candidate) => candidate.pin === pin);
+  if (freshPin && sameKey(freshPin.key, move.to)) {
+    return {
+      status: "pending",
+      detail: `${subject} not sent: the consumer is on the destination already; the next observation verifies it`,
+    };
+  }
+  if (!freshPin || !sameKey(freshPin.key, move.from)) {
+    return {
+      status: "pending",
+      detail: `${subject} not sent: the consumer no longer uses ${move.from.vaultName}/${move.from.keyName} on ${pin}; the next observation plans again`,
+    };
+  }
+  if ((freshPin.version === null) !== (move.toVersion === null)) {
+    return {
+      status: "pending",
+      detail: `${subject} not sent: the consumer ${freshPin.version === null ? "follows the newest version now" : "pins a version now"}, and a move keeps the consumer's mode; the next observation plans again`,
+    };
+  }
+  if (isProvisioningBusy(fresh.provisioningState)) {
+    return {
+      status: "pending",
+      detail: `${subject} waits: the resource is ${fresh.provisioningState}; the next run retries`,
+    };
+  }
+  return sendWrite(subject, () => start(fresh));
+}
+
+/** A region as Resource Manager compares them: "West Europe" and "westeurope" are one. */
+export function normaliseRegion(location: string): string {
+  return location.replace(/\s+/g, "").toLowerCase();
 }

@@ -14,6 +14,7 @@ import { ValidationError } from "../../errors.js";
 import type { ConsumerPin, ConsumerSnapshot, PinName } from "../../model.js";
 import { keyIdOf, validateVersion } from "../keyRef.js";
 import {
+  beginMigrateWith,
   beginRepointWith,
   isRecord,
   optionalBoolean,
@@ -54,7 +55,7 @@ export interface CassandraApi {
 function pinsOf(
   dataCenter: Record<string, unknown>,
   subject: string,
-): { pins: ConsumerPin[]; provisioningState?: string } {
+): { pins: ConsumerPin[]; provisioningState?: string; keyStatus?: string } {
   const properties = dataCenter.properties;
   if (!isRecord(properties))
     throw new ValidationError(subject, `${subject}: the data center has no properties object`);
@@ -64,7 +65,16 @@ function pinsOf(
     if (parsed) pins.push({ pin, key: parsed.key, version: parsed.version });
   }
   const provisioningState = optionalString(properties, "provisioningState", subject);
-  return { pins, ...(provisioningState ? { provisioningState } : {}) };
+  // A failed provisioning says why in provisionError: {code, message, target, ...}.
+  const error = isRecord(properties.provisionError) ? properties.provisionError : undefined;
+  const code = typeof error?.code === "string" ? error.code : undefined;
+  const message = typeof error?.message === "string" ? error.message : undefined;
+  const keyStatus = code || message ? [code, message].filter(Boolean).join(": ") : undefined;
+  return {
+    pins,
+    ...(provisioningState ? { provisioningState } : {}),
+    ...(keyStatus ? { keyStatus } : {}),
+  };
 }
 
 /** A Cassandra data center's JSON and its cluster's (an ARM GET each, or Resource Graph's cluster row). */
@@ -86,7 +96,7 @@ export interface CassandraDataCenterJson {
 export function cassandraConsumerFacts(json: CassandraDataCenterJson, subject: string): ConsumerSnapshot {
   if (!isRecord(json.dataCenter))
     throw new ValidationError(subject, `${subject}: the data center is not an object`);
-  const { pins, provisioningState } = pinsOf(json.dataCenter, subject);
+  const { pins, provisioningState, keyStatus } = pinsOf(json.dataCenter, subject);
   const cluster = isRecord(json.cluster) ? json.cluster : {};
   const clusterSubject = `Cassandra cluster of ${json.id}`;
   const clusterProperties = isRecord(cluster.properties) ? cluster.properties : {};
@@ -105,6 +115,7 @@ export function cassandraConsumerFacts(json: CassandraDataCenterJson, subject: s
     inUse: {},
     ...(principalId ? { identity: principalId, identityPrincipalId: principalId } : {}),
     ...(provisioningState ? { provisioningState } : {}),
+    ...(keyStatus ? { keyStatus } : {}),
     runState: deallocated ? "Deallocated" : "Running",
     ...(principalIds.length > 0 ? { principalIds } : {}),
   };
@@ -216,6 +227,32 @@ export function createCassandraAdapter(apiFor: (subscriptionId: string) => Cassa
                 ),
               },
             },
+          );
+        },
+      );
+    },
+
+    beginMigrate(consumer, pin, move) {
+      // Only the URI of this pin, which names the source key, moves; the other stays as it is.
+      return beginMigrateWith(
+        consumer,
+        pin,
+        move,
+        () => adapter.read(consumer.id),
+        async () => {
+          const arm = parseArmId(consumer.id, DATA_CENTER_TYPE_PATH, "Cassandra data center");
+          const [clusterName = "", dataCenterName = ""] = arm.names;
+          const field = PIN_FIELDS.find((candidate) => candidate.pin === pin)?.field;
+          if (!field) return;
+          const version =
+            move.toVersion === null
+              ? null
+              : validateVersion(move.toVersion, `target version for ${consumer.id}`);
+          await apiFor(arm.subscriptionId).beginUpdateDataCenter(
+            arm.resourceGroup,
+            clusterName,
+            dataCenterName,
+            { properties: { [field]: keyIdOf(move.to, version) } },
           );
         },
       );

@@ -3,7 +3,7 @@
  * verify at the next observation); an adapter only reads a consumer's pins and begins a
  * repoint. Adding a kind = one new file implementing this + one row in `registry.ts`.
  */
-import type { ConsumerKind, ConsumerSnapshot, PinName, StepOutcome } from "../../model.js";
+import type { ConsumerKind, ConsumerSnapshot, KeyRef, PinName, StepOutcome } from "../../model.js";
 import type { ParsedKeyId } from "../keyRef.js";
 
 /** One row of the discovery query: `Resources | project id, type, subscriptionId, properties, identity`. */
@@ -12,6 +12,8 @@ export interface ResourceGraphRow {
   /** Lower-case ARM type, e.g. "microsoft.kusto/clusters". */
   type: string;
   subscriptionId: string;
+  /** The resource's region as Resource Graph has it ("westeurope"), when the row carries it. */
+  location?: string;
   properties: unknown;
   /** The resource's ARM `identity` block (system- and user-assigned principals), when it has one. */
   identity?: unknown;
@@ -60,6 +62,20 @@ export interface ConsumerAdapter {
     toVersion: string,
     guard: RepointGuard,
   ): Promise<StepOutcome>;
+  /**
+   * Begins the PATCH that moves `pin` from `move.from` to another key, `move.to`, keeping every
+   * identity field and the pin's mode (`toVersion` null: versionless). Right before the write
+   * the consumer is read again: the write is sent only while the pin still names the source key
+   * in the same mode (never back to the source: a pin already on the destination is left alone).
+   */
+  beginMigrate(consumer: ConsumerSnapshot, pin: PinName, move: KeyMove): Promise<StepOutcome>;
+}
+
+/** A pin's move to another key: the version to pin there, or null to follow its newest. */
+export interface KeyMove {
+  from: KeyRef;
+  to: KeyRef;
+  toVersion: string | null;
 }
 
 /** What a repoint may replace: the versions (lower case) known to be older than its target. */

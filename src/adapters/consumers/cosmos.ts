@@ -3,7 +3,9 @@
  * versioned one is refused: "Please provide KeyVault Key Uri without version. We will use
  * latest version of the key") and moves to the newest version of the key by itself, in its
  * own time. So the account's one pin always follows the latest version, whatever its URI
- * spells, and the service never PATCHes an account: this adapter has no call that could.
+ * spells, and the service never PATCHes an account to a version. The one PATCH it sends is a
+ * migration's key swap (the second way to rotate a Cosmos DB key): `keyVaultKeyUri` to the
+ * destination key's versionless URI, nothing else (the default identity stays as it is).
  * What the account really uses is `keyVaultKeyUriVersion`, its read-back; the key's state is
  * `customerManagedKeyStatus`; backups taken with a version need it for the account's backup
  * retention (`backupPolicy`).
@@ -11,8 +13,9 @@
 import type { AzureClientFactory } from "../../azure/clientFactory.js";
 import { ValidationError } from "../../errors.js";
 import { type BackupRetention, COSMOS_FIRST_PARTY_APP_ID, type ConsumerSnapshot } from "../../model.js";
-import { validateVersion } from "../keyRef.js";
+import { keyIdOf, validateVersion } from "../keyRef.js";
 import {
+  beginMigrateWith,
   isRecord,
   optionalKeyUri,
   optionalString,
@@ -34,9 +37,17 @@ const CONTINUOUS_TIERS: Record<string, number> = {
   Continuous30Days: 30 * DAY_MS,
 };
 
-/** The `CosmosDBManagementClient.databaseAccounts` call used here: a read, never an update. */
+/**
+ * The `CosmosDBManagementClient.databaseAccounts` calls used here: a read, and an update that
+ * only ever swaps `keyVaultKeyUri` to another key (a migration), never to a version.
+ */
 export interface CosmosAccountsApi {
   get(resourceGroupName: string, accountName: string): Promise<unknown>;
+  beginUpdate(
+    resourceGroupName: string,
+    accountName: string,
+    parameters: { keyVaultKeyUri: string },
+  ): Promise<unknown>;
 }
 
 /** Retention of backups from `backupPolicy` (Periodic hours, or the Continuous tier). */
@@ -155,7 +166,7 @@ export function cosmosConsumerFacts(account: CosmosAccountJson, subject: string)
 export function createCosmosAdapter(
   accountsFor: (subscriptionId: string) => CosmosAccountsApi,
 ): ConsumerAdapter {
-  return {
+  const adapter: ConsumerAdapter = {
     kind: "cosmos",
     resourceGraphType: "microsoft.documentdb/databaseaccounts",
 
@@ -213,12 +224,40 @@ export function createCosmosAdapter(
         detail: `Cosmos DB account ${consumer.id} (${pin}) follows the newest version of its key by itself; it is never patched to version ${toVersion}.`,
       };
     },
+
+    async beginMigrate(consumer, pin, move) {
+      if (move.toVersion !== null) {
+        return {
+          status: "failed",
+          reason: "follows-latest",
+          detail: `Cosmos DB account ${consumer.id} (${pin}) takes only a versionless key URI; it is never moved to version ${move.toVersion}.`,
+        };
+      }
+      return beginMigrateWith(
+        consumer,
+        pin,
+        move,
+        () => adapter.read(consumer.id),
+        async () => {
+          const arm = parseArmId(consumer.id, TYPE_PATH, "Cosmos DB account");
+          const [accountName = ""] = arm.names;
+          await accountsFor(arm.subscriptionId).beginUpdate(arm.resourceGroup, accountName, {
+            keyVaultKeyUri: keyIdOf(move.to),
+          });
+        },
+      );
+    },
   };
+  return adapter;
 }
 
 export function cosmosAdapterFromFactory(factory: AzureClientFactory): ConsumerAdapter {
   return createCosmosAdapter((subscriptionId) => {
     const accounts = factory.cosmos(subscriptionId).databaseAccounts;
-    return { get: (resourceGroupName, accountName) => accounts.get(resourceGroupName, accountName) };
+    return {
+      get: (resourceGroupName, accountName) => accounts.get(resourceGroupName, accountName),
+      beginUpdate: (resourceGroupName, accountName, parameters) =>
+        accounts.beginUpdate(resourceGroupName, accountName, parameters),
+    };
   });
 }

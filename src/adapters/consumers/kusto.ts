@@ -10,12 +10,14 @@
 import type { ClusterUpdate } from "@azure/arm-kusto";
 import type { AzureClientFactory } from "../../azure/clientFactory.js";
 import { ValidationError } from "../../errors.js";
-import type { ConsumerPin, ConsumerSnapshot } from "../../model.js";
+import type { ConsumerPin, ConsumerSnapshot, KeyRef } from "../../model.js";
 import { describeAzureFailure } from "../azureFailure.js";
 import { keyRefFromParts, validateVersion } from "../keyRef.js";
 import {
+  beginMigrateWith,
   beginRepointWith,
   isRecord,
+  normaliseRegion,
   optionalString,
   parseArmId,
   principalIdOfIdentity,
@@ -74,6 +76,8 @@ export interface KustoClusterJson {
   properties: unknown;
   identity: unknown;
   etag?: unknown;
+  /** The cluster's region (an ARM GET has it; a Resource Graph row's properties do not). */
+  location?: unknown;
 }
 
 /**
@@ -92,8 +96,16 @@ export function kustoConsumerFacts(cluster: KustoClusterJson, subject: string): 
   const identityPrincipalId = principalIdOfIdentity(cluster.identity, settings?.userIdentity);
   const provisioningState = optionalString(properties, "provisioningState", subject);
   const runState = optionalString(properties, "state", subject);
+  // A cluster that cannot reach its key is Unavailable, and says why in stateReason.
+  const stateReason =
+    runState === "Unavailable" ? optionalString(properties, "stateReason", subject) : undefined;
+  const keyStatus = stateReason ? `Unavailable: ${stateReason}` : undefined;
   const etag = optionalString({ etag: cluster.etag }, "etag", subject);
   const principalIds = principalIdsOf(cluster.identity);
+  const location =
+    typeof cluster.location === "string" && cluster.location.trim() !== ""
+      ? normaliseRegion(cluster.location)
+      : undefined;
   return {
     id: cluster.id,
     kind: "kusto",
@@ -104,14 +116,57 @@ export function kustoConsumerFacts(cluster: KustoClusterJson, subject: string): 
     ...(identityPrincipalId ? { identityPrincipalId } : {}),
     ...(provisioningState ? { provisioningState } : {}),
     ...(runState ? { runState } : {}),
+    ...(keyStatus ? { keyStatus } : {}),
     ...(etag ? { etag } : {}),
     ...(principalIds.length > 0 ? { principalIds } : {}),
+    ...(location ? { location } : {}),
   };
 }
 
 export function createKustoAdapter(
   clustersFor: (subscriptionId: string) => KustoClustersApi,
 ): ConsumerAdapter {
+  /**
+   * PATCHes the cluster's key vault properties to `key` and `keyVersion`, keeping the
+   * user-assigned identity (a PATCH without it would switch the cluster to its system identity
+   * for key access), with If-Match on the etag of the read just before.
+   */
+  async function update(id: string, fresh: ConsumerSnapshot, key: KeyRef, keyVersion: string): Promise<void> {
+    const arm = parseArmId(id, TYPE_PATH, "Kusto cluster");
+    const [clusterName = ""] = arm.names;
+    const userIdentity = fresh.identity?.startsWith("/") ? fresh.identity : undefined;
+    let initialStatus: number | undefined;
+    try {
+      await clustersFor(arm.subscriptionId).beginUpdate(
+        arm.resourceGroup,
+        clusterName,
+        {
+          keyVaultProperties: {
+            keyVaultUri: key.vaultUrl,
+            keyName: key.keyName,
+            keyVersion,
+            ...(userIdentity ? { userIdentity } : {}),
+          },
+        },
+        {
+          // Kusto honours If-Match on update (kusto.json Clusters_Update): a write that lands
+          // after anyone else's change since the read above is refused with 412.
+          ...(fresh.etag ? { ifMatch: fresh.etag } : {}),
+          onResponse: (rawResponse) => {
+            initialStatus ??= rawResponse.status;
+          },
+        },
+      );
+    } catch (error) {
+      // The Kusto client polls once after the PATCH. A poll request that fails after an
+      // accepted PATCH still means the update started (the next observation verifies it);
+      // an operation that already ended Failed (no HTTP status on the error) is a failure.
+      const accepted = initialStatus !== undefined && initialStatus >= 200 && initialStatus < 300;
+      if (accepted && describeAzureFailure(error).status !== undefined) return;
+      throw error;
+    }
+  }
+
   const adapter: ConsumerAdapter = {
     kind: "kusto",
     resourceGraphType: "microsoft.kusto/clusters",
@@ -124,7 +179,13 @@ export function createKustoAdapter(
       parseArmId(row.id, TYPE_PATH, "Kusto cluster");
       const facts = rowFacts(() =>
         kustoConsumerFacts(
-          { id: row.id, subscriptionId: row.subscriptionId, properties, identity: row.identity },
+          {
+            id: row.id,
+            subscriptionId: row.subscriptionId,
+            ...(row.location !== undefined ? { location: row.location } : {}),
+            properties,
+            identity: row.identity,
+          },
           subject,
         ),
       );
@@ -158,6 +219,7 @@ export function createKustoAdapter(
           properties: cluster,
           identity: cluster.identity,
           etag: cluster.etag,
+          location: cluster.location,
         },
         subject,
       );
@@ -170,43 +232,32 @@ export function createKustoAdapter(
         toVersion,
         guard,
         () => adapter.read(consumer.id),
-        async (fresh, current) => {
-          const arm = parseArmId(consumer.id, TYPE_PATH, "Kusto cluster");
-          const [clusterName = ""] = arm.names;
-          // Send the user-assigned identity back: a PATCH without it would switch the cluster
-          // to its system identity for key access.
-          const userIdentity = fresh.identity?.startsWith("/") ? fresh.identity : undefined;
-          let initialStatus: number | undefined;
-          try {
-            await clustersFor(arm.subscriptionId).beginUpdate(
-              arm.resourceGroup,
-              clusterName,
-              {
-                keyVaultProperties: {
-                  keyVaultUri: current.key.vaultUrl,
-                  keyName: current.key.keyName,
-                  keyVersion: validateVersion(toVersion, `target version for ${consumer.id}`),
-                  ...(userIdentity ? { userIdentity } : {}),
-                },
-              },
-              {
-                // Kusto honours If-Match on update (kusto.json Clusters_Update): a write that lands
-                // after anyone else's change since the read above is refused with 412.
-                ...(fresh.etag ? { ifMatch: fresh.etag } : {}),
-                onResponse: (rawResponse) => {
-                  initialStatus ??= rawResponse.status;
-                },
-              },
-            );
-          } catch (error) {
-            // The Kusto client polls once after the PATCH. A poll request that fails after an
-            // accepted PATCH still means the update started (the next observation verifies it);
-            // an operation that already ended Failed (no HTTP status on the error) is a failure.
-            const accepted = initialStatus !== undefined && initialStatus >= 200 && initialStatus < 300;
-            if (accepted && describeAzureFailure(error).status !== undefined) return;
-            throw error;
-          }
-        },
+        (fresh, current) =>
+          update(
+            consumer.id,
+            fresh,
+            current.key,
+            validateVersion(toVersion, `target version for ${consumer.id}`),
+          ),
+      );
+    },
+
+    beginMigrate(consumer, pin, move) {
+      return beginMigrateWith(
+        consumer,
+        pin,
+        move,
+        () => adapter.read(consumer.id),
+        (fresh) =>
+          update(
+            consumer.id,
+            fresh,
+            move.to,
+            // An empty keyVersion keeps a versionless cluster versionless on the new key.
+            move.toVersion === null
+              ? ""
+              : validateVersion(move.toVersion, `target version for ${consumer.id}`),
+          ),
       );
     },
   };

@@ -29,20 +29,6 @@ const ADX_KEY = "kv-cmk-1/adx-key";
 const HSM_KEY = "hsm-cmk-1/cosmos-hsm-key";
 const LONG_COLUMN = "identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g";
 
-async function rotate(world: EngineWorld, key: string): Promise<[string, string]> {
-  const old = world.newestVersion("kv-cmk-1", key);
-  const next = await world.newVersion("kv-cmk-1", key);
-  await world.deliver(world.newVersionEvent("kv-cmk-1", key, next));
-  return [old, next];
-}
-
-async function keyView(world: EngineWorld, vault: string, key: string): Promise<KeyView> {
-  const answer = await world.keysView(vault, key);
-  const [view] = (answer.body as { keys: KeyView[] }).keys;
-  if (!view) throw new Error(`no view of ${vault}/${key}: ${JSON.stringify(answer.body)}`);
-  return view;
-}
-
 describe("b and e: first-party backups, and late, out-of-order records", () => {
   let world: EngineWorld;
 
@@ -68,7 +54,7 @@ describe("b and e: first-party backups, and late, out-of-order records", () => {
   });
 
   it("b: holds the version a FirstPartyIdentity account's 30-day backups need, attributed by app id", async () => {
-    const [old, next] = await rotate(world, "cosmos-key");
+    const [old, next] = await world.rotateByEvent("kv-cmk-1", "cosmos-key");
     await waitUntil(
       () =>
         [CONSUMERS.cosmosFirstParty, CONSUMERS.cosmosLatest, CONSUMERS.cosmosPeriodic].every(
@@ -90,7 +76,7 @@ describe("b and e: first-party backups, and late, out-of-order records", () => {
     expect(backup?.message).toContain("P30D");
     // The view names the first-party caller of the old version in words.
     await waitUntil(async () => {
-      const view = await keyView(world, "kv-cmk-1", "cosmos-key");
+      const view = await world.keyView("kv-cmk-1", "cosmos-key");
       const version = view.versions.find((candidate) => candidate.version === old);
       return (
         version?.hold?.reason === "backup-retention" &&
@@ -104,7 +90,7 @@ describe("b and e: first-party backups, and late, out-of-order records", () => {
   });
 
   it("e: records up to the allowed latency late and out of order never make a wrong disable", async () => {
-    const [old, next] = await rotate(world, "adx-key");
+    const [old, next] = await world.rotateByEvent("kv-cmk-1", "adx-key");
     await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 60_000);
     expect(versionInUse(world, CONSUMERS.adxPinned)).toBe(next);
     expect(versionInUse(world, CONSUMERS.adxLatest)).toBe(next);
@@ -147,10 +133,10 @@ describe("f, g and h: a long object-id column workspace, Managed HSM rows, an un
   });
 
   it("f: in a workspace with the long object-id column the evidence is complete and names each caller", async () => {
-    const [old, next] = await rotate(world, "adx-key");
+    const [old, next] = await world.rotateByEvent("kv-cmk-1", "adx-key");
     // The consumers' calls on the new version, read from the long column, with their names.
     await world.timerUntil(async () => {
-      const view = await keyView(world, "kv-cmk-1", "adx-key");
+      const view = await world.keyView("kv-cmk-1", "adx-key");
       const names = view.versions
         .find((candidate) => candidate.version === next)
         ?.callers.map((caller) => caller.name);
@@ -171,7 +157,7 @@ describe("f, g and h: a long object-id column workspace, Managed HSM rows, an un
     // Managed HSM sends no events: the timer sees the new version, the account follows by itself.
     let view: KeyView | undefined;
     await world.timerUntil(async () => {
-      view = await keyView(world, "hsm-cmk-1", "cosmos-hsm-key");
+      view = await world.keyView("hsm-cmk-1", "cosmos-hsm-key");
       const newest = view.versions.find((candidate) => candidate.version === next);
       return (
         versionInUse(world, CONSUMERS.cosmosHsm) === next &&
@@ -193,7 +179,7 @@ describe("f, g and h: a long object-id column workspace, Managed HSM rows, an un
   });
 
   it("h: an unknown caller of an old version is named through Resource Graph", async () => {
-    const [old, next] = await rotate(world, "adx-key");
+    const [old, next] = await world.rotateByEvent("kv-cmk-1", "adx-key");
     await waitUntil(
       () => [CONSUMERS.adxPinned, CONSUMERS.adxLatest].every((id) => versionInUse(world, id) === next),
       20_000,
@@ -219,7 +205,7 @@ describe("f, g and h: a long object-id column workspace, Managed HSM rows, an un
     expect(used?.message).toContain(
       "user-assigned identity uai-batch (66666666-0000-0000-0000-000000000001)",
     );
-    const view = await keyView(world, "kv-cmk-1", "adx-key");
+    const view = await world.keyView("kv-cmk-1", "adx-key");
     const version = view.versions.find((candidate) => candidate.version === old);
     expect(version?.callers).toContainEqual(
       expect.objectContaining({
@@ -252,7 +238,7 @@ describe("i: the Managed HSM cap of 100 versions", () => {
   });
 
   it("warns in the plan and on the dashboard, and refuses the emergency rotation that would pass 100 with a 409", async () => {
-    const near = await keyView(world, "hsm-cmk-1", "cosmos-hsm-key");
+    const near = await world.keyView("hsm-cmk-1", "cosmos-hsm-key");
     expect(near.warnings).toEqual([expect.objectContaining({ reason: "hsm-version-cap-near" })]);
     expect(near.warnings[0]?.message).toContain("has 99 of the at most 100 versions");
     expect(await world.dashboardPage()).toContain('data-reason="hsm-version-cap-near"');
@@ -271,7 +257,7 @@ describe("i: the Managed HSM cap of 100 versions", () => {
     expect(error.message).toContain("Managed HSM keeps at most 100 versions");
     expect(world.versions("hsm-cmk-1", "cosmos-hsm-key")).toHaveLength(100);
     await waitUntil(async () => {
-      const full = await keyView(world, "hsm-cmk-1", "cosmos-hsm-key");
+      const full = await world.keyView("hsm-cmk-1", "cosmos-hsm-key");
       return full.warnings[0]?.message.includes("has reached the Managed HSM cap of 100 versions") ?? false;
     }, 20_000);
   });

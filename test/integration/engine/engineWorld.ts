@@ -6,11 +6,16 @@
  */
 import { randomUUID } from "node:crypto";
 import { type EventGridEvent, HttpRequest, InvocationContext, type Timer } from "@azure/functions";
+import { cancelMigration } from "../../../functions/cancelMigration.js";
 import { dashboard } from "../../../functions/dashboard.js";
+import { freezeKey } from "../../../functions/freezeKey.js";
 import { keys } from "../../../functions/keys.js";
 import { keyVersionCreated } from "../../../functions/keyVersionCreated.js";
+import { migrateKey } from "../../../functions/migrateKey.js";
+import { restoreVersion } from "../../../functions/restoreVersion.js";
 import { retireOldVersions } from "../../../functions/retireOldVersions.js";
 import { rotateKey } from "../../../functions/rotateKey.js";
+import { unfreezeKey } from "../../../functions/unfreezeKey.js";
 import { type AzuriteTables, startAzuriteTables } from "../../../sandbox/azurite.js";
 import {
   applyStateChange,
@@ -25,6 +30,7 @@ import { defaultEstate } from "../../../sandbox/seed.js";
 import { type RunningSandbox, startSandbox } from "../../../sandbox/server.js";
 import { createAzureClientFactory } from "../../../src/azure/clientFactory.js";
 import { type JournalEntry, TableJournal } from "../../../src/journal/journal.js";
+import type { KeyView } from "../../../src/plan/view.js";
 import { type RotatorLog, silentLog } from "../../../src/rotation/log.js";
 import { installRuntime, type Runtime, type RuntimeOptions, uninstallRuntime } from "../../../src/runtime.js";
 import { tableOfSettings } from "../../support/leases.js";
@@ -161,6 +167,58 @@ export class EngineWorld {
     return { status: answer.status ?? 200, body: answer.jsonBody };
   }
 
+  /** An operator's POST .../versions/{version}/restore, .../freeze or .../unfreeze, through its handler. */
+  async operator(
+    act: "restore" | "freeze" | "unfreeze",
+    vault: string,
+    key: string,
+    body: unknown,
+    version?: string,
+  ): Promise<HttpAnswer> {
+    const path = act === "restore" ? `versions/${version}/restore` : act;
+    const request = new HttpRequest({
+      method: "POST",
+      url: `http://localhost:7071/api/keys/${vault}/${key}/${path}`,
+      params: { vault, key, ...(version !== undefined ? { version } : {}) },
+      headers: { "content-type": "application/json" },
+      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
+    });
+    const handler = act === "restore" ? restoreVersion : act === "freeze" ? freezeKey : unfreezeKey;
+    const answer = await handler(request, this.context(`${act}Key`));
+    return { status: answer.status ?? 200, body: answer.jsonBody };
+  }
+
+  /** POST /api/keys/{vault}/{key}/migrate, as the host would call it. */
+  async migrate(
+    vault: string,
+    key: string,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<HttpAnswer> {
+    const request = new HttpRequest({
+      method: "POST",
+      url: `http://localhost:7071/api/keys/${vault}/${key}/migrate`,
+      params: { vault, key },
+      headers: { "content-type": "application/json", ...headers },
+      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
+    });
+    const answer = await migrateKey(request, this.context("migrateKey"));
+    return { status: answer.status ?? 200, body: answer.jsonBody };
+  }
+
+  /** POST /api/keys/{vault}/{key}/migrate/cancel. */
+  async cancelMigration(vault: string, key: string, body: unknown): Promise<HttpAnswer> {
+    const request = new HttpRequest({
+      method: "POST",
+      url: `http://localhost:7071/api/keys/${vault}/${key}/migrate/cancel`,
+      params: { vault, key },
+      headers: { "content-type": "application/json" },
+      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
+    });
+    const answer = await cancelMigration(request, this.context("cancelMigration"));
+    return { status: answer.status ?? 200, body: answer.jsonBody };
+  }
+
   async keysView(vault?: string, key?: string): Promise<HttpAnswer> {
     const params: Record<string, string> = {};
     if (vault) params.vault = vault;
@@ -170,7 +228,23 @@ export class EngineWorld {
     return { status: answer.status ?? 200, body: answer.jsonBody };
   }
 
+  /** The single-key view's entry for `vault/key` (throws when the view has none). */
+  async keyView(vault: string, key: string): Promise<KeyView> {
+    const answer = await this.keysView(vault, key);
+    const [view] = (answer.body as { keys: KeyView[] }).keys;
+    if (!view) throw new Error(`no view of ${vault}/${key}: ${JSON.stringify(answer.body)}`);
+    return view;
+  }
+
   // ---- Key Vault, as an operator or Key Vault's own auto-rotation would change it ----
+
+  /** A new version of a vault key, delivered as Key Vault's event: [previous newest, new]. */
+  async rotateByEvent(vault: string, key: string): Promise<[string, string]> {
+    const old = this.newestVersion(vault, key);
+    const next = await this.newVersion(vault, key);
+    await this.deliver(this.newVersionEvent(vault, key, next));
+    return [old, next];
+  }
 
   /** Creates a new version outside the rotator's reconcile path (like Key Vault auto-rotation). */
   /**
@@ -178,9 +252,7 @@ export class EngineWorld {
    * returns [previous newest, new version].
    */
   async supersede(vault: string, key: string, consumers: readonly string[]): Promise<[string, string]> {
-    const old = this.newestVersion(vault, key);
-    const next = await this.newVersion(vault, key);
-    await this.deliver(this.newVersionEvent(vault, key, next));
+    const [old, next] = await this.rotateByEvent(vault, key);
     await waitUntil(
       () => consumers.every((consumer) => versionInUse(this, consumer) === next),
       60_000,

@@ -25,14 +25,6 @@ import {
 const ADX_KEY = "kv-cmk-1/adx-key";
 const COSMOS_KEY = "kv-cmk-1/cosmos-key";
 
-/** A new version of a vault key, delivered as Key Vault's event: [previous newest, new]. */
-async function rotate(world: EngineWorld, key: string): Promise<[string, string]> {
-  const old = world.newestVersion("kv-cmk-1", key);
-  const next = await world.newVersion("kv-cmk-1", key);
-  await world.deliver(world.newVersionEvent("kv-cmk-1", key, next));
-  return [old, next];
-}
-
 describe("a: versionless Cosmos DB accounts", () => {
   const QUIET_MS = 6_000;
   let world: EngineWorld;
@@ -60,7 +52,7 @@ describe("a: versionless Cosmos DB accounts", () => {
     const before = accounts.map((id) => structuredClone(world.armProperties(id)));
     const exchanges: SandboxExchange[] = [];
     world.sandbox.store.recording = exchanges;
-    const [old, next] = await rotate(world, "cosmos-key");
+    const [old, next] = await world.rotateByEvent("kv-cmk-1", "cosmos-key");
 
     let movedAt: number | undefined;
     const reasons = new Set<string>();
@@ -120,7 +112,7 @@ describe("c: a versionless Kusto cluster that stopped itself before a rotation",
 
   it("keeps the old version while it is stopped; started, it unwraps it, moves, and only then the old version retires", async () => {
     await world.timerUntil(() => world.consumerState(CONSUMERS.adxLatest) === "Stopped", 20_000);
-    const [old, next] = await rotate(world, "adx-key");
+    const [old, next] = await world.rotateByEvent("kv-cmk-1", "adx-key");
 
     // Well past the quiet period: adx-pinned moved, adx-latest is silent; the old version stays.
     const until = Date.now() + QUIET_MS * 2 + 3_000;
@@ -187,7 +179,7 @@ describe("d: a consumer rarer than the quiet period that picks new versions up l
   });
 
   it("is held, never cut off, and the old version retires only after it moved", async () => {
-    const [old, next] = await rotate(world, "adx-key");
+    const [old, next] = await world.rotateByEvent("kv-cmk-1", "adx-key");
     let movedAt: number | undefined;
     const reasons = new Set<string>();
     await world.timerUntil(async () => {

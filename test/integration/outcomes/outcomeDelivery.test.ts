@@ -58,6 +58,7 @@ const keyVault: ApplyKeyVault = {
     throw new Error("no disable in this run");
   },
   disableVersion: async () => ({ status: "done" }),
+  enableVersion: async () => ({ status: "done" }),
 };
 
 /** Events the topic accepted (200), from the sandbox's recording of every exchange. */

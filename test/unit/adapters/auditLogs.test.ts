@@ -120,6 +120,35 @@ describe("audit log reader", () => {
     expect(evidence["hsm1/hkey"]?.canarySeenAt).toBeUndefined();
   });
 
+  it("reads the calls that failed with 403 per version and caller, still counting them as use", async () => {
+    const columns = [...COLUMNS, { name: "Failed" }];
+    const { api, queries } = fakeLogs(async () => ({
+      status: "Success",
+      tables: [
+        {
+          columnDescriptors: columns,
+          rows: [
+            [...row("kv1.vault.azure.net/key1", V1, CONSUMER, at(10), 2), false],
+            [...row("kv1.vault.azure.net/key1", V1, OTHER, at(30), 3), true],
+            [...row("kv1.vault.azure.net/key1", V1, CONSUMER, at(40), 1), true],
+          ],
+        },
+      ],
+    }));
+    const evidence = await createAuditLogReader(api).readEvidence(request([KEY]));
+    expect(queries[0]?.query).toContain("extend Failed = not(Own) and Status == 403");
+    expect(evidence["kv1/key1"]?.uses[0]).toMatchObject({ version: V1, count: 6 });
+    expect(evidence["kv1/key1"]?.failures).toEqual([
+      {
+        version: V1,
+        firstFailure: at(28),
+        lastFailure: at(40),
+        count: 4,
+        byCaller: { [OTHER]: at(30), [CONSUMER]: at(40) },
+      },
+    ]);
+  });
+
   it("counts a crypto operation under the service's identity as use, never as the canary", async () => {
     const { api, queries } = fakeLogs(async () => ({
       status: "Success",

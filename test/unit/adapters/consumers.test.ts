@@ -116,6 +116,9 @@ function cosmosHarness(): Harness {
         backupPolicy: { type: "Continuous", continuousModeProperties: { tier: "Continuous7Days" } },
       };
     },
+    async beginUpdate() {
+      throw new Error("a repoint never patches a Cosmos DB account");
+    },
   }));
   return {
     adapter,
@@ -442,7 +445,12 @@ describe("kind specifics", () => {
     const [odd] = await kusto.candidatesFromRow({ ...row, properties: { ...row.properties, state: 3 } });
     expect(odd?.keys).toHaveLength(1);
     expect(odd?.facts).toBeUndefined();
-    const cosmos = createCosmosAdapter(() => ({ get: async () => ({}) }));
+    const cosmos = createCosmosAdapter(() => ({
+      get: async () => ({}),
+      beginUpdate: async () => {
+        throw new Error("a row is never written");
+      },
+    }));
     const [account] = await cosmos.candidatesFromRow({
       id: `${RG}/Microsoft.DocumentDB/databaseAccounts/c1`,
       type: "microsoft.documentdb/databaseaccounts",
@@ -467,6 +475,7 @@ describe("kind specifics", () => {
         keyVaultKeyUri: `${VAULT}keys/key1`,
         backupPolicy: { type: "Periodic", periodicModeProperties: { backupRetentionIntervalInHours: 48 } },
       }),
+      beginUpdate: async () => undefined,
     }));
     const snapshot = await adapter.read(`${RG}/Microsoft.DocumentDB/databaseAccounts/c2`);
     expect(snapshot.pins[0]?.version).toBeNull();

@@ -6,6 +6,7 @@ import {
   type ApplyRun,
   PlanApplier,
 } from "../../../src/apply/applyPlan.js";
+import { MemoryFreezeStore } from "../../../src/journal/freezeStore.js";
 import { MemoryJournal } from "../../../src/journal/journal.js";
 import {
   type ConsumerSnapshot,
@@ -13,6 +14,9 @@ import {
   type KeyVersionFacts,
   type Plan,
   type RepointAction,
+  type RestoreAction,
+  type RestoreNeeded,
+  type RestoreSign,
   type StepOutcome,
   TAGS,
 } from "../../../src/model.js";
@@ -56,6 +60,11 @@ class FakeKeyVault implements ApplyKeyVault {
   }
   async disableVersion(_key: unknown, version: string, tags: Record<string, string>): Promise<StepOutcome> {
     this.disabled.push({ version, tags });
+    return { status: "done" };
+  }
+  enabled: { version: string; tags: Record<string, string> }[] = [];
+  async enableVersion(_key: unknown, version: string, tags: Record<string, string>): Promise<StepOutcome> {
+    this.enabled.push({ version, tags });
     return { status: "done" };
   }
 }
@@ -461,5 +470,93 @@ describe("PlanApplier holds, blocks and events", () => {
     expect(report.steps[0]?.status).toBe("done");
     expect(report.publishFailures[0]).toContain("topic unreachable");
     expect(journal.entries.at(-1)).toMatchObject({ action: "publish-event", outcome: "failed" });
+  });
+});
+
+describe("PlanApplier restores", () => {
+  const sign = (who: string): RestoreSign => ({
+    trigger: "failed-use",
+    who,
+    id: who,
+    at: NOW,
+    detail: `a call on version ${versionId(0)} failed with 403`,
+  });
+  const restore = (who = "caller a"): RestoreAction => ({
+    type: "restore",
+    key,
+    version: versionId(0),
+    disabledAt: new Date(NOW.getTime() - DAY),
+    signs: [sign(who)],
+    reason: "failed-use-after-disable",
+    message: "still needed",
+  });
+  const needed = (...who: string[]): RestoreNeeded => ({
+    type: "restore-needed",
+    key,
+    version: versionId(0),
+    disabledAt: new Date(NOW.getTime() - DAY),
+    signs: who.map(sign),
+    reason: "compromised-version-needed",
+    message: "compromised and still needed",
+  });
+
+  function setupWithFreezes() {
+    const freezes = new MemoryFreezeStore();
+    const keyVault = new FakeKeyVault();
+    const journal = new MemoryJournal();
+    const publisher = new MemoryOutcomePublisher();
+    const applier = new PlanApplier({
+      keyVault,
+      consumerAdapter: () => new FakeConsumers(),
+      journal,
+      publisher,
+      freezes,
+      log: silentLog,
+      repointConcurrency: 2,
+    });
+    return { freezes, keyVault, journal, publisher, applier };
+  }
+
+  it("enables the version with the restore tags, journals it, publishes VersionRestored and freezes the key once", async () => {
+    const { freezes, keyVault, journal, publisher, applier } = setupWithFreezes();
+    const report = await applier.apply(aPlan({ restores: [restore()] }), aSnapshot(), run());
+    expect(report.steps).toEqual([expect.objectContaining({ type: "restore", status: "done" })]);
+    expect(keyVault.enabled).toHaveLength(1);
+    expect(keyVault.enabled[0]?.tags[TAGS.restoredAt]).toBe(NOW.toISOString());
+    expect(keyVault.enabled[0]?.tags[TAGS.restoredReason]).toContain("needed by caller a");
+    expect(publisher.published.map((event) => [event.name, event.data.neededBy])).toEqual([
+      ["VersionRestored", ["caller a"]],
+    ]);
+    expect(freezes.records.get("kv1/cmk")?.by).toBe("cmk-rotator");
+    await applier.apply(aPlan({ restores: [restore()] }), aSnapshot(), run({ runId: "run-2" }));
+    expect(journal.entries.filter((entry) => entry.action === "freeze")).toHaveLength(1);
+  });
+
+  it("in report mode journals what it would do, and enables, freezes and publishes nothing", async () => {
+    const { freezes, keyVault, journal, publisher, applier } = setupWithFreezes();
+    await applier.apply(aPlan({ restores: [restore()] }), aSnapshot(), run({ mode: "report" }));
+    expect(keyVault.enabled).toEqual([]);
+    expect(freezes.records.size).toBe(0);
+    expect(publisher.published).toEqual([]);
+    expect(journal.entries.map((entry) => [entry.action, entry.outcome, entry.reason])).toEqual([
+      ["restore", "skipped", "report-mode"],
+    ]);
+  });
+
+  it("publishes RestoreNeeded once per episode: again only when someone new fails", async () => {
+    const { keyVault, publisher, applier } = setupWithFreezes();
+    await applier.apply(aPlan({ restoresNeeded: [needed("caller a")] }), aSnapshot(), run());
+    await applier.apply(aPlan({ restoresNeeded: [needed("caller a")] }), aSnapshot(), run({ runId: "r2" }));
+    expect(publisher.published.map((event) => event.name)).toEqual(["RestoreNeeded"]);
+    await applier.apply(
+      aPlan({ restoresNeeded: [needed("caller a", "caller b")] }),
+      aSnapshot(),
+      run({ runId: "r3", now: new Date(NOW.getTime() + 1000) }),
+    );
+    expect(publisher.published.map((event) => event.data.neededBy)).toEqual([
+      ["caller a"],
+      ["caller a", "caller b"],
+    ]);
+    expect(keyVault.enabled).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import {
   renderDashboard,
   renderDashboardError,
 } from "../../../src/dashboard/renderDashboard.js";
-import { keyRefId } from "../../../src/model.js";
+import { keyRefId, type Snapshot, TAGS } from "../../../src/model.js";
 import { plan } from "../../../src/plan/plan.js";
 import { buildKeyViews, type KeyView } from "../../../src/plan/view.js";
 import {
@@ -184,6 +184,38 @@ describe("renderDashboard", () => {
     expect(section(page, "consumers")).toContain('data-testid="shares-rotator-identity"');
     expect(section(page, "consumers")).toContain("Give it a managed identity of its own");
     expect(page).toContain('data-reason="consumer-shares-rotator-identity"');
+  });
+
+  it("shows frozen keys, restored versions and what triggered each restore", () => {
+    const restoredAt = ago(HOUR).toISOString();
+    const restored = aVersion(0, {
+      key,
+      tags: {
+        [TAGS.disabledBy]: "cmk-rotator timer run r1",
+        [TAGS.disabledAt]: ago(2 * HOUR).toISOString(),
+        [TAGS.restoredAt]: restoredAt,
+        [TAGS.restoredReason]: "failed-use-after-disable (cmk-rotator timer run r2): needed by caller 6666",
+      },
+    });
+    const snapshot: Snapshot = {
+      ...aSnapshot({ keys: [aKeySnapshot({ key, versions: [restored, aVersion(1, { key })] })] }),
+      freezes: { [KEY_ID]: { reason: "version 0 was restored", at: ago(HOUR), by: "cmk-rotator" } },
+    };
+    const [view] = buildKeyViews(snapshot, plan(snapshot, aPolicy(), NOW), NOW);
+    expect(view?.frozen).toEqual({
+      reason: "version 0 was restored",
+      at: ago(HOUR).toISOString(),
+      by: "cmk-rotator",
+    });
+    expect(view?.versions[1]?.restores).toEqual([
+      { at: restoredAt, trigger: "failed-use", reason: expect.stringContaining("needed by caller 6666") },
+    ]);
+    const page = render(view ? [view] : []);
+    expect(section(page, "frozen")).toContain("version 0 was restored");
+    expect(page).toContain('data-testid="frozen-badge"');
+    expect(section(page, "frozen-total")).toContain("1 frozen key");
+    expect(section(page, "restored")).toContain("failed-use");
+    expect(page).toContain('data-trigger="failed-use"');
   });
 
   it("says whether the log pipeline is proven current", () => {

@@ -129,6 +129,7 @@ function depsFor(world: World) {
     },
     createVersion: async () => version(V2, 0),
     disableVersion: async () => ({ status: "done" }),
+    enableVersion: async () => ({ status: "done" }),
     tagVersion: async () => ({ status: "done" }),
   };
   const all = world.consumers ?? [];
@@ -165,6 +166,7 @@ function depsFor(world: World) {
       return found;
     },
     beginRepoint: async () => ({ status: "done" }),
+    beginMigrate: async () => ({ status: "done" }),
   });
   const consumers: ConsumerAdapters = {
     kusto: adapter("kusto"),

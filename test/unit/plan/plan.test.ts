@@ -566,7 +566,7 @@ describe("plan: retire", () => {
     const ids = result.actions.map((a) => [
       keyRefId(a.key),
       a.type === "repoint" ? a.consumerId : "",
-      a.type === "repoint" ? a.from : a.version,
+      a.type === "repoint" ? a.from : a.type === "disable" ? a.version : (a.from ?? ""),
     ]);
     expect(ids).toEqual([...ids].sort((a, b) => (a.join("\u0000") < b.join("\u0000") ? -1 : 1)));
     expect(ids.map((id) => id[0])).toEqual(["kv0/zeta", "kv1/cmk", "kv1/cmk"]);

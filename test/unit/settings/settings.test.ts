@@ -142,7 +142,16 @@ describe("loadSettings", () => {
       mode: "report",
       minRsaBits: { kusto: 2048, cosmos: 3072, cassandra: 2048 },
       acceptedRsaBits: { kusto: [2048] },
+      restoreWatchMs: 604_800_000,
     });
+  });
+
+  it("reads ROTATOR_RESTORE_WATCH, P7D by default, and refuses what is not a duration", () => {
+    expect(loadSettings(aSettingsEnv()).restoreWatchMs).toBe(7 * 86_400_000);
+    expect(loadSettings(aSettingsEnv({ ROTATOR_RESTORE_WATCH: "PT30S" })).restoreWatchMs).toBe(30_000);
+    expect(() => loadSettings(aSettingsEnv({ ROTATOR_RESTORE_WATCH: "a week" }))).toThrow(
+      /ROTATOR_RESTORE_WATCH/,
+    );
   });
 
   it.each([

@@ -17,7 +17,7 @@ import {
 
 let sandbox: RunningSandbox;
 let cosmos: CosmosDBManagementClient;
-/** Writes Cosmos DB accounts: the service's own identity may not (it never patches them). */
+/** Writes Cosmos DB accounts as someone else than the service (whose one write is a migration's key swap). */
 let cosmosWriter: CosmosDBManagementClient;
 const uaiCosmos1 = `/subscriptions/${subscriptionId}/resourceGroups/${dataGroup}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-cosmos-1`;
 const accountIdPrefix = `/subscriptions/${subscriptionId}/resourceGroups/${dataGroup}/providers/Microsoft.DocumentDB/databaseAccounts`;
@@ -84,15 +84,43 @@ describe("Cosmos DB accounts in the sandbox, through @azure/arm-cosmosdb", () =>
     expect(names.sort()).toEqual(["cosmos-firstparty", "cosmos-hsm", "cosmos-latest", "cosmos-periodic"]);
   });
 
-  it("does not let the service's own identity write an account: it never patches Cosmos DB", async () => {
-    await expect(
-      cosmos.databaseAccounts.beginUpdateAndWait(
-        dataGroup,
-        "cosmos-periodic",
-        { disableLocalAuth: true },
-        pollFast,
-      ),
-    ).rejects.toMatchObject({ statusCode: 403, code: "AuthorizationFailed" });
+  it("lets the service's own identity swap an account's key to another key (a migration): the account then follows it in its own time", async () => {
+    const vault = sandbox.store.vaults.get("kv-cmk-1");
+    const other = keyNamed(sandbox.store, "kv-cmk-1", "cassandra-backup-key");
+    if (!vault) throw new Error("no kv-cmk-1");
+    // The account's identity may use the other key, as a migration's preflight expects of the operator.
+    sandbox.store.roleAssignments.push({
+      principalId: "33333333-0000-0000-0000-000000000001",
+      roleName: "Key Vault Crypto Service Encryption User",
+      scope: `${vault.resourceId}/keys/${other.name}`,
+    });
+    const poller = await cosmos.databaseAccounts.beginUpdate(
+      dataGroup,
+      "cosmos-periodic",
+      { keyVaultKeyUri: "https://kv-cmk-1.vault.azure.net/keys/cassandra-backup-key" },
+      pollFast,
+    );
+    finishOperations();
+    const result = await poller.pollUntilDone();
+    expect(result.provisioningState).toBe("Succeeded");
+    expect(result.keyVaultKeyUri).toBe("https://kv-cmk-1.vault.azure.net/keys/cassandra-backup-key");
+    expect(result.defaultIdentity).toBe(`UserAssignedIdentity=${uaiCosmos1}`);
+    // What the account really uses follows in its own time (the consumer's pickup): until then
+    // keyVaultKeyUriVersion still names the version of the key it wrapped with before.
+    const reread = await cosmos.databaseAccounts.get(dataGroup, "cosmos-periodic");
+    const versions = [...keyNamed(sandbox.store, "kv-cmk-1", "cosmos-key").versions, ...other.versions].map(
+      (version) => version.version,
+    );
+    expect(versions).toContain(reread.keyVaultKeyUriVersion);
+    // Back to its own key for the cases below.
+    const back = await cosmos.databaseAccounts.beginUpdate(
+      dataGroup,
+      "cosmos-periodic",
+      { keyVaultKeyUri: cosmosKeyUri() },
+      pollFast,
+    );
+    finishOperations();
+    await back.pollUntilDone();
   });
 
   it("refuses a versioned keyVaultKeyUri with 400 and the provider's words, and changes nothing", async () => {

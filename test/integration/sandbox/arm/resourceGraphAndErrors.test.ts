@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningSandbox } from "../../../../sandbox/server.js";
+import { readVaultFacts } from "../../../../src/adapters/resourceGraph.js";
 import { createAzureClientFactory } from "../../../../src/azure/clientFactory.js";
 import { rawRequest } from "../core/sandboxHttp.js";
 import { dataGroup, startArmSandbox, subscriptionId } from "./armSandbox.js";
@@ -123,5 +124,26 @@ describe("Resource Manager errors in ARM's shapes", () => {
     expect(
       sandbox.store.armResource(clusterUrl.replace("https://management.azure.com", ""))?.pendingUpdate,
     ).toBeUndefined();
+  });
+
+  it("lists the vaults and Managed HSMs with their region, soft delete and purge protection", async () => {
+    const graph = createAzureClientFactory(sandbox.transport()).resourceGraph();
+    const read = await readVaultFacts(graph, [subscriptionId]);
+    expect(read.problem).toBeUndefined();
+    expect(read.vaults["kv-cmk-1"]).toEqual({
+      location: "westeurope",
+      softDelete: true,
+      purgeProtection: true,
+    });
+    expect(read.vaults["hsm-cmk-1"]).toMatchObject({ location: "westeurope", purgeProtection: true });
+    const vault = sandbox.store.vaults.get("kv-cmk-1");
+    if (!vault) throw new Error("no kv-cmk-1");
+    vault.purgeProtection = false;
+    try {
+      // Azure omits enablePurgeProtection until it is on: read as off.
+      expect((await readVaultFacts(graph, [subscriptionId])).vaults["kv-cmk-1"]?.purgeProtection).toBe(false);
+    } finally {
+      vault.purgeProtection = true;
+    }
   });
 });

@@ -127,6 +127,26 @@ describe("control API", () => {
     expect(sandbox.store.armResource(cassandra)?.body.properties).toMatchObject({ deallocated: false });
   });
 
+  it("makes a consumer call now (a rare caller reappears), and refuses a stopped one with 409", async () => {
+    const data = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-data/providers";
+    const adx = `${data}/Microsoft.Kusto/clusters/adx-pinned`;
+    await control("POST", "/_sandbox/consumers/behaviour", { id: adx, unwrapIntervalSeconds: 86_400 });
+    const before = Date.now();
+    const now = await control("POST", "/_sandbox/consumers/unwrap", { id: adx });
+    expect(now.status).toBe(202);
+    const nextUnwrapAt = Date.parse(String((now.body as { nextUnwrapAt?: string }).nextUnwrapAt));
+    expect(nextUnwrapAt).toBeLessThanOrEqual(Date.now());
+    expect(nextUnwrapAt).toBeGreaterThanOrEqual(before - 1_000);
+    expect((await control("POST", "/_sandbox/consumers/unwrap", { id: `${adx}-nope` })).status).toBe(404);
+    expect((await control("POST", "/_sandbox/consumers/unwrap", { id: adx, now: true })).status).toBe(400);
+    await control("POST", "/_sandbox/consumers/state", { id: adx, state: "Stopped" });
+    const stopped = await control("POST", "/_sandbox/consumers/unwrap", { id: adx });
+    expect(stopped.status).toBe(409);
+    expect(JSON.stringify(stopped.body)).toContain("makes no calls");
+    await control("POST", "/_sandbox/consumers/state", { id: adx, state: "Running" });
+    await control("POST", "/_sandbox/consumers/behaviour", { id: adx, unwrapIntervalSeconds: 10 });
+  });
+
   it.each([
     ["/_sandbox/ingestion", { delaySeconds: -1 }, "delaySeconds"],
     ["/_sandbox/ingestion", { delaySeconds: 1, latencySeconds: { min: 1, max: 2 } }, "not both"],

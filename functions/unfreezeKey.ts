@@ -1,0 +1,41 @@
+/**
+ * HTTP POST /api/keys/{vault}/{key}/unfreeze (function key): an operator unfreezes a key: retirement resumes at the next run, still only on evidence.
+ * Body `{"reason": "..."}`. Answers 200 with the key's freeze (`frozen`, `changed`); a replay
+ * changes nothing; 400/404/409/413 with a clear message.
+ */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { registerFunction } from "../src/hosting/functionDefinition.js";
+import { loadRuntime } from "../src/hosting/lazyRuntime.js";
+import { errorAnswer, jsonAnswer } from "../src/rotation/httpAnswers.js";
+import { logFromContext } from "../src/rotation/log.js";
+import { OPERATOR_BODY_BYTES, parseReasonBody } from "../src/rotation/operatorBody.js";
+import { readBodyText } from "../src/rotation/requestBody.js";
+
+export async function unfreezeKey(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const log = logFromContext(context);
+  const { vault = "", key = "" } = request.params;
+  try {
+    const body = parseReasonBody(
+      await readBodyText(request, OPERATOR_BODY_BYTES),
+      "retirement of the key resumes",
+    );
+    const { service } = await loadRuntime();
+    const answer = await service.unfreezeKey({ vault, key, reason: body.reason });
+    log.info("unfreeze answered", { key: answer.key, changed: answer.changed });
+    return jsonAnswer(200, answer);
+  } catch (error) {
+    return errorAnswer(error, log, `unfreeze of ${vault}/${key}`);
+  }
+}
+
+export const unfreezeKeyFunction = registerFunction({
+  kind: "http",
+  name: "unfreezeKey",
+  route: "keys/{vault}/{key}/unfreeze",
+  methods: ["POST"],
+  authLevel: "function",
+  handler: unfreezeKey,
+});
