@@ -5,8 +5,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // Upper bounds for a hang, not speed targets: under load the integration tests' generous
     // waits (a minute and more) must fit inside.
-    testTimeout: 240_000,
-    hookTimeout: 240_000,
+    testTimeout: 420_000,
+    hookTimeout: 420_000,
     pool: "forks",
     maxWorkers: 2,
   },

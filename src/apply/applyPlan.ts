@@ -159,6 +159,22 @@ type Recheck =
   | { ok: true }
   | { ok: false; status: "pending" | "failed" | "skipped"; reason: string; detail: string };
 
+/** Begins a write on the observed consumer `consumerId`; a consumer not in the observation fails the step. */
+async function onObservedConsumer(
+  snapshot: Snapshot,
+  consumerId: string,
+  what: string,
+  begin: (consumer: ConsumerSnapshot) => Promise<StepOutcome>,
+): Promise<StepOutcome> {
+  const consumer = snapshot.consumers.find((c) => c.id === consumerId);
+  if (consumer) return begin(consumer);
+  return {
+    status: "failed",
+    reason: "consumer-not-observed",
+    detail: `${what}: the consumer is not in the observation`,
+  };
+}
+
 export class PlanApplier {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly maxInlineRetryAfterMs: number;
@@ -258,17 +274,9 @@ export class PlanApplier {
       await this.journal(run, keyId, "repoint", "skipped", "report-mode", step.detail, action);
       return step;
     }
-    const consumer = snapshot.consumers.find((c) => c.id === action.consumerId);
-    let outcome: StepOutcome;
-    if (!consumer) {
-      outcome = {
-        status: "failed",
-        reason: "consumer-not-observed",
-        detail: `${what}: the consumer is not in the observation`,
-      };
-    } else {
-      outcome = await this.beginRepointWithRetries(consumer, action, what, snapshot);
-    }
+    const outcome = await onObservedConsumer(snapshot, action.consumerId, what, (consumer) =>
+      this.beginRepointWithRetries(consumer, action, what, snapshot),
+    );
     Object.assign(step, this.stepFields(outcome));
     const fields = {
       key: keyId,
@@ -339,25 +347,17 @@ export class PlanApplier {
       await this.journal(run, keyId, "migrate", "skipped", "report-mode", step.detail, subject);
       return step;
     }
-    const consumer = snapshot.consumers.find((c) => c.id === action.consumerId);
-    let outcome: StepOutcome;
-    if (!consumer) {
-      outcome = {
-        status: "failed",
-        reason: "consumer-not-observed",
-        detail: `${what}: the consumer is not in the observation`,
-      };
-    } else {
+    const outcome = await onObservedConsumer(snapshot, action.consumerId, what, async (consumer) => {
       const adapter = this.deps.consumerAdapter(consumer.kind);
       const move: KeyMove = { from: action.key, to: action.toKey, toVersion: action.to };
-      outcome = adapter.beginMigrate
+      return adapter.beginMigrate
         ? await this.withInlineRetries(what, () => adapter.beginMigrate!(consumer, action.pin, move))
         : {
             status: "failed",
             reason: "unsupported",
             detail: `${what}: the ${consumer.kind} adapter cannot move a consumer to another key`,
           };
-    }
+    });
     Object.assign(step, this.stepFields(outcome));
     const fields = {
       key: keyId,

@@ -699,24 +699,40 @@ export class RotationService {
       dryRun: request.dryRun,
       ...(force ? { force } : {}),
     });
+    return this.idempotent(idempotencyKey, fingerprint, keyRefId(key), () =>
+      this.emergencyUnderLease(key, reason, request.dryRun, force),
+    );
+  }
+
+  /**
+   * Runs `work` once per Idempotency-Key: a replay answers the first answer, the same key with
+   * another request (fingerprint) is a 409, and so is one still in progress; a failure frees
+   * the key for a retry. Without a key, `work` just runs.
+   */
+  private async idempotent<T>(
+    idempotencyKey: string | undefined,
+    fingerprint: string,
+    keyId: string,
+    work: () => Promise<T>,
+  ): Promise<T> {
     if (idempotencyKey) {
       const begun = await this.deps.idempotency.begin(idempotencyKey, fingerprint);
-      if (begun.status === "replay") return begun.response as EmergencyAnswer;
+      if (begun.status === "replay") return begun.response as T;
       if (begun.status === "mismatch") {
         throw new ConflictError(
-          keyRefId(key),
+          keyId,
           `Idempotency-Key ${idempotencyKey} was already used for a different request; use a new key for a new request`,
         );
       }
       if (begun.status === "in-progress") {
         throw new ConflictError(
-          keyRefId(key),
+          keyId,
           `a request with Idempotency-Key ${idempotencyKey} is still in progress; retry in a few seconds to get its answer`,
         );
       }
     }
     try {
-      const answer = await this.emergencyUnderLease(key, reason, request.dryRun, force);
+      const answer = await work();
       if (idempotencyKey) await this.deps.idempotency.complete(idempotencyKey, fingerprint, answer);
       return answer;
     } catch (error) {
@@ -919,30 +935,9 @@ export class RotationService {
       retireSource: request.retireSource,
     });
     const idempotencyKey = request.idempotencyKey;
-    if (idempotencyKey) {
-      const begun = await this.deps.idempotency.begin(idempotencyKey, fingerprint);
-      if (begun.status === "replay") return begun.response as MigrationAnswer;
-      if (begun.status === "mismatch") {
-        throw new ConflictError(
-          keyRefId(source),
-          `Idempotency-Key ${idempotencyKey} was already used for a different request; use a new key for a new request`,
-        );
-      }
-      if (begun.status === "in-progress") {
-        throw new ConflictError(
-          keyRefId(source),
-          `a request with Idempotency-Key ${idempotencyKey} is still in progress; retry in a few seconds to get its answer`,
-        );
-      }
-    }
-    try {
-      const answer = await this.migrateUnderLease(store, source, destination, reason, request);
-      if (idempotencyKey) await this.deps.idempotency.complete(idempotencyKey, fingerprint, answer);
-      return answer;
-    } catch (error) {
-      if (idempotencyKey) await this.deps.idempotency.abandon(idempotencyKey).catch(() => undefined);
-      throw error;
-    }
+    return this.idempotent(idempotencyKey, fingerprint, keyRefId(source), () =>
+      this.migrateUnderLease(store, source, destination, reason, request),
+    );
   }
 
   private async migrateUnderLease(

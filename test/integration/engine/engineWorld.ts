@@ -5,7 +5,13 @@
  * function handlers, as Azure would, and look at the sandbox and the journal.
  */
 import { randomUUID } from "node:crypto";
-import { type EventGridEvent, HttpRequest, InvocationContext, type Timer } from "@azure/functions";
+import {
+  type EventGridEvent,
+  HttpRequest,
+  type HttpResponseInit,
+  InvocationContext,
+  type Timer,
+} from "@azure/functions";
 import { cancelMigration } from "../../../functions/cancelMigration.js";
 import { dashboard } from "../../../functions/dashboard.js";
 import { freezeKey } from "../../../functions/freezeKey.js";
@@ -150,21 +156,33 @@ export class EngineWorld {
     await retireOldVersions(timer, this.context("retireOldVersions"));
   }
 
+  /** A POST with a JSON body to `/api/keys/{vault}/{key}/{path}`, through `handler`, as the host would call it. */
+  private async post(
+    handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
+    functionName: string,
+    path: string,
+    params: Record<string, string>,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<HttpAnswer> {
+    const request = new HttpRequest({
+      method: "POST",
+      url: `http://localhost:7071/api/keys/${params.vault}/${params.key}/${path}`,
+      params,
+      headers: { "content-type": "application/json", ...headers },
+      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
+    });
+    const answer = await handler(request, this.context(functionName));
+    return { status: answer.status ?? 200, body: answer.jsonBody };
+  }
+
   async rotate(
     vault: string,
     key: string,
     body: unknown,
     headers: Record<string, string> = {},
   ): Promise<HttpAnswer> {
-    const request = new HttpRequest({
-      method: "POST",
-      url: `http://localhost:7071/api/keys/${vault}/${key}/rotate`,
-      params: { vault, key },
-      headers: { "content-type": "application/json", ...headers },
-      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
-    });
-    const answer = await rotateKey(request, this.context("rotateKey"));
-    return { status: answer.status ?? 200, body: answer.jsonBody };
+    return this.post(rotateKey, "rotateKey", "rotate", { vault, key }, body, headers);
   }
 
   /** An operator's POST .../versions/{version}/restore, .../freeze or .../unfreeze, through its handler. */
@@ -176,16 +194,9 @@ export class EngineWorld {
     version?: string,
   ): Promise<HttpAnswer> {
     const path = act === "restore" ? `versions/${version}/restore` : act;
-    const request = new HttpRequest({
-      method: "POST",
-      url: `http://localhost:7071/api/keys/${vault}/${key}/${path}`,
-      params: { vault, key, ...(version !== undefined ? { version } : {}) },
-      headers: { "content-type": "application/json" },
-      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
-    });
     const handler = act === "restore" ? restoreVersion : act === "freeze" ? freezeKey : unfreezeKey;
-    const answer = await handler(request, this.context(`${act}Key`));
-    return { status: answer.status ?? 200, body: answer.jsonBody };
+    const params = { vault, key, ...(version !== undefined ? { version } : {}) };
+    return this.post(handler, `${act}Key`, path, params, body);
   }
 
   /** POST /api/keys/{vault}/{key}/migrate, as the host would call it. */
@@ -195,28 +206,12 @@ export class EngineWorld {
     body: unknown,
     headers: Record<string, string> = {},
   ): Promise<HttpAnswer> {
-    const request = new HttpRequest({
-      method: "POST",
-      url: `http://localhost:7071/api/keys/${vault}/${key}/migrate`,
-      params: { vault, key },
-      headers: { "content-type": "application/json", ...headers },
-      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
-    });
-    const answer = await migrateKey(request, this.context("migrateKey"));
-    return { status: answer.status ?? 200, body: answer.jsonBody };
+    return this.post(migrateKey, "migrateKey", "migrate", { vault, key }, body, headers);
   }
 
   /** POST /api/keys/{vault}/{key}/migrate/cancel. */
   async cancelMigration(vault: string, key: string, body: unknown): Promise<HttpAnswer> {
-    const request = new HttpRequest({
-      method: "POST",
-      url: `http://localhost:7071/api/keys/${vault}/${key}/migrate/cancel`,
-      params: { vault, key },
-      headers: { "content-type": "application/json" },
-      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
-    });
-    const answer = await cancelMigration(request, this.context("cancelMigration"));
-    return { status: answer.status ?? 200, body: answer.jsonBody };
+    return this.post(cancelMigration, "cancelMigration", "migrate/cancel", { vault, key }, body);
   }
 
   async keysView(vault?: string, key?: string): Promise<HttpAnswer> {
@@ -389,7 +384,7 @@ export class EngineWorld {
   }
 
   /** Runs the timer until `done` holds (each run is one reconcile), or fails after `timeoutMs`. */
-  async timerUntil(done: () => boolean | Promise<boolean>, timeoutMs = 90_000, pauseMs = 500): Promise<void> {
+  async timerUntil(done: () => boolean | Promise<boolean>, timeoutMs = 150_000, pauseMs = 500): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       await this.timer();

@@ -230,7 +230,7 @@ describe("engine scenarios on the sandbox: timer and preflight", () => {
         `"target":"${hsmVersion}"`,
       );
     // A deadline, not a count of runs: on a loaded machine each run takes longer.
-    const deadline = Date.now() + 90_000;
+    const deadline = Date.now() + 150_000;
     while (!(await targetShown()) && Date.now() < deadline) {
       await world.timer();
       await sleep(500);
@@ -333,7 +333,7 @@ describe("engine scenario 10: emergency rotation", () => {
     expect(reused.status).toBe(409);
     expect(JSON.stringify(reused.body)).toContain("Idempotency-Key");
 
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", compromised).enabled, 90_000);
+    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", compromised).enabled, 150_000);
     expect(world.version("kv-cmk-1", "adx-key", compromised).tags[TAGS.disabledBy]).toMatch(/^cmk-rotator/);
     expectNoPinnedVersionDisabled(world);
   });

@@ -65,7 +65,7 @@ describe("a: versionless Cosmos DB accounts", () => {
       return (
         movedAt !== undefined && Date.now() - movedAt > QUIET_MS + 2_000 && reasons.has("backup-retention")
       );
-    }, 90_000);
+    }, 150_000);
     world.sandbox.store.recording = undefined;
 
     const holds = await world.holdsOf(COSMOS_KEY, old);
@@ -191,7 +191,7 @@ describe("d: a consumer rarer than the quiet period that picks new versions up l
         for (const hold of await world.holdsOf(ADX_KEY, old)) reasons.add(hold.reason);
       }
       return !enabled;
-    }, 90_000);
+    }, 150_000);
     expect(reasons).toContain("consumer-not-proven-switched");
     const proofHold = (await world.holdsOf(ADX_KEY, old)).find(
       (hold) => hold.reason === "consumer-not-proven-switched",

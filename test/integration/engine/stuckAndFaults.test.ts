@@ -63,7 +63,7 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
     expect(holds[0]?.message).toContain(ADX_IDENTITY);
 
     consumer.behaviour.stuckOnVersion = null;
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", stuckOn).enabled, 90_000);
+    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", stuckOn).enabled, 150_000);
     expectNoPinnedVersionDisabled(world);
   });
 
@@ -112,7 +112,7 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
     expect(journal).toContainEqual(
       expect.objectContaining({ action: "repoint", outcome: "pending", version: next }),
     );
-    await world.timerUntil(() => settled() && world.pinnedVersions(CONSUMERS.adxPinned)[0] === next, 90_000);
+    await world.timerUntil(() => settled() && world.pinnedVersions(CONSUMERS.adxPinned)[0] === next, 150_000);
     expectNoPinnedVersionDisabled(world);
   });
 
@@ -136,7 +136,7 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
     expect(world.pinnedVersions(CONSUMERS.adxPinned)).toEqual(before);
     expectNoPinnedVersionDisabled(world);
 
-    await world.timerUntil(() => settled() && world.pinnedVersions(CONSUMERS.adxPinned)[0] === next, 90_000);
+    await world.timerUntil(() => settled() && world.pinnedVersions(CONSUMERS.adxPinned)[0] === next, 150_000);
     expectNoPinnedVersionDisabled(world);
   });
 
@@ -159,7 +159,7 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
     );
     expect(holds[0]?.reason).toBe("evidence-incomplete");
     world.sandbox.store.faults = [];
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 90_000);
+    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 150_000);
     expectNoPinnedVersionDisabled(world);
   });
 });
