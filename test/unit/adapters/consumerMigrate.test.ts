@@ -71,6 +71,19 @@ describe("moving a consumer to another key", () => {
     expect(kusto.patches[0]?.body).toMatchObject({ keyVaultProperties: { keyName: "new", keyVersion: "" } });
   });
 
+  it("a repoint of the source planned before the move, sent after it, is not sent: the move is never undone", async () => {
+    const kusto = kustoFake({ vault: FROM.vaultUrl, keyName: "old", keyVersion: V1 });
+    const planned = await kusto.adapter.read(kusto.id);
+    // The migration moved the cluster meanwhile; a stale plan still repoints it on the source.
+    Object.assign(kusto.state, { vault: TO.vaultUrl, keyName: "new", keyVersion: V9 });
+    const outcome = await kusto.adapter.beginRepoint(planned, "key", "22222222222222222222222222222222", {
+      replaceable: new Set([V1, V9]),
+    });
+    expect(outcome).toMatchObject({ status: "pending" });
+    expect(outcome.detail).toContain("no longer uses kv1/old");
+    expect(kusto.patches).toEqual([]);
+  });
+
   it("a consumer already on the destination is left alone: never moved back or twice", async () => {
     const kusto = kustoFake({ vault: FROM.vaultUrl, keyName: "old", keyVersion: V1 });
     const consumer = await kusto.adapter.read(kusto.id);
