@@ -384,7 +384,11 @@ export class EngineWorld {
   }
 
   /** Runs the timer until `done` holds (each run is one reconcile), or fails after `timeoutMs`. */
-  async timerUntil(done: () => boolean | Promise<boolean>, timeoutMs = 150_000, pauseMs = 500): Promise<void> {
+  async timerUntil(
+    done: () => boolean | Promise<boolean>,
+    timeoutMs = 150_000,
+    pauseMs = 500,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       await this.timer();
