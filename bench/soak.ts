@@ -121,7 +121,14 @@ async function main(): Promise<void> {
     };
     let nextRotation = started;
     let nextSample = started + SAMPLE_EVERY_MS;
-    while (Date.now() < end && failures.length < 20) {
+    // Ctrl-C or a kill ends the soak early: the stack (and Azurite) still stops, the figures print.
+    let stopRequested = false;
+    const requestStop = () => {
+      stopRequested = true;
+    };
+    process.once("SIGINT", requestStop);
+    process.once("SIGTERM", requestStop);
+    while (Date.now() < end && failures.length < 20 && !stopRequested) {
       const now = Date.now();
       if (now >= nextRotation) {
         nextRotation += ROTATE_EVERY_MS;
