@@ -1367,6 +1367,16 @@ export class RotationService {
     });
   }
 
+  /** What freeze and unfreeze answer: the key's freeze after the act (plain JSON). */
+  private freezeAnswer(
+    keyId: string,
+    frozen: FreezeRecord | undefined,
+    changed: boolean,
+    message: string,
+  ): FreezeAnswer {
+    return { key: keyId, frozen: freezeJson(frozen), changed, mode: this.deps.mode, message };
+  }
+
   /** An operator freezes retirement of a key: nothing of it retires until unfrozen. A replay changes nothing. */
   async freezeKey(request: OperatorRequest): Promise<FreezeAnswer> {
     const reason = validateReason(request.reason, "retirement of the key is frozen");
@@ -1375,13 +1385,8 @@ export class RotationService {
     return this.underOperatorLease(keyId, async () => {
       await this.requireKeyExists(key);
       const existing = await this.freezes.get(keyId);
-      const answer = (frozen: FreezeRecord | undefined, changed: boolean, message: string): FreezeAnswer => ({
-        key: keyId,
-        frozen: freezeJson(frozen),
-        changed,
-        mode: this.deps.mode,
-        message,
-      });
+      const answer = (frozen: FreezeRecord | undefined, changed: boolean, message: string) =>
+        this.freezeAnswer(keyId, frozen, changed, message);
       if (existing)
         return answer(existing, false, `retirement of ${keyId} is frozen already; nothing was changed`);
       if (this.deps.mode === "report")
@@ -1419,13 +1424,8 @@ export class RotationService {
     return this.underOperatorLease(keyId, async () => {
       await this.requireKeyExists(key);
       const existing = await this.freezes.get(keyId);
-      const answer = (frozen: FreezeRecord | undefined, changed: boolean, message: string): FreezeAnswer => ({
-        key: keyId,
-        frozen: freezeJson(frozen),
-        changed,
-        mode: this.deps.mode,
-        message,
-      });
+      const answer = (frozen: FreezeRecord | undefined, changed: boolean, message: string) =>
+        this.freezeAnswer(keyId, frozen, changed, message);
       if (!existing)
         return answer(undefined, false, `retirement of ${keyId} is not frozen; nothing was changed`);
       if (this.deps.mode === "report")
