@@ -124,6 +124,8 @@ export interface ApplyReport {
 const TAG_VALUE_LIMIT = 256;
 const DEFAULT_MAX_INLINE_RETRY_AFTER_MS = 5_000;
 const INLINE_RETRIES = 2;
+/** Journal reads of the holds' de-duplication in flight at once (as the views read them). */
+const JOURNAL_READ_CONCURRENCY = 8;
 
 function truncateTag(value: string): string {
   return value.length > TAG_VALUE_LIMIT ? `${value.slice(0, TAG_VALUE_LIMIT - 3)}...` : value;
@@ -830,18 +832,27 @@ export class PlanApplier {
     const byKey = new Map<string, (Hold | Block)[]>();
     for (const decision of decisions) {
       const keyId = keyRefId(decision.key);
-      byKey.set(keyId, [...(byKey.get(keyId) ?? []), decision]);
+      const keyDecisions = byKey.get(keyId);
+      if (keyDecisions) keyDecisions.push(decision);
+      else byKey.set(keyId, [decision]);
     }
-    for (const [keyId, keyDecisions] of byKey) {
-      let recent: JournalEntry[] = [];
+    // The keys' journals are read a few at a time (each read waits on the table); the decisions
+    // are then journaled key after key, in the plan's order.
+    const keys = [...byKey.keys()];
+    const recentByKey = await mapLimited(keys, JOURNAL_READ_CONCURRENCY, async (keyId) => {
       try {
-        recent = await this.deps.journal.recent(keyId, 100);
+        return await this.deps.journal.recent(keyId, 100);
       } catch (error) {
         this.deps.log.warn("could not read the journal to de-duplicate holds", {
           key: keyId,
           detail: describeError(error),
         });
+        return [] as JournalEntry[];
       }
+    });
+    for (const [index, keyId] of keys.entries()) {
+      const recent = recentByKey[index] ?? [];
+      const keyDecisions = byKey.get(keyId) ?? [];
       for (const decision of keyDecisions) {
         const action: JournalAction = decision.type;
         // Per consumer too: two consumers held on one version (or two followers, version "") are two entries.

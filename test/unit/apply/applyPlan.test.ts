@@ -453,6 +453,44 @@ describe("PlanApplier holds, blocks and events", () => {
     expect((publisher as MemoryOutcomePublisher).published.map((e) => e.name)).toEqual(["RotationBlocked"]);
   });
 
+  it("reads the journals of many held keys a few at a time, and still journals each hold once", async () => {
+    class CountingJournal extends MemoryJournal {
+      inFlight = 0;
+      maxInFlight = 0;
+      override async recent(keyId: string, limit: number) {
+        this.inFlight += 1;
+        this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        this.inFlight -= 1;
+        return super.recent(keyId, limit);
+      }
+    }
+    const journal = new CountingJournal();
+    const applier = new PlanApplier({
+      keyVault: new FakeKeyVault(),
+      consumerAdapter: () => new FakeConsumers(),
+      journal,
+      publisher: new MemoryOutcomePublisher(),
+      log: silentLog,
+      repointConcurrency: 2,
+      sleep: async () => undefined,
+    });
+    const keys = Array.from({ length: 20 }, (_, index) => aKeyRef({ vaultName: "kv1", keyName: `cmk-${index}` }));
+    const plan = aPlan({
+      holds: keys.map((heldKey) => ({
+        type: "hold" as const,
+        key: heldKey,
+        version: versionId(1),
+        reason: "superseded-recently",
+        message: "quiet period",
+      })),
+    });
+    await applier.apply(plan, aSnapshot(), run());
+    await applier.apply(plan, aSnapshot(), run({ runId: "run-2" }));
+    expect(journal.maxInFlight).toBe(8);
+    expect(journal.entries.map((entry) => entry.keyId)).toEqual(keys.map((heldKey) => `kv1/${heldKey.keyName}`));
+  });
+
   it("a publish failure is journaled and does not break the rotation", async () => {
     const failing: OutcomePublisher = {
       publish: async (_events: OutcomeEvent[]) => {

@@ -1,13 +1,23 @@
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { issueLeafCertificate, loadOrCreateCa, sandboxHostNames } from "../../../../sandbox/tls.js";
+
+const stateDirs: string[] = [];
+function freshStateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "sandbox-tls-"));
+  stateDirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of stateDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 describe("sandbox certificates", () => {
   it("creates the CA once and reuses it from the state folder", () => {
-    const stateDir = mkdtempSync(join(tmpdir(), "sandbox-tls-"));
+    const stateDir = freshStateDir();
     const first = loadOrCreateCa(stateDir);
     const second = loadOrCreateCa(stateDir);
     expect(second.certPem).toBe(first.certPem);
@@ -16,7 +26,7 @@ describe("sandbox certificates", () => {
   });
 
   it("issues a leaf for the Azure hosts, the estate's topics and regions, and loopback, signed by the CA", () => {
-    const ca = loadOrCreateCa(mkdtempSync(join(tmpdir(), "sandbox-tls-")));
+    const ca = loadOrCreateCa(freshStateDir());
     const hosts = sandboxHostNames({
       customTopicHosts: ["Topic-A.westeurope-1.eventgrid.azure.net"],
       regions: ["westeurope", "East US"],
