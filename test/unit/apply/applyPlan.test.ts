@@ -475,7 +475,9 @@ describe("PlanApplier holds, blocks and events", () => {
       repointConcurrency: 2,
       sleep: async () => undefined,
     });
-    const keys = Array.from({ length: 20 }, (_, index) => aKeyRef({ vaultName: "kv1", keyName: `cmk-${index}` }));
+    const keys = Array.from({ length: 20 }, (_, index) =>
+      aKeyRef({ vaultName: "kv1", keyName: `cmk-${index}` }),
+    );
     const plan = aPlan({
       holds: keys.map((heldKey) => ({
         type: "hold" as const,
@@ -488,7 +490,9 @@ describe("PlanApplier holds, blocks and events", () => {
     await applier.apply(plan, aSnapshot(), run());
     await applier.apply(plan, aSnapshot(), run({ runId: "run-2" }));
     expect(journal.maxInFlight).toBe(8);
-    expect(journal.entries.map((entry) => entry.keyId)).toEqual(keys.map((heldKey) => `kv1/${heldKey.keyName}`));
+    expect(journal.entries.map((entry) => entry.keyId)).toEqual(
+      keys.map((heldKey) => `kv1/${heldKey.keyName}`),
+    );
   });
 
   it("a publish failure is journaled and does not break the rotation", async () => {
