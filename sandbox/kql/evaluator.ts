@@ -24,7 +24,89 @@ import {
   valuesEqual,
 } from "./values.js";
 
-export type Row = Map<string, KqlValue>;
+/**
+ * A row as operators read it: its cells by column name, and every (name, value) pair in
+ * column order. A Map is one; input rows and extended rows compute cells when asked.
+ */
+export interface Row extends Iterable<[string, KqlValue]> {
+  get(name: string): KqlValue | undefined;
+  has(name: string): boolean;
+}
+
+/**
+ * A row with the columns `extend`s computed laid over its input row, without copying the
+ * input's cells: a long pipeline over a wide table keeps a few values a row. The names of the
+ * computed columns are shared by every row of a stage (see ExtendLayouts); a row holds only
+ * its values.
+ */
+class ExtendedRow implements Row {
+  constructor(
+    readonly base: Row,
+    readonly names: readonly string[],
+    readonly values: readonly KqlValue[],
+  ) {}
+
+  get(name: string): KqlValue | undefined {
+    const index = this.names.indexOf(name);
+    return index >= 0 ? this.values[index] : this.base.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.names.includes(name) || this.base.has(name);
+  }
+
+  /** The input's columns in their order (a replaced one keeps its place), then the new ones. */
+  *[Symbol.iterator](): IterableIterator<[string, KqlValue]> {
+    for (const [name, value] of this.base) {
+      const index = this.names.indexOf(name);
+      yield [name, index >= 0 ? (this.values[index] ?? null) : value];
+    }
+    for (const [index, name] of this.names.entries())
+      if (!this.base.has(name)) yield [name, this.values[index] ?? null];
+  }
+}
+
+/**
+ * One extend stage's layouts: for the computed names an input row already has (none, or an
+ * earlier extend's), the names the output rows carry and where each assignment's value goes.
+ * Worked out once per distinct input layout, so rows share their names.
+ */
+class ExtendLayouts {
+  private readonly byInput = new Map<readonly string[], { names: string[]; slots: number[] }>();
+  private readonly fresh: { names: string[]; slots: number[] };
+
+  constructor(private readonly assigned: readonly string[]) {
+    this.fresh = this.layout([]);
+  }
+
+  private layout(inputNames: readonly string[]): { names: string[]; slots: number[] } {
+    const names = [...inputNames];
+    const slots = this.assigned.map((name) => {
+      const at = names.indexOf(name);
+      if (at >= 0) return at;
+      names.push(name);
+      return names.length - 1;
+    });
+    return { names, slots };
+  }
+
+  /** `row` with `values` (one per assignment, in order) laid over it, one level above its input row. */
+  extend(row: Row, values: readonly KqlValue[]): ExtendedRow {
+    if (!(row instanceof ExtendedRow)) {
+      const out = new Array<KqlValue>(this.fresh.names.length).fill(null);
+      for (const [index, slot] of this.fresh.slots.entries()) out[slot] = values[index] ?? null;
+      return new ExtendedRow(row, this.fresh.names, out);
+    }
+    let layout = this.byInput.get(row.names);
+    if (!layout) {
+      layout = this.layout(row.names);
+      this.byInput.set(row.names, layout);
+    }
+    const out = [...row.values];
+    for (const [index, slot] of layout.slots.entries()) out[slot] = values[index] ?? null;
+    return new ExtendedRow(row.base, layout.names, out);
+  }
+}
 
 export interface Tabular {
   columns: KqlColumn[];
@@ -247,12 +329,14 @@ function extend(operator: KqlSyntaxNode, input: Tabular, scope: Scope): Tabular 
   if (columns.length !== input.columns.length + added) {
     throw unsupported(`extend "${operator.text.trim()}" (its result schema could not be matched)`);
   }
-  const rows = input.rows.map((row) => {
-    const extended = new Map(row);
+  const layouts = new ExtendLayouts(assignments.map((assignment) => assignment.name));
+  const rows = input.rows.map((row) =>
     // Kusto evaluates every extend expression against the input row.
-    for (const { name, expression } of assignments) extended.set(name, evaluateNamed(expression, row, scope));
-    return extended;
-  });
+    layouts.extend(
+      row,
+      assignments.map(({ expression }) => evaluateNamed(expression, row, scope)),
+    ),
+  );
   return new TabularValue(columns, rows);
 }
 
@@ -377,7 +461,9 @@ function join(operator: KqlSyntaxNode, left: Tabular, scope: Scope): Tabular {
   const rightByKey = new Map<string, Row[]>();
   for (const row of right.rows) {
     const key = keyOf(row, "right");
-    rightByKey.set(key, [...(rightByKey.get(key) ?? []), row]);
+    const matches = rightByKey.get(key);
+    if (matches) matches.push(row);
+    else rightByKey.set(key, [row]);
   }
   let leftRows = left.rows;
   if (kind === "innerunique") {
@@ -469,7 +555,7 @@ function summarize(operator: KqlSyntaxNode, input: Tabular, scope: Scope): Tabul
 
   const rows: Row[] = [];
   for (const group of groups.values()) {
-    const output: Row = new Map();
+    const output = new Map<string, KqlValue>();
     let slot = 0;
     const put = (value: KqlValue): void => {
       const column = columns[slot++];
@@ -521,7 +607,34 @@ function parseNumberLiteral(text: string): number | null {
   return value;
 }
 
+const NOT_A_LITERAL = Symbol("not a literal");
+const LITERAL_KINDS = new Set([
+  "StringLiteralExpression",
+  "LongLiteralExpression",
+  "IntLiteralExpression",
+  "RealLiteralExpression",
+  "DecimalLiteralExpression",
+  "BooleanLiteralExpression",
+  "DateTimeLiteralExpression",
+  "TimespanLiteralExpression",
+  "GuidLiteralExpression",
+  "NullLiteralExpression",
+  "DynamicExpression",
+]);
+/** Each literal node's value, worked out once per query (a query reads it once per row). */
+const literalValues = new WeakMap<KqlSyntaxNode, KqlValue | typeof NOT_A_LITERAL>();
+
+/** The value of a literal node, or undefined when the node is not a literal. */
 function evaluateLiteral(node: KqlSyntaxNode): KqlValue {
+  if (!LITERAL_KINDS.has(node.kind)) return undefined;
+  const known = literalValues.get(node);
+  if (known !== undefined) return known === NOT_A_LITERAL ? undefined : known;
+  const value = literalValue(node);
+  literalValues.set(node, value === undefined ? NOT_A_LITERAL : value);
+  return value;
+}
+
+function literalValue(node: KqlSyntaxNode): KqlValue {
   const text = node.text.trim();
   switch (node.kind) {
     case "StringLiteralExpression":
@@ -641,15 +754,29 @@ export function evaluateScalar(node: KqlSyntaxNode, row: Row | undefined, scope:
   }
 }
 
+/** Each name reference's name, worked out once per query. */
+const referencedNames = new WeakMap<KqlSyntaxNode, string>();
+
+function referencedName(node: KqlSyntaxNode): string {
+  let name = referencedNames.get(node);
+  if (name === undefined) {
+    name = node.text.trim().replace(/^\[['"](.*)['"]\]$/, "$1");
+    referencedNames.set(node, name);
+  }
+  return name;
+}
+
 function evaluateName(node: KqlSyntaxNode, row: Row | undefined, scope: Scope): KqlValue {
-  const name = node.text.trim().replace(/^\[['"](.*)['"]\]$/, "$1");
-  if (node.symbol?.kind !== "Variable" && row?.has(name)) return row.get(name);
+  const name = referencedName(node);
+  // A row's get is undefined only for a column it lacks (a missing value is null).
+  const cell = row?.get(name);
+  if (node.symbol?.kind !== "Variable" && cell !== undefined) return cell;
   if (scope.variables.has(name)) {
     const value = scope.variables.get(name);
     if (value instanceof TabularValue) throw unsupported(`the tabular variable '${name}' used as a scalar`);
     return value;
   }
-  if (row?.has(name)) return row.get(name);
+  if (cell !== undefined || row?.has(name)) return cell;
   if (node.symbol?.kind === "Column") return null;
   throw unsupported(`the name '${name}' here`);
 }

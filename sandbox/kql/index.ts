@@ -7,24 +7,80 @@
  */
 import { evaluateQuery, type Row, type Scope, type Tabular } from "./evaluator.js";
 import { analyseQuery } from "./languageService.js";
-import { KqlError, type KqlResult, type KqlTable, type KqlType } from "./types.js";
+import {
+  KQL_CELL,
+  type KqlColumn,
+  KqlError,
+  type KqlLazyRow,
+  type KqlResult,
+  type KqlSourceRow,
+  type KqlTable,
+  type KqlType,
+} from "./types.js";
 import { coerceToType, formatTimespan, isNullValue, type KqlValue, Timespan } from "./values.js";
 
-export type { KqlColumn, KqlDiagnosticInfo, KqlErrorCode, KqlResult, KqlTable, KqlType } from "./types.js";
-export { KqlError } from "./types.js";
+export type {
+  KqlColumn,
+  KqlDiagnosticInfo,
+  KqlErrorCode,
+  KqlLazyRow,
+  KqlResult,
+  KqlSourceRow,
+  KqlTable,
+  KqlType,
+} from "./types.js";
+export { KQL_CELL, KqlError } from "./types.js";
+
+function isLazyRow(row: KqlSourceRow): row is KqlLazyRow {
+  return typeof (row as Partial<KqlLazyRow>)[KQL_CELL] === "function";
+}
+
+/** A table's column types by name, shared by all its rows. */
+interface LoadedColumns {
+  columns: readonly KqlColumn[];
+  types: ReadonlyMap<string, KqlType>;
+}
+
+/**
+ * An input row as the evaluator reads it: each cell is read from the source row and typed
+ * when asked, so loading a table copies nothing (a query over a large table keeps one small
+ * object a row, not a map of every column).
+ */
+class SourceRow implements Row {
+  constructor(
+    private readonly source: KqlSourceRow,
+    private readonly table: LoadedColumns,
+  ) {}
+
+  get(name: string): KqlValue | undefined {
+    const type = this.table.types.get(name);
+    if (type === undefined) return undefined;
+    const source = this.source;
+    const raw = isLazyRow(source)
+      ? source[KQL_CELL](name)
+      : Object.hasOwn(source, name)
+        ? (source as Readonly<Record<string, unknown>>)[name]
+        : null;
+    const value = (raw ?? null) as KqlValue;
+    // Kusto strings are never null: a missing string is the empty string.
+    return type === "string" && isNullValue(value) ? "" : coerceToType(value, type);
+  }
+
+  has(name: string): boolean {
+    return this.table.types.has(name);
+  }
+
+  *[Symbol.iterator](): IterableIterator<[string, KqlValue]> {
+    for (const column of this.table.columns) yield [column.name, this.get(column.name) ?? null];
+  }
+}
 
 function loadTable(table: KqlTable): Tabular {
-  const rows = table.rows.map((record): Row => {
-    const row: Row = new Map();
-    for (const column of table.columns) {
-      const raw = Object.hasOwn(record, column.name) ? record[column.name] : null;
-      // Kusto strings are never null: a missing string is the empty string.
-      const value = column.type === "string" && isNullValue(raw) ? "" : coerceToType(raw, column.type);
-      row.set(column.name, value);
-    }
-    return row;
-  });
-  return { columns: table.columns, rows };
+  const loaded: LoadedColumns = {
+    columns: table.columns,
+    types: new Map(table.columns.map((column) => [column.name, column.type])),
+  };
+  return { columns: table.columns, rows: table.rows.map((source) => new SourceRow(source, loaded)) };
 }
 
 function toResultValue(value: KqlValue, type: KqlType): unknown {

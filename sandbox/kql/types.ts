@@ -16,11 +16,26 @@ export interface KqlColumn {
   type: KqlType;
 }
 
+/** The method by which a lazy row gives one cell (see KqlLazyRow). */
+export const KQL_CELL: unique symbol = Symbol("kqlCell");
+
+/**
+ * A row that computes a cell when a query reads it, instead of holding every cell: a table
+ * of many rows then costs one small object a row, however many columns it has. The cell of a
+ * column the row has no value for is `undefined` (read as null).
+ */
+export interface KqlLazyRow {
+  [KQL_CELL](column: string): unknown;
+}
+
+/** An input row: a plain record (a cell is its own property named after the column) or a lazy row. */
+export type KqlSourceRow = Readonly<Record<string, unknown>> | KqlLazyRow;
+
 /** An input table. Datetime values are `Date`, dynamic values plain JSON. */
 export interface KqlTable {
   name: string;
   columns: KqlColumn[];
-  rows: Record<string, unknown>[];
+  rows: readonly KqlSourceRow[];
 }
 
 /**

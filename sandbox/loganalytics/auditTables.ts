@@ -20,7 +20,7 @@
  *   no `id`, so the key is named only by the request URI.
  */
 import { visibleAuditRecords } from "../audit.js";
-import type { KqlColumn, KqlTable } from "../kql/index.js";
+import { KQL_CELL, type KqlColumn, type KqlLazyRow, type KqlTable } from "../kql/index.js";
 import type { ObjectIdColumn, SandboxAuditRecord, SandboxVault, SandboxWorkspace } from "../model.js";
 import type { SandboxStore } from "../store.js";
 import type { TimeWindow } from "./queryTimespan.js";
@@ -124,97 +124,126 @@ export function objectIdColumnFor(workspace: SandboxWorkspace, record: SandboxAu
     : (workspace.objectIdColumn ?? DEFAULT_OBJECT_ID_COLUMN);
 }
 
-function azureDiagnosticsRow(
-  store: SandboxStore,
-  workspace: SandboxWorkspace,
-  vault: SandboxVault,
-  record: SandboxAuditRecord,
-): Record<string, unknown> {
-  const appId = appIdOf(store, record);
-  const objectId = loggedObjectId(record);
-  const row: Record<string, unknown> = {
-    TenantId: workspace.id,
-    TimeGenerated: new Date(record.time),
-    ResourceId: vault.resourceId.toUpperCase(),
-    Category: "AuditEvent",
-    ResourceGroup: vault.resourceGroup.toUpperCase(),
-    SubscriptionId: vault.subscriptionId.toUpperCase(),
-    ResourceProvider: "MICROSOFT.KEYVAULT",
-    Resource: vault.name.toUpperCase(),
-    ResourceType: vault.kind === "managedHsm" ? "MANAGEDHSMS" : "VAULTS",
-    OperationName: record.operationName,
-    ResultType: record.resultType,
-    CorrelationId: record.correlationId,
-    ResultSignature: record.resultSignature,
-    ResultDescription: "",
-    DurationMs: record.durationMs,
-    CallerIPAddress: record.callerIpAddress,
-    OperationVersion: KEY_VAULT_API_VERSION,
-    SourceSystem: "Azure",
-    Type: "AzureDiagnostics",
-    _ResourceId: vault.resourceId.toLowerCase(),
-    httpStatusCode_d: record.httpStatusCode,
-    requestUri_s: requestUriOf(record),
-    clientInfo_s: CLIENT_INFO,
-  };
-  if (objectId !== undefined) row.id_s = objectId;
-  if (record.callerObjectId) row[objectIdColumnFor(workspace, record)] = record.callerObjectId;
-  if (appId) row.identity_claim_appid_g = appId;
-  if (vault.kind === "vault") {
-    row.isAccessPolicyMatch_b = false;
-  } else {
-    row.PoolType_s = "M-HSM";
-    row.sku_Family_s = "B";
-    row.sku_Name_s = "Standard_B1";
-    row.PoolName_s = vault.name;
-    row.subnetId_s = "(unknown)";
-  }
-  return row;
+/** What a row's cells are computed from: the record, and the workspace and vault it belongs to. */
+interface RowContext {
+  store: SandboxStore;
+  workspace: SandboxWorkspace;
+  vault: SandboxVault;
 }
 
-function azkvAuditLogsRow(
-  store: SandboxStore,
-  workspace: SandboxWorkspace,
-  vault: SandboxVault,
+type Cell = (record: SandboxAuditRecord, context: RowContext) => unknown;
+
+/** The data columns of a Managed HSM record (vault records have none of them). */
+function hsmCell(value: (vault: SandboxVault) => string): Cell {
+  return (_record, { vault }) => (vault.kind === "vault" ? undefined : value(vault));
+}
+
+/** AzureDiagnostics' cells, by column; a cell that is `undefined` is a column the record put no data in. */
+const azureDiagnosticsCells: Readonly<Record<string, Cell>> = {
+  TenantId: (_record, { workspace }) => workspace.id,
+  TimeGenerated: (record) => new Date(record.time),
+  ResourceId: (_record, { vault }) => vault.resourceId.toUpperCase(),
+  Category: () => "AuditEvent",
+  ResourceGroup: (_record, { vault }) => vault.resourceGroup.toUpperCase(),
+  SubscriptionId: (_record, { vault }) => vault.subscriptionId.toUpperCase(),
+  ResourceProvider: () => "MICROSOFT.KEYVAULT",
+  Resource: (_record, { vault }) => vault.name.toUpperCase(),
+  ResourceType: (_record, { vault }) => (vault.kind === "managedHsm" ? "MANAGEDHSMS" : "VAULTS"),
+  OperationName: (record) => record.operationName,
+  ResultType: (record) => record.resultType,
+  CorrelationId: (record) => record.correlationId,
+  ResultSignature: (record) => record.resultSignature,
+  ResultDescription: () => "",
+  DurationMs: (record) => record.durationMs,
+  CallerIPAddress: (record) => record.callerIpAddress,
+  OperationVersion: () => KEY_VAULT_API_VERSION,
+  SourceSystem: () => "Azure",
+  Type: () => "AzureDiagnostics",
+  _ResourceId: (_record, { vault }) => vault.resourceId.toLowerCase(),
+  httpStatusCode_d: (record) => record.httpStatusCode,
+  requestUri_s: (record) => requestUriOf(record),
+  clientInfo_s: () => CLIENT_INFO,
+  id_s: (record) => loggedObjectId(record),
+  identity_claim_oid_g: (record, { workspace }) => objectIdIn("identity_claim_oid_g", record, workspace),
+  [LONG_OBJECT_ID_COLUMN]: (record, { workspace }) => objectIdIn(LONG_OBJECT_ID_COLUMN, record, workspace),
+  identity_claim_appid_g: (record, { store }) => appIdOf(store, record),
+  isAccessPolicyMatch_b: (_record, { vault }) => (vault.kind === "vault" ? false : undefined),
+  PoolType_s: hsmCell(() => "M-HSM"),
+  sku_Family_s: hsmCell(() => "B"),
+  sku_Name_s: hsmCell(() => "Standard_B1"),
+  PoolName_s: hsmCell((vault) => vault.name),
+  subnetId_s: hsmCell(() => "(unknown)"),
+};
+
+function objectIdIn(
+  column: ObjectIdColumn,
   record: SandboxAuditRecord,
-): Record<string, unknown> {
+  workspace: SandboxWorkspace,
+): string | undefined {
+  return record.callerObjectId && objectIdColumnFor(workspace, record) === column
+    ? record.callerObjectId
+    : undefined;
+}
+
+/** The `Identity` claim of an AZKVAuditLogs record: the caller's object id (both spellings) and app id. */
+function identityClaim(record: SandboxAuditRecord, store: SandboxStore): Record<string, unknown> {
   const appId = appIdOf(store, record);
-  const requestUri = requestUriOf(record);
-  const objectId = loggedObjectId(record) ?? "";
   const claim: Record<string, string> = {};
   if (record.callerObjectId) {
     claim.oid = record.callerObjectId;
     claim[OBJECT_ID_CLAIM] = record.callerObjectId;
   }
   if (appId) claim.appid = appId;
-  return {
-    TenantId: workspace.id,
-    TimeGenerated: new Date(record.time),
-    OperationName: record.operationName,
-    OperationVersion: KEY_VAULT_API_VERSION,
-    ResultType: record.resultType,
-    ResultSignature: record.resultSignature,
-    ResultDescription: "",
-    DurationMs: record.durationMs,
-    CallerIpAddress: record.callerIpAddress,
-    CorrelationId: record.correlationId,
-    Identity: Object.keys(claim).length > 0 ? { claim } : {},
-    Properties: {
+  return Object.keys(claim).length > 0 ? { claim } : {};
+}
+
+/** AZKVAuditLogs' cells, by column. */
+const azkvAuditLogsCells: Readonly<Record<string, Cell>> = {
+  TenantId: (_record, { workspace }) => workspace.id,
+  TimeGenerated: (record) => new Date(record.time),
+  OperationName: (record) => record.operationName,
+  OperationVersion: () => KEY_VAULT_API_VERSION,
+  ResultType: (record) => record.resultType,
+  ResultSignature: (record) => record.resultSignature,
+  ResultDescription: () => "",
+  DurationMs: (record) => record.durationMs,
+  CallerIpAddress: (record) => record.callerIpAddress,
+  CorrelationId: (record) => record.correlationId,
+  Identity: (record, { store }) => identityClaim(record, store),
+  Properties: (record) => {
+    const objectId = loggedObjectId(record);
+    return {
       ...(objectId ? { id: objectId } : {}),
-      requestUri,
+      requestUri: requestUriOf(record),
       httpStatusCode: record.httpStatusCode,
       clientInfo: CLIENT_INFO,
-    },
-    Id: objectId,
-    RequestUri: requestUri,
-    HttpStatusCode: record.httpStatusCode,
-    ClientInfo: CLIENT_INFO,
-    IsRbacAuthorized: record.httpStatusCode !== 403,
-    SourceSystem: "Azure",
-    Type: "AZKVAuditLogs",
-    _ResourceId: vault.resourceId.toLowerCase(),
-    _SubscriptionId: vault.subscriptionId,
-  };
+    };
+  },
+  Id: (record) => loggedObjectId(record) ?? "",
+  RequestUri: (record) => requestUriOf(record),
+  HttpStatusCode: (record) => record.httpStatusCode,
+  ClientInfo: () => CLIENT_INFO,
+  IsRbacAuthorized: (record) => record.httpStatusCode !== 403,
+  SourceSystem: () => "Azure",
+  Type: () => "AZKVAuditLogs",
+  _ResourceId: (_record, { vault }) => vault.resourceId.toLowerCase(),
+  _SubscriptionId: (_record, { vault }) => vault.subscriptionId,
+};
+
+/**
+ * One audit record as a row of a table: its cells are computed when a query reads them, so a
+ * query over the whole log copies nothing (a row is this object and no more).
+ */
+class AuditRow implements KqlLazyRow {
+  constructor(
+    private readonly cells: Readonly<Record<string, Cell>>,
+    private readonly record: SandboxAuditRecord,
+    private readonly context: RowContext,
+  ) {}
+
+  [KQL_CELL](column: string): unknown {
+    return Object.hasOwn(this.cells, column) ? this.cells[column]?.(this.record, this.context) : undefined;
+  }
 }
 
 function vaultNamed(store: SandboxStore, name: string): SandboxVault | undefined {
@@ -275,8 +304,9 @@ export function workspaceAuditTables(
   window?: TimeWindow,
   tables: readonly string[] = AUDIT_TABLE_NAMES,
 ): KqlTable[] {
-  const diagnostics: Record<string, unknown>[] = [];
-  const resourceSpecific: Record<string, unknown>[] = [];
+  const diagnostics: AuditRow[] = [];
+  const resourceSpecific: AuditRow[] = [];
+  const contexts = new Map<SandboxVault, RowContext>();
   const wantDiagnostics = tables.includes("AzureDiagnostics");
   const wantResourceSpecific = tables.includes("AZKVAuditLogs");
   const seen = workspaceColumns(store, workspace);
@@ -285,9 +315,14 @@ export function workspaceAuditTables(
     if (!vault || vault.workspaceId.toLowerCase() !== workspace.id.toLowerCase()) continue;
     for (const column of dataColumnsOf(store, workspace, record)) seen.add(column);
     if (window && (record.time < window.start || record.time >= window.end)) continue;
-    if (wantDiagnostics) diagnostics.push(azureDiagnosticsRow(store, workspace, vault, record));
+    let context = contexts.get(vault);
+    if (!context) {
+      context = { store, workspace, vault };
+      contexts.set(vault, context);
+    }
+    if (wantDiagnostics) diagnostics.push(new AuditRow(azureDiagnosticsCells, record, context));
     if (wantResourceSpecific && vault.kind === "vault")
-      resourceSpecific.push(azkvAuditLogsRow(store, workspace, vault, record));
+      resourceSpecific.push(new AuditRow(azkvAuditLogsCells, record, context));
   }
   return [
     { name: "AzureDiagnostics", columns: azureDiagnosticsSchema(store, workspace), rows: diagnostics },

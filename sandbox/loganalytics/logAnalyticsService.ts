@@ -11,7 +11,14 @@
 import { randomUUID } from "node:crypto";
 import { json, type SandboxRequest, type SandboxResponse, type SandboxService } from "../http.js";
 import { bearerToken, parseSandboxToken, type SandboxTokenClaims } from "../identity.js";
-import { KqlError, type KqlResult, type KqlTable, runKql } from "../kql/index.js";
+import {
+  type KqlColumn,
+  KqlError,
+  type KqlResult,
+  type KqlSourceRow,
+  type KqlTable,
+  runKql,
+} from "../kql/index.js";
 import type { SandboxWorkspace } from "../model.js";
 import { isAuthorized } from "../rbac.js";
 import type { SandboxStore } from "../store.js";
@@ -178,14 +185,15 @@ function parsePrefer(value: string | string[] | undefined): Preferences {
 
 /** Tables of several workspaces as one: rows appended, columns the union (a column existing in any workspace). */
 function mergeTables(tableSets: KqlTable[][]): KqlTable[] {
-  const merged = new Map<string, KqlTable>();
+  const merged = new Map<string, { name: string; columns: KqlColumn[]; rows: KqlSourceRow[] }>();
   for (const table of tableSets.flat()) {
     const existing = merged.get(table.name);
     if (!existing) {
       merged.set(table.name, { ...table, columns: [...table.columns], rows: [...table.rows] });
       continue;
     }
-    existing.rows.push(...table.rows);
+    // One at a time: a spread of a large table's rows as arguments would overflow the stack.
+    for (const row of table.rows) existing.rows.push(row);
     for (const column of table.columns) {
       if (!existing.columns.some((known) => known.name === column.name)) existing.columns.push(column);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KqlError, type KqlTable, runKql } from "../../../../sandbox/kql/index.js";
+import { KQL_CELL, KqlError, type KqlLazyRow, type KqlTable, runKql } from "../../../../sandbox/kql/index.js";
 
 const NOW = Date.parse("2024-05-10T12:00:00Z");
 const hoursAgo = (hours: number): Date => new Date(NOW - hours * 3_600_000);
@@ -125,6 +125,45 @@ describe("runKql tabular operators", () => {
     expect(query("Audit | take 1 | project-rename Op = OperationName").columns.map((c) => c.name)).toContain(
       "Op",
     );
+  });
+
+  it("keeps a replaced column in its place across extends, and reads each extend against its input", () => {
+    const result = query(
+      "Audit | take 1 | project op = OperationName | extend a = strcat(op, '-1') | extend op = tolower(op), b = strcat(a, '-2') | extend a = toupper(a), c = op",
+    );
+    expect(result.columns.map((c) => c.name)).toEqual(["op", "a", "b", "c"]);
+    expect(result.rows[0]).toEqual(["keyunwrap", "KEYUNWRAP-1", "KeyUnwrap-1-2", "keyunwrap"]);
+    const renamed = query("Audit | take 1 | extend x = 1 | extend y = x + 1 | project-rename z = x");
+    expect(renamed.columns.map((c) => c.name).slice(-2)).toEqual(["z", "y"]);
+    expect(renamed.rows[0]?.slice(-2)).toEqual([1, 2]);
+  });
+
+  it("answers over lazy rows as over plain ones, reading only the cells the query needs", () => {
+    const reads = new Map<string, number>();
+    class CountingRow implements KqlLazyRow {
+      constructor(private readonly row: AuditRow) {}
+      [KQL_CELL](column: string): unknown {
+        reads.set(column, (reads.get(column) ?? 0) + 1);
+        return (this.row as unknown as Record<string, unknown>)[column];
+      }
+    }
+    const rows = Array.from({ length: 200 }, (_, index) =>
+      auditRow({
+        TimeGenerated: hoursAgo(index % 48),
+        identity_claim_oid_g: `caller-${index % 7}`,
+        httpStatusCode_d: index % 5 === 0 ? 403 : 200,
+      }),
+    );
+    const text =
+      "Audit | where TimeGenerated > ago(24h) | extend Failed = httpStatusCode_d == 403 | summarize Uses = count(), Last = max(TimeGenerated) by identity_claim_oid_g, Failed | order by identity_claim_oid_g asc, Failed asc";
+    const plain = query(text, rows);
+    const lazy = runKql(text, [{ ...auditTable([]), rows: rows.map((row) => new CountingRow(row)) }], {
+      now: NOW,
+    });
+    expect(lazy).toEqual(plain);
+    expect(lazy.rows.length).toBeGreaterThan(7);
+    expect([...reads.keys()].sort()).toEqual(["TimeGenerated", "httpStatusCode_d", "identity_claim_oid_g"]);
+    expect(reads.get("id_s")).toBeUndefined();
   });
 
   it("names unnamed extend columns as Kusto does", () => {
