@@ -1,6 +1,7 @@
 /**
  * Kusto's aggregation functions for `summarize`. Each reduces the rows of one group to a
- * value; `evaluate(argumentIndex, row)` computes an argument of the call for a row.
+ * value, a row at a time; `evaluate(argumentIndex, row)` computes an argument of the call for
+ * a row.
  */
 import { unsupported } from "./types.js";
 import {
@@ -15,108 +16,153 @@ import {
 
 export type ArgumentEvaluator<Row> = (argumentIndex: number, row: Row) => KqlValue;
 
-type Aggregation = <Row>(rows: Row[], evaluate: ArgumentEvaluator<Row>, argumentCount: number) => KqlValue;
-
-function extreme<Row>(rows: Row[], evaluate: ArgumentEvaluator<Row>, direction: 1 | -1): KqlValue {
-  let best: KqlValue = null;
-  for (const row of rows) {
-    const value = evaluate(0, row);
-    if (isNullValue(value) || value === "") continue;
-    const order = compareValues(value, best);
-    if (isNullValue(best) || (order !== undefined && order * direction > 0)) best = value;
-  }
-  return best;
+/**
+ * One group's aggregation, fed a row at a time (`summarize` keeps no rows of its groups):
+ * `add` each row of the group, then `result`.
+ */
+export interface Accumulator<Row> {
+  add(row: Row): void;
+  result(): KqlValue;
 }
 
-function makeSet<Row>(
-  rows: Row[],
-  evaluate: ArgumentEvaluator<Row>,
-  argumentCount: number,
-  distinct: boolean,
-): KqlValue {
-  const limit = argumentCount > 1 ? (toNumberValue(evaluate(1, rows[0] as Row)) ?? 1_048_576) : 1_048_576;
-  const seen = new Set<string>();
-  const values: unknown[] = [];
-  for (const row of rows) {
-    if (values.length >= limit) break;
-    const value = evaluate(0, row);
-    if (isNullValue(value)) continue;
-    const elements = Array.isArray(value) && distinct ? value : [value];
-    for (const element of elements) {
-      const key = groupKey(element);
-      if (distinct && seen.has(key)) continue;
-      seen.add(key);
-      values.push(toDynamicValue(element));
-    }
-  }
-  return values;
+type AccumulatorFactory = <Row>(evaluate: ArgumentEvaluator<Row>, argumentCount: number) => Accumulator<Row>;
+
+function extreme(direction: 1 | -1): AccumulatorFactory {
+  return <Row>(evaluate: ArgumentEvaluator<Row>) => {
+    let best: KqlValue = null;
+    return {
+      add(row: Row) {
+        const value = evaluate(0, row);
+        if (isNullValue(value) || value === "") return;
+        const order = compareValues(value, best);
+        if (isNullValue(best) || (order !== undefined && order * direction > 0)) best = value;
+      },
+      result: () => best,
+    };
+  };
 }
 
-const aggregations: Record<string, Aggregation> = {
-  count: (rows) => rows.length,
-  countif: (rows, evaluate) => rows.filter((row) => toBoolValue(evaluate(0, row)) === true).length,
-  sum: (rows, evaluate) =>
-    rows.reduce<number>((total, row) => total + (toNumberValue(evaluate(0, row)) ?? 0), 0),
-  avg: (rows, evaluate) => {
-    const numbers = rows
-      .map((row) => toNumberValue(evaluate(0, row)))
-      .filter((value): value is number => value !== null);
-    return numbers.length === 0 ? null : numbers.reduce((total, value) => total + value, 0) / numbers.length;
+function makeSet(distinct: boolean): AccumulatorFactory {
+  return <Row>(evaluate: ArgumentEvaluator<Row>, argumentCount: number) => {
+    // The size limit is the second argument, evaluated on the group's first row.
+    let limit: number | undefined;
+    const seen = new Set<string>();
+    const values: unknown[] = [];
+    return {
+      add(row: Row) {
+        limit ??= argumentCount > 1 ? (toNumberValue(evaluate(1, row)) ?? 1_048_576) : 1_048_576;
+        if (values.length >= limit) return;
+        const value = evaluate(0, row);
+        if (isNullValue(value)) return;
+        const elements = Array.isArray(value) && distinct ? value : [value];
+        for (const element of elements) {
+          const key = groupKey(element);
+          if (distinct && seen.has(key)) continue;
+          seen.add(key);
+          values.push(toDynamicValue(element));
+        }
+      },
+      result: () => values,
+    };
+  };
+}
+
+function counting(counts: <Row>(evaluate: ArgumentEvaluator<Row>, row: Row) => boolean): AccumulatorFactory {
+  return <Row>(evaluate: ArgumentEvaluator<Row>) => {
+    let count = 0;
+    return {
+      add(row: Row) {
+        if (counts(evaluate, row)) count++;
+      },
+      result: () => count,
+    };
+  };
+}
+
+const aggregations: Record<string, AccumulatorFactory> = {
+  count: counting(() => true),
+  countif: counting((evaluate, row) => toBoolValue(evaluate(0, row)) === true),
+  sum: <Row>(evaluate: ArgumentEvaluator<Row>) => {
+    let total = 0;
+    return {
+      add(row: Row) {
+        total += toNumberValue(evaluate(0, row)) ?? 0;
+      },
+      result: () => total,
+    };
   },
-  max: (rows, evaluate) => extreme(rows, evaluate, 1),
-  min: (rows, evaluate) => extreme(rows, evaluate, -1),
-  dcount: (rows, evaluate) => {
+  avg: <Row>(evaluate: ArgumentEvaluator<Row>) => {
+    let total = 0;
+    let count = 0;
+    return {
+      add(row: Row) {
+        const value = toNumberValue(evaluate(0, row));
+        if (value === null) return;
+        total += value;
+        count++;
+      },
+      result: () => (count === 0 ? null : total / count),
+    };
+  },
+  max: extreme(1),
+  min: extreme(-1),
+  dcount: <Row>(evaluate: ArgumentEvaluator<Row>) => {
     const keys = new Set<string>();
-    for (const row of rows) {
-      const value = evaluate(0, row);
-      if (!isNullValue(value)) keys.add(groupKey(value));
-    }
-    return keys.size;
+    return {
+      add(row: Row) {
+        const value = evaluate(0, row);
+        if (!isNullValue(value)) keys.add(groupKey(value));
+      },
+      result: () => keys.size,
+    };
   },
-  make_set: (rows, evaluate, count) => makeSet(rows, evaluate, count, true),
-  make_list: (rows, evaluate, count) => makeSet(rows, evaluate, count, false),
-  take_any: (rows, evaluate) => {
-    for (const row of rows) {
-      const value = evaluate(0, row);
-      if (!isNullValue(value)) return value;
-    }
-    return null;
+  make_set: makeSet(true),
+  make_list: makeSet(false),
+  take_any: <Row>(evaluate: ArgumentEvaluator<Row>) => {
+    let found: KqlValue = null;
+    return {
+      add(row: Row) {
+        if (isNullValue(found)) found = evaluate(0, row);
+      },
+      result: () => (isNullValue(found) ? null : found),
+    };
   },
 };
-aggregations.any = aggregations.take_any as Aggregation;
+aggregations.any = aggregations.take_any as AccumulatorFactory;
 
 export function isAggregation(name: string): boolean {
   const lower = name.toLowerCase();
   return Object.hasOwn(aggregations, lower) || lower === "arg_max" || lower === "arg_min";
 }
 
-export function aggregate<Row>(
+/** A fresh accumulator of the aggregation `name` (not arg_max/arg_min: see ExtremeRow). */
+export function accumulator<Row>(
   name: string,
-  rows: Row[],
   evaluate: ArgumentEvaluator<Row>,
   argumentCount: number,
-): KqlValue {
-  const aggregation = aggregations[name.toLowerCase()];
-  if (!aggregation) throw unsupported(`aggregation ${name}()`);
-  return aggregation(rows, evaluate, argumentCount);
+): Accumulator<Row> {
+  const factory = aggregations[name.toLowerCase()];
+  if (!factory) throw unsupported(`aggregation ${name}()`);
+  return factory(evaluate, argumentCount);
 }
 
-/** The row with the greatest (direction 1) or least (-1) value of argument 0, for arg_max/arg_min. */
-export function extremeRow<Row>(
-  rows: Row[],
-  evaluate: ArgumentEvaluator<Row>,
-  direction: 1 | -1,
-): Row | undefined {
-  let best: Row | undefined;
-  let bestValue: KqlValue = null;
-  for (const row of rows) {
-    const value = evaluate(0, row);
-    if (isNullValue(value)) continue;
-    const order = compareValues(value, bestValue);
-    if (best === undefined || (order !== undefined && order * direction > 0)) {
-      best = row;
-      bestValue = value;
+/** The row with the greatest (direction 1) or least (-1) value of argument 0, for arg_max/arg_min, fed a row at a time. */
+export class ExtremeRow<Row> {
+  private bestValue: KqlValue = null;
+  best: Row | undefined;
+
+  constructor(
+    private readonly evaluate: ArgumentEvaluator<Row>,
+    private readonly direction: 1 | -1,
+  ) {}
+
+  add(row: Row): void {
+    const value = this.evaluate(0, row);
+    if (isNullValue(value)) return;
+    const order = compareValues(value, this.bestValue);
+    if (this.best === undefined || (order !== undefined && order * this.direction > 0)) {
+      this.best = row;
+      this.bestValue = value;
     }
   }
-  return best;
 }

@@ -6,7 +6,7 @@
  * that operator, so that generated names (Column1, count_, max_x, TimeGenerated1, ...)
  * are exactly Kusto's. Anything not implemented raises UnsupportedQuery.
  */
-import { aggregate, extremeRow, isAggregation } from "./aggregates.js";
+import { type Accumulator, accumulator, ExtremeRow, isAggregation } from "./aggregates.js";
 import type { KqlSyntaxNode } from "./languageService.js";
 import { callScalarFunction, compileRegex } from "./scalarFunctions.js";
 import { type KqlColumn, KqlError, unsupported } from "./types.js";
@@ -166,8 +166,16 @@ export function evaluateQuery(root: KqlSyntaxNode, scope: Scope): Tabular {
 
 function evaluateTabular(node: KqlSyntaxNode, scope: Scope): Tabular {
   switch (node.kind) {
-    case "PipeExpression":
-      return applyOperator(child(node, "Operator"), evaluateTabular(child(node, "Expression"), scope), scope);
+    case "PipeExpression": {
+      const operator = child(node, "Operator");
+      if (ROW_BY_ROW.has(operator.kind)) {
+        const stream = rowStream(node, scope);
+        return new TabularValue(stream.columns, [...stream.rows]);
+      }
+      if (operator.kind === "SummarizeOperator")
+        return summarize(operator, rowStream(child(node, "Expression"), scope), scope);
+      return applyOperator(operator, evaluateTabular(child(node, "Expression"), scope), scope);
+    }
     case "ParenthesizedExpression":
       return evaluateTabular(child(node, "Expression"), scope);
     case "NameReference": {
@@ -189,6 +197,67 @@ function evaluateTabular(node: KqlSyntaxNode, scope: Scope): Tabular {
     default:
       throw unsupported(`the tabular expression "${node.text.trim()}" (${node.kind})`);
   }
+}
+
+/** Operators that take one row at a time, each on its own: a run of them streams, keeping no rows between them. */
+const ROW_BY_ROW = new Set(["FilterOperator", "ExtendOperator"]);
+
+/** A tabular expression's columns and its rows as they come (a table's, or a run of row-by-row operators over them). */
+interface RowStream {
+  columns: KqlColumn[];
+  rows: Iterable<Row>;
+}
+
+/** What a row-by-row operator does to one row: the row it becomes, or undefined when it drops it. */
+type RowStage = (row: Row) => Row | undefined;
+
+function rowStage(
+  operator: KqlSyntaxNode,
+  columns: KqlColumn[],
+  scope: Scope,
+): { columns: KqlColumn[]; stage: RowStage } {
+  if (operator.kind === "FilterOperator") {
+    const condition = child(operator, "Condition");
+    return {
+      columns,
+      stage: (row) => (toBoolValue(evaluateScalar(condition, row, scope)) === true ? row : undefined),
+    };
+  }
+  return extendStage(operator, columns, scope);
+}
+
+/**
+ * The rows of a tabular expression without materializing a run of row-by-row operators: a
+ * query such as `T | where … | extend … | where … | summarize …` reads each row of T through
+ * the whole run before the next, so only the rows summarize keeps (none) outlive their turn.
+ */
+function rowStream(node: KqlSyntaxNode, scope: Scope): RowStream {
+  const operators: KqlSyntaxNode[] = [];
+  let source = node;
+  while (source.kind === "PipeExpression" && ROW_BY_ROW.has(child(source, "Operator").kind)) {
+    operators.unshift(child(source, "Operator"));
+    source = child(source, "Expression");
+  }
+  const input = evaluateTabular(source, scope);
+  if (operators.length === 0) return input;
+  let columns = input.columns;
+  const stages: RowStage[] = [];
+  for (const operator of operators) {
+    const built = rowStage(operator, columns, scope);
+    columns = built.columns;
+    stages.push(built.stage);
+  }
+  function* rows(): Generator<Row> {
+    for (const inputRow of input.rows) {
+      let row: Row | undefined = inputRow;
+      for (const stage of stages) {
+        row = stage(row);
+        if (row === undefined) break;
+      }
+      if (row !== undefined) yield row;
+    }
+  }
+  return { columns, rows: rows() };
 }
 
 function applyOperator(operator: KqlSyntaxNode, input: Tabular | undefined, scope: Scope): Tabular {
@@ -225,8 +294,13 @@ function applyOperator(operator: KqlSyntaxNode, input: Tabular | undefined, scop
       return selectByName(outputColumns(operator), input);
     case "ProjectRenameOperator":
       return projectRename(operator, input);
-    case "ExtendOperator":
-      return extend(operator, input, scope);
+    case "ExtendOperator": {
+      const { columns, stage } = extendStage(operator, input.columns, scope);
+      return new TabularValue(
+        columns,
+        input.rows.map((row) => stage(row) ?? row),
+      );
+    }
     case "SummarizeOperator":
       return summarize(operator, input, scope);
     case "DistinctOperator":
@@ -308,7 +382,13 @@ function evaluateNamed(expression: KqlSyntaxNode, row: Row | undefined, scope: S
   return evaluateScalar(expression, row, scope);
 }
 
-function extend(operator: KqlSyntaxNode, input: Tabular, scope: Scope): Tabular {
+/** An extend's output columns and what it does to a row (computes the new cells over the input row). */
+function extendStage(
+  operator: KqlSyntaxNode,
+  inputColumns: KqlColumn[],
+  scope: Scope,
+): { columns: KqlColumn[]; stage: RowStage } {
+  const input = { columns: inputColumns };
   const columns = outputColumns(operator);
   const inputNames = new Set(input.columns.map((column) => column.name));
   const assignments: { name: string; expression: KqlSyntaxNode }[] = [];
@@ -330,14 +410,15 @@ function extend(operator: KqlSyntaxNode, input: Tabular, scope: Scope): Tabular 
     throw unsupported(`extend "${operator.text.trim()}" (its result schema could not be matched)`);
   }
   const layouts = new ExtendLayouts(assignments.map((assignment) => assignment.name));
-  const rows = input.rows.map((row) =>
-    // Kusto evaluates every extend expression against the input row.
-    layouts.extend(
-      row,
-      assignments.map(({ expression }) => evaluateNamed(expression, row, scope)),
-    ),
-  );
-  return new TabularValue(columns, rows);
+  return {
+    columns,
+    stage: (row) =>
+      // Kusto evaluates every extend expression against the input row.
+      layouts.extend(
+        row,
+        assignments.map(({ expression }) => evaluateNamed(expression, row, scope)),
+      ),
+  };
 }
 
 function sortRows(rows: Row[], orderings: KqlSyntaxNode[], scope: Scope): Row[] {
@@ -525,7 +606,11 @@ function joinKey(expression: KqlSyntaxNode): { left: string; right: string } {
   throw unsupported(`the join condition "${expression.text.trim()}"`);
 }
 
-function summarize(operator: KqlSyntaxNode, input: Tabular, scope: Scope): Tabular {
+/**
+ * summarize over rows as they come: each group keeps its keys and one accumulator per
+ * aggregate (arg_max/arg_min their best row), never the group's rows.
+ */
+function summarize(operator: KqlSyntaxNode, input: RowStream, scope: Scope): Tabular {
   const columns = outputColumns(operator);
   const byExpressions = listItems(operator.named.get("ByClause")?.named.get("Expressions"));
   const aggregates = listItems(operator.named.get("Aggregates")).map((expression) => {
@@ -533,7 +618,11 @@ function summarize(operator: KqlSyntaxNode, input: Tabular, scope: Scope): Tabul
     const name = call.kind === "FunctionCallExpression" ? child(call, "Name").text.trim().toLowerCase() : "";
     if (!isAggregation(name)) throw unsupported(`the aggregate expression "${expression.text.trim()}"`);
     const args = listItems(child(call, "ArgumentList").named.get("Expressions"));
-    return { name, args };
+    const evaluate = (index: number, row: Row): KqlValue => {
+      const argument = args[index];
+      return argument ? evaluateScalar(argument, row, scope) : null;
+    };
+    return { name, args, evaluate };
   });
   const singleSlots = aggregates.filter(
     (entry) => entry.name !== "arg_max" && entry.name !== "arg_min",
@@ -543,15 +632,31 @@ function summarize(operator: KqlSyntaxNode, input: Tabular, scope: Scope): Tabul
   if (argExtremes > 1 || (argExtremes === 0 && starSlots !== 0))
     throw unsupported(`summarize "${operator.text.trim()}" (more than one arg_max/arg_min)`);
 
-  const groups = new Map<string, { keys: KqlValue[]; rows: Row[] }>();
+  type Slot = { kind: "extreme"; extreme: ExtremeRow<Row> } | { kind: "value"; value: Accumulator<Row> };
+  const newGroup = (keys: KqlValue[]) => ({
+    keys,
+    slots: aggregates.map(
+      ({ name, args, evaluate }): Slot =>
+        name === "arg_max" || name === "arg_min"
+          ? { kind: "extreme", extreme: new ExtremeRow(evaluate, name === "arg_max" ? 1 : -1) }
+          : { kind: "value", value: accumulator(name, evaluate, args.length) },
+    ),
+  });
+  const groups = new Map<string, ReturnType<typeof newGroup>>();
   for (const row of input.rows) {
     const keys = byExpressions.map((expression) => evaluateNamed(expression, row, scope));
     const key = keys.map(groupKey).join("\u0000");
-    const group = groups.get(key);
-    if (group) group.rows.push(row);
-    else groups.set(key, { keys, rows: [row] });
+    let group = groups.get(key);
+    if (!group) {
+      group = newGroup(keys);
+      groups.set(key, group);
+    }
+    for (const slot of group.slots) {
+      if (slot.kind === "extreme") slot.extreme.add(row);
+      else slot.value.add(row);
+    }
   }
-  if (byExpressions.length === 0 && groups.size === 0) groups.set("", { keys: [], rows: [] });
+  if (byExpressions.length === 0 && groups.size === 0) groups.set("", newGroup([]));
 
   const rows: Row[] = [];
   for (const group of groups.values()) {
@@ -562,13 +667,10 @@ function summarize(operator: KqlSyntaxNode, input: Tabular, scope: Scope): Tabul
       if (column) output.set(column.name, value);
     };
     for (const key of group.keys) put(key);
-    for (const { name, args } of aggregates) {
-      const evaluate = (index: number, row: Row): KqlValue => {
-        const argument = args[index];
-        return argument ? evaluateScalar(argument, row, scope) : null;
-      };
-      if (name === "arg_max" || name === "arg_min") {
-        const best = extremeRow(group.rows, evaluate, name === "arg_max" ? 1 : -1);
+    for (const [index, { name, args, evaluate }] of aggregates.entries()) {
+      const state = group.slots[index];
+      if (state?.kind === "extreme") {
+        const best = state.extreme.best;
         put(best ? evaluate(0, best) : null);
         const extras = args.slice(1);
         if (extras.length === 1 && extras[0]?.kind === "StarExpression") {
@@ -582,7 +684,7 @@ function summarize(operator: KqlSyntaxNode, input: Tabular, scope: Scope): Tabul
           for (const extra of extras) put(best ? evaluateNamed(extra, best, scope) : null);
         }
       } else {
-        put(aggregate(name, group.rows, evaluate, args.length));
+        put(state ? state.value.result() : null);
       }
     }
     rows.push(output);

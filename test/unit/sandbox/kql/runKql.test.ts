@@ -166,6 +166,36 @@ describe("runKql tabular operators", () => {
     expect(reads.get("id_s")).toBeUndefined();
   });
 
+  it("takes each row through a run of where and extend before the next row, into summarize", () => {
+    const reads: string[] = [];
+    const rows = [1, 2, 3].map(
+      (index): KqlLazyRow => ({
+        [KQL_CELL]: (column: string) => {
+          reads.push(`${column}${index}`);
+          return column === "TimeGenerated" ? hoursAgo(index) : `op-${index}`;
+        },
+      }),
+    );
+    const table: KqlTable = { ...auditTable([]), rows };
+    const result = runKql(
+      "Audit | where TimeGenerated > ago(24h) | extend op = OperationName | where isnotempty(op) | summarize n = count(), newest = max(TimeGenerated)",
+      [table],
+      { now: NOW },
+    );
+    expect(result.rows).toEqual([[3, hoursAgo(1)]]);
+    expect(reads).toEqual([
+      "TimeGenerated1",
+      "OperationName1",
+      "TimeGenerated1",
+      "TimeGenerated2",
+      "OperationName2",
+      "TimeGenerated2",
+      "TimeGenerated3",
+      "OperationName3",
+      "TimeGenerated3",
+    ]);
+  });
+
   it("names unnamed extend columns as Kusto does", () => {
     const result = query(
       "Audit | take 1 | extend tolower(OperationName), Properties.keyVaultProperties.keyName",
