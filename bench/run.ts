@@ -17,11 +17,13 @@
  *  11. estate growth       plan + views at 10x the estate; a view's journal reads
  *  12. time to restore     first failed use of a disabled version → enabled again, against L + I
  *  13. reconcile at scale  one timer reconcile of 1,000 / 5,000 / 10,000 consumers, budgets on
+ *  14. audit log scale     the service's audit queries over 10,000 / 50,000 / 200,000 records, 192 MB heap
  *
  * `npm run bench -- --only 7,9` runs only those sections.
  */
 import { cpus, platform, release, totalmem } from "node:os";
 import { startAzuriteTables } from "../sandbox/azurite.js";
+import { AUDIT_LOG_HEAP_LIMIT_MB, auditLogScaleTable, measureAuditLogScale } from "./auditLogScale.js";
 import { auditTable, measureAuditQueryCost } from "./auditQueryCost.js";
 import { milliseconds, timed } from "./benchTable.js";
 import { coldStartTable, measureColdStart } from "./coldStart.js";
@@ -46,6 +48,7 @@ const COLD_START = { runs: 15 } as const;
 const PROPAGATION = { consumers: 200, armWriteMs: 1000 } as const;
 const VIEWERS = { viewers: 10, minutes: 5, consumers: 100, keys: 5 } as const;
 const OUTCOME_EVENTS = { repoints: 5000 } as const;
+const AUDIT_LOG_SIZES = [10_000, 50_000, 200_000] as const;
 /** Azure's 3-10 min (up to 20) ingestion and a 5 min timer, scaled to seconds: the section stays under a minute. */
 const RESTORE = { latencySeconds: { min: 1, max: 8 }, intervalSeconds: 4, trials: 4 } as const;
 const GROWTH = {
@@ -73,9 +76,9 @@ function selectedSections(argv: readonly string[]): Set<number> | undefined {
   const at = argv.indexOf("--only");
   if (at < 0) return undefined;
   const list = (argv[at + 1] ?? "").split(",").map((part) => Number(part.trim()));
-  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1 || n > 13)) {
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1 || n > 14)) {
     throw new Error(
-      `--only takes section numbers 1-13 separated by commas, not ${JSON.stringify(argv[at + 1])}`,
+      `--only takes section numbers 1-14 separated by commas, not ${JSON.stringify(argv[at + 1])}`,
     );
   }
   return new Set(list);
@@ -266,6 +269,24 @@ async function main(): Promise<void> {
           `paced = requests the service's pacers held back (ARM reads, ARM writes, Resource Graph). One run per size. (${milliseconds(scale.ms)} in all)`,
         ],
       );
+    }
+
+    if (wanted(14)) {
+      const log = await timed(() => measureAuditLogScale(AUDIT_LOG_SIZES));
+      section(
+        `14. Audit log scale: the service's two audit queries over the sandbox's log, each size in a fresh process with --max-old-space-size=${AUDIT_LOG_HEAP_LIMIT_MB} (as npm start)`,
+        [
+          auditLogScaleTable(log.result),
+          "records over the last hour, calls of the default estate's keys by five callers; query = one audit query (median of both",
+          "tables, two passes after a warm-up); log MB = the heap the records take; live heap = after a full collection, once the",
+          `queries ran. 200,000 records is the log's bound. (${milliseconds(log.ms)} in all)`,
+        ],
+      );
+      const failed = log.result.filter((round) => !round.probe);
+      if (failed.length > 0)
+        throw new Error(
+          `audit log scale: ${failed.map((round) => `${round.records} records: ${round.failure}`).join("; ")}`,
+        );
     }
   } finally {
     await azurite.stop();
