@@ -176,17 +176,12 @@ export function createCosmosAdapter(
       const parsed = optionalKeyUri(properties, "keyVaultKeyUri", subject);
       if (!parsed) return [];
       parseArmId(row.id, TYPE_PATH, "Cosmos DB account");
-      // Without keyVaultKeyUriVersion (the read-back) the row cannot tell what the account uses:
-      // then observation reads the account through Resource Manager.
-      const facts =
-        typeof properties.keyVaultKeyUriVersion === "string" && properties.keyVaultKeyUriVersion.trim() !== ""
-          ? rowFacts(() =>
-              cosmosConsumerFacts(
-                { id: row.id, subscriptionId: row.subscriptionId, properties, identity: row.identity },
-                subject,
-              ),
-            )
-          : undefined;
+      const facts = rowFacts(() =>
+        cosmosConsumerFacts(
+          { id: row.id, subscriptionId: row.subscriptionId, properties, identity: row.identity },
+          subject,
+        ),
+      );
       return [
         {
           id: row.id,

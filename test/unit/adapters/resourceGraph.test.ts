@@ -104,13 +104,12 @@ describe("consumer discovery", () => {
       ["kusto", "kv1", V1],
       ["cosmos", "hsm1", null],
     ]);
-    // Each candidate carries its facts from the row, marked as such; a Cosmos DB row without
-    // keyVaultKeyUriVersion cannot tell what the account uses, so it carries none (a GET decides).
+    // Each candidate carries its facts from the row, marked as such.
     expect(
       result.consumers.map((consumer) => [consumer.facts?.readFrom, consumer.facts?.pins[0]?.version]),
     ).toEqual([
       ["resource-graph", V1],
-      [undefined, undefined],
+      ["resource-graph", null],
     ]);
   });
 
