@@ -16,7 +16,7 @@
  *  10. outcome events      5,000 repoints' events: delivered against published
  *  11. estate growth       plan + views at 10x the estate; a view's journal reads
  *  12. time to restore     first failed use of a disabled version → enabled again, against L + I
- *  13. reconcile at scale  one timer reconcile of 1,000 / 5,000 / 10,000 consumers, budgets on
+ *  13. reconcile at scale  one timer reconcile of 1,000 / 5,000 / 10,000 / 20,000 consumers, budgets on
  *  14. audit log scale     the service's audit queries over 10,000 / 50,000 / 200,000 records, 192 MB heap
  *
  * `npm run bench -- --only 7,9` runs only those sections.
@@ -66,6 +66,7 @@ const RECONCILE_SCALE = {
     { consumers: 1000, keys: 100 },
     { consumers: 5000, keys: 500 },
     { consumers: 10_000, keys: 1000 },
+    { consumers: 20_000, keys: 2000 },
   ],
   armReadMs: 100,
   armWriteMs: 300,

@@ -107,6 +107,34 @@ export class SandboxStore {
   }
 
   putArmResource(resource: SandboxArmResource): void {
-    this.armResources.set(resource.id.toLowerCase(), resource);
+    const id = resource.id.toLowerCase();
+    this.armResources.set(id, resource);
+    const parent = parentResourceId(id);
+    if (parent === undefined) return;
+    let children = this.childResourceIds.get(parent);
+    if (!children) {
+      children = new Set();
+      this.childResourceIds.set(parent, children);
+    }
+    children.add(id);
   }
+
+  /** The child resources of `parentId` (a Cassandra cluster's data centers), without a scan of every resource. */
+  childArmResources(parentId: string): SandboxArmResource[] {
+    const ids = this.childResourceIds.get(parentId.toLowerCase()) ?? new Set<string>();
+    return [...ids].flatMap((id) => this.armResources.get(id) ?? []);
+  }
+
+  /** Child resource ids by their parent's id (lower case), kept by putArmResource. */
+  private readonly childResourceIds = new Map<string, Set<string>>();
+}
+
+/** The parent of a child resource id (`…/providers/ns/type/name/childType/childName`), else undefined. */
+function parentResourceId(id: string): string | undefined {
+  const at = id.lastIndexOf("/providers/");
+  if (at < 0) return undefined;
+  // After /providers/: namespace, type, name, then pairs of child type and name.
+  const segments = id.slice(at + "/providers/".length).split("/");
+  if (segments.length < 5 || segments.length % 2 === 0) return undefined;
+  return id.split("/").slice(0, -2).join("/");
 }

@@ -317,7 +317,11 @@ function listResources(
   }
   const prefix = `${route.scope.toLowerCase()}/`;
   const readAction = `${kind.resourceType}/read`;
-  const value = [...store.armResources.values()]
+  // A list under a parent (a cluster's data centers) looks at that parent's children only.
+  const candidates = route.parentId
+    ? store.childArmResources(route.parentId)
+    : [...store.armResources.values()];
+  const value = candidates
     .filter((resource) => kindOfResource(resource) === kind && resource.id.toLowerCase().startsWith(prefix))
     .filter((resource) => callerMay(store, caller, readAction, resource.id))
     .sort((a, b) => a.id.localeCompare(b.id))

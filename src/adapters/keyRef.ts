@@ -179,6 +179,11 @@ export function keyIdOf(key: KeyRef, version?: string | null): string {
   return version ? `${base}/${version}` : base;
 }
 
+/** What sameKey compares, as one string: the vault URL and the key name in lower case (for sets and maps of keys). */
+export function sameKeyIdentity(key: KeyRef): string {
+  return `${key.vaultUrl}\u0000${key.keyName.toLowerCase()}`;
+}
+
 /** Whether two references name the same key (host and key names compare case-insensitively, as Key Vault does). */
 export function sameKey(a: KeyRef, b: KeyRef): boolean {
   return a.vaultUrl === b.vaultUrl && a.keyName.toLowerCase() === b.keyName.toLowerCase();

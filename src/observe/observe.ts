@@ -19,7 +19,7 @@ import type { AuditLogReader } from "../adapters/auditLogs.js";
 import { auditLogReaderFromFactory } from "../adapters/auditLogs.js";
 import type { DiscoveredConsumer } from "../adapters/consumers/consumerAdapter.js";
 import type { ConsumerAdapters } from "../adapters/consumers/registry.js";
-import { sameKey } from "../adapters/keyRef.js";
+import { sameKeyIdentity } from "../adapters/keyRef.js";
 import type { KeyVaultAdapter } from "../adapters/keyVault.js";
 import { type ConsumerDiscovery, consumerDiscoveryFromFactory } from "../adapters/resourceGraph.js";
 import type { AzureClientFactory } from "../azure/clientFactory.js";
@@ -69,15 +69,29 @@ export interface ObserveScope {
   keys: readonly KeyRef[];
 }
 
+/** Each key list's first spelling of every key, by sameKey's identity (worked out once per list: lists are not changed). */
+const keyIndexes = new WeakMap<readonly KeyRef[], Map<string, KeyRef>>();
+
+function keyIndex(keys: readonly KeyRef[]): Map<string, KeyRef> {
+  let index = keyIndexes.get(keys);
+  if (!index) {
+    index = new Map();
+    for (const key of keys) {
+      const identity = sameKeyIdentity(key);
+      if (!index.has(identity)) index.set(identity, key);
+    }
+    keyIndexes.set(keys, index);
+  }
+  return index;
+}
+
 function uniqueKeys(keys: readonly KeyRef[]): KeyRef[] {
-  const unique: KeyRef[] = [];
-  for (const key of keys) if (!unique.some((known) => sameKey(known, key))) unique.push(key);
-  return unique;
+  return [...keyIndex(keys).values()];
 }
 
 /** The scope's own spelling of a key, so every pin and evidence entry uses one `keyRefId`. */
 function canonical(keys: readonly KeyRef[], key: KeyRef): KeyRef {
-  return keys.find((known) => sameKey(known, key)) ?? key;
+  return keyIndex(keys).get(sameKeyIdentity(key)) ?? key;
 }
 
 /** How far back the audit query must look: the quiet period or the longest backup retention, plus the ingestion margin. */
@@ -234,7 +248,7 @@ export async function observe(deps: ObserveDeps, scope: ObserveScope, now: Date)
   }
   const relevant = new Map<string, DiscoveredConsumer>();
   for (const candidate of discovered.consumers) {
-    if (candidate.keys.some((seen) => keys.some((key) => sameKey(key, seen.key))))
+    if (candidate.keys.some((seen) => keyIndex(keys).has(sameKeyIdentity(seen.key))))
       relevant.set(candidate.id.toLowerCase(), candidate);
   }
   const consumerProblems = new Map<string, string[]>();
