@@ -6,10 +6,10 @@
  * so the time grows with the records and the memory does not: the live heap after the
  * queries is the log itself plus the process's fixed part (the KQL language service most).
  */
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { AuditLogScaleProbe } from "./auditLogScaleProbe.js";
 import { formatTable, milliseconds, ratio } from "./benchTable.js";
+import { lastJsonLine, runChild } from "./childProcess.js";
 
 export const AUDIT_LOG_HEAP_LIMIT_MB = 192;
 
@@ -20,7 +20,7 @@ export interface AuditLogScaleRound {
   failure?: string;
 }
 
-function runProbe(records: number): Promise<AuditLogScaleRound> {
+async function runProbe(records: number): Promise<AuditLogScaleRound> {
   const probe = fileURLToPath(new URL("./auditLogScaleProbe.js", import.meta.url));
   const args = [
     `--max-old-space-size=${AUDIT_LOG_HEAP_LIMIT_MB}`,
@@ -29,32 +29,17 @@ function runProbe(records: number): Promise<AuditLogScaleRound> {
     "--records",
     String(records),
   ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      if (code !== 0) {
-        const outOfHeap = /heap out of memory/i.test(stderr);
-        return resolve({
-          records,
-          failure: outOfHeap ? "out of heap" : `exited ${code ?? signal}: ${stderr.trim().slice(0, 200)}`,
-        });
-      }
-      try {
-        resolve({ records, probe: JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as AuditLogScaleProbe });
-      } catch {
-        reject(new Error(`the audit log probe printed no result: ${stdout.slice(0, 300)}`));
-      }
-    });
-  });
+  const outcome = await runChild(args);
+  if (outcome.code !== 0) {
+    const outOfHeap = /heap out of memory/i.test(outcome.stderr);
+    return {
+      records,
+      failure: outOfHeap
+        ? "out of heap"
+        : `exited ${outcome.code ?? outcome.signal}: ${outcome.stderr.trim().slice(0, 200)}`,
+    };
+  }
+  return { records, probe: lastJsonLine<AuditLogScaleProbe>(outcome, "the audit log probe") };
 }
 
 export async function measureAuditLogScale(sizes: readonly number[]): Promise<AuditLogScaleRound[]> {

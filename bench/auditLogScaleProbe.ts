@@ -21,6 +21,7 @@ import { startSandbox } from "../sandbox/server.js";
 import { auditQueryText } from "../src/adapters/auditLogs.js";
 import type { KeyRef } from "../src/model.js";
 import { median } from "./benchTable.js";
+import { printJsonResult } from "./childProcess.js";
 
 export interface AuditLogScaleProbe {
   records: number;
@@ -96,13 +97,4 @@ async function probe(records: number, repetitions: number): Promise<AuditLogScal
 const { values } = parseArgs({
   options: { records: { type: "string" }, repetitions: { type: "string", default: "2" } },
 });
-probe(Number(values.records), Number(values.repetitions)).then(
-  (result) => {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    process.exit(0);
-  },
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+printJsonResult(probe(Number(values.records), Number(values.repetitions)));

@@ -2,13 +2,13 @@
  * Benchmark 6, the deployment zip: `scripts/package.js` (what `npm run package` runs) on
  * this run's build, into a temporary folder; its size, what is in it, and what dominates it.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PackageSummary } from "../scripts/package.js";
 import { formatTable } from "./benchTable.js";
+import { runJsonChild } from "./childProcess.js";
 
 const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -16,29 +16,11 @@ export async function measureDeploymentPackage(): Promise<PackageSummary> {
   const out = mkdtempSync(join(tmpdir(), "cmk-bench-package-"));
   try {
     const script = join(projectRoot, "scripts", "package.js");
-    return await new Promise<PackageSummary>((resolve, reject) => {
-      const child = spawn(process.execPath, [script, "--no-build", "--json", "--out", out], {
-        cwd: projectRoot,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        stdout += chunk.toString("utf8");
-      });
-      child.stderr.on("data", (chunk: Buffer) => {
-        stderr += chunk.toString("utf8");
-      });
-      child.on("error", reject);
-      child.on("close", (code) => {
-        if (code !== 0) return reject(new Error(`scripts/package.js exited ${code}: ${stderr.trim()}`));
-        try {
-          resolve(JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as PackageSummary);
-        } catch {
-          reject(new Error(`scripts/package.js printed no summary: ${stdout.slice(0, 300)}`));
-        }
-      });
-    });
+    return await runJsonChild<PackageSummary>(
+      [script, "--no-build", "--json", "--out", out],
+      "scripts/package.js",
+      projectRoot,
+    );
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -5,9 +5,9 @@
  * versions cost when each got a generated pair of its own: the generation time of a few
  * sampled pairs per size, times the versions of that size.
  */
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { formatTable, milliseconds, ratio } from "./benchTable.js";
+import { runJsonChild } from "./childProcess.js";
 import type { SandboxStartProbe } from "./sandboxStartProbe.js";
 
 export interface SandboxStartOptions {
@@ -21,26 +21,7 @@ export function measureSandboxStart(options: SandboxStartOptions): Promise<Sandb
   const probe = fileURLToPath(new URL("./sandboxStartProbe.js", import.meta.url));
   const args = [probe, "--keys", String(options.keys), "--consumers", String(options.consumers)];
   args.push("--samples", String(options.samples));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`the sandbox start probe exited ${code}: ${stderr.trim()}`));
-      try {
-        resolve(JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as SandboxStartProbe);
-      } catch {
-        reject(new Error(`the sandbox start probe printed no result: ${stdout.slice(0, 300)}`));
-      }
-    });
-  });
+  return runJsonChild<SandboxStartProbe>(args, "the sandbox start probe");
 }
 
 /** What the versions of this estate would cost with one generated pair each (the old start). */

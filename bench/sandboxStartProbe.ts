@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { primePoolSizes } from "../sandbox/keyvault/keyMaterial.js";
 import { startSandbox } from "../sandbox/server.js";
 import { benchEstate } from "./benchEstate.js";
+import { printJsonResult } from "./childProcess.js";
 
 export interface SandboxStartProbe {
   keys: number;
@@ -65,13 +66,6 @@ async function probe(keys: number, consumers: number, samples: number): Promise<
 const { values } = parseArgs({
   options: { keys: { type: "string" }, consumers: { type: "string" }, samples: { type: "string" } },
 });
-probe(Number(values.keys ?? 1000), Number(values.consumers ?? 1000), Number(values.samples ?? 4)).then(
-  (result) => {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    process.exit(0);
-  },
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
+printJsonResult(
+  probe(Number(values.keys ?? 1000), Number(values.consumers ?? 1000), Number(values.samples ?? 4)),
 );
