@@ -260,18 +260,12 @@ function rowStream(node: KqlSyntaxNode, scope: Scope): RowStream {
   return { columns, rows: rows() };
 }
 
+/** Every other operator (where, extend and summarize stream: see evaluateTabular and rowStream). */
 function applyOperator(operator: KqlSyntaxNode, input: Tabular | undefined, scope: Scope): Tabular {
   if (operator.kind === "UnionOperator") return union(operator, input, scope);
   if (operator.kind === "PrintOperator") return print(operator, scope);
   if (!input) throw unsupported(`the operator "${operator.text.trim()}" without input`);
   switch (operator.kind) {
-    case "FilterOperator": {
-      const condition = child(operator, "Condition");
-      return new TabularValue(
-        input.columns,
-        input.rows.filter((row) => toBoolValue(evaluateScalar(condition, row, scope)) === true),
-      );
-    }
     case "TakeOperator": {
       const count = Number(evaluateScalar(child(operator, "Expression"), undefined, scope));
       return new TabularValue(input.columns, input.rows.slice(0, Math.max(0, count)));
@@ -294,15 +288,6 @@ function applyOperator(operator: KqlSyntaxNode, input: Tabular | undefined, scop
       return selectByName(outputColumns(operator), input);
     case "ProjectRenameOperator":
       return projectRename(operator, input);
-    case "ExtendOperator": {
-      const { columns, stage } = extendStage(operator, input.columns, scope);
-      return new TabularValue(
-        columns,
-        input.rows.map((row) => stage(row) ?? row),
-      );
-    }
-    case "SummarizeOperator":
-      return summarize(operator, input, scope);
     case "DistinctOperator":
       return distinct(operator, input, scope);
     case "CountOperator":
