@@ -91,7 +91,7 @@ describe("b and e: first-party backups, and late, out-of-order records", () => {
 
   it("e: records up to the allowed latency late and out of order never make a wrong disable", async () => {
     const [old, next] = await world.rotateByEvent("kv-cmk-1", "adx-key");
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 60_000);
+    await world.timerUntilDisabled("kv-cmk-1", "adx-key", old, 60_000);
     expect(versionInUse(world, CONSUMERS.adxPinned)).toBe(next);
     expect(versionInUse(world, CONSUMERS.adxLatest)).toBe(next);
     // The records really arrived out of order.
@@ -147,7 +147,7 @@ describe("f, g and h: a long object-id column workspace, Managed HSM rows, an un
         (names?.includes("kusto adx-latest") ?? false)
       );
     }, 30_000);
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 60_000);
+    await world.timerUntilDisabled("kv-cmk-1", "adx-key", old, 60_000);
     expectNoPinnedVersionDisabled(world);
   });
 

@@ -366,6 +366,24 @@ export class EngineWorld {
     );
   }
 
+  /**
+   * Runs the timer until `version` of `vault/key` is disabled. On timeout the error names the
+   * newest holds journaled for the version, so a failure says why the service kept it.
+   */
+  async timerUntilDisabled(vault: string, key: string, version: string, timeoutMs = 150_000): Promise<void> {
+    try {
+      await this.timerUntil(() => !this.version(vault, key, version).enabled, timeoutMs);
+    } catch (error) {
+      const holds = (await this.holdsOf(`${vault}/${key}`, version)).slice(0, 5);
+      const why = holds
+        .map((hold) => `${hold.at.toISOString()} ${hold.reason}: ${hold.message}`)
+        .join("\n  ");
+      throw new Error(
+        `${vault}/${key}/${version} not disabled: ${String(error)}; newest holds:\n  ${why || "(none)"}`,
+      );
+    }
+  }
+
   /** Stops or starts a Kusto cluster, deallocates or starts a Cassandra cluster (POST /_sandbox/consumers/state). */
   setConsumerState(id: string, state: "Stopped" | "Running" | "Deallocated"): void {
     applyStateChange(this.sandbox.store, parseStateChange(this.sandbox.store, { id, state }));

@@ -333,7 +333,7 @@ describe("engine scenario 10: emergency rotation", () => {
     expect(reused.status).toBe(409);
     expect(JSON.stringify(reused.body)).toContain("Idempotency-Key");
 
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", compromised).enabled, 150_000);
+    await world.timerUntilDisabled("kv-cmk-1", "adx-key", compromised, 150_000);
     expect(world.version("kv-cmk-1", "adx-key", compromised).tags[TAGS.disabledBy]).toMatch(/^cmk-rotator/);
     expectNoPinnedVersionDisabled(world);
   });

@@ -151,7 +151,7 @@ describe("engine scenarios on the sandbox: migration to another key", () => {
     expect(view.keys[0]?.migrations[0]?.moved.length).toBeGreaterThanOrEqual(4);
 
     // The source: its old version retires on evidence; its newest stays enabled without retireSource.
-    await world.timerUntil(() => !world.version(SOURCE.vault, SOURCE.key, oldSource ?? "").enabled, 120_000);
+    await world.timerUntilDisabled(SOURCE.vault, SOURCE.key, oldSource ?? "", 120_000);
     expect(world.version(SOURCE.vault, SOURCE.key, oldSource ?? "").tags[TAGS.evidence]).toContain("canary");
     for (let run = 0; run < 4; run++) await world.timer();
     expect(world.version(SOURCE.vault, SOURCE.key, newestSource ?? "").enabled).toBe(true);
@@ -186,7 +186,7 @@ describe("engine scenarios on the sandbox: migration to another key", () => {
       );
     await world.timerUntil(() => onDest2(CONSUMERS.dcEast) && onDest2(CONSUMERS.dcWest), 120_000);
     expect(world.armProperties(CONSUMERS.dcEast).managedDiskCustomerKeyUri).toBe(diskEast);
-    await world.timerUntil(() => !world.version(source.vault, source.key, newest).enabled, 120_000);
+    await world.timerUntilDisabled(source.vault, source.key, newest, 120_000);
 
     const tags = world.version(source.vault, source.key, newest).tags;
     expect(tags[TAGS.evidence]).toContain("canary");

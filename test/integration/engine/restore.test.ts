@@ -97,7 +97,7 @@ async function keyView(world: EngineWorld) {
 /** Rotates adx-key (an event), waits until the consumers moved and the service disabled the old version. */
 async function rotateAndRetire(world: EngineWorld): Promise<string> {
   const [old] = await world.supersede(VAULT, KEY, [CONSUMERS.adxPinned, CONSUMERS.adxLatest]);
-  await world.timerUntil(() => !world.version(VAULT, KEY, old).enabled, 150_000);
+  await world.timerUntilDisabled(VAULT, KEY, old, 150_000);
   return old;
 }
 
@@ -172,7 +172,7 @@ describe("1-3: a stale consumer outside the watched subscriptions", () => {
     const unfrozen = await world.operator("unfreeze", VAULT, KEY, { reason: "the stale cluster is retired" });
     expect(unfrozen.status).toBe(200);
     expect(unfrozen.body).toMatchObject({ key: KEY_ID, frozen: null, changed: true });
-    await world.timerUntil(() => !world.version(VAULT, KEY, old).enabled, 150_000);
+    await world.timerUntilDisabled(VAULT, KEY, old, 150_000);
     expect((await keyView(world)).frozen).toBeNull();
     expect((await entries(world, "unfreeze")).length).toBe(1);
     // The stopped stale cluster (unknown to the service) is cut off again on purpose, for 3; the
@@ -230,7 +230,7 @@ describe("4-5: a compromised version, and the operator's controls", () => {
     const rotated = await world.rotate(VAULT, KEY, { reason: "key material leaked" });
     expect(rotated.status).toBe(202);
     expect(world.version(VAULT, KEY, compromised).tags[TAGS.compromised]).toBeDefined();
-    await world.timerUntil(() => !world.version(VAULT, KEY, compromised).enabled, 150_000);
+    await world.timerUntilDisabled(VAULT, KEY, compromised, 150_000);
 
     world.setConsumerState(STALE, "Running");
     await waitUntil(() => world.failures(STALE).length > 0, 30_000, "the stale consumer's failed unwrap");

@@ -44,7 +44,7 @@ describe("engine scenarios on the sandbox: retirement", () => {
     const [old] = await supersedeAdxKey();
     expect(world.version("kv-cmk-1", "adx-key", old).enabled).toBe(true);
 
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 150_000);
+    await world.timerUntilDisabled("kv-cmk-1", "adx-key", old, 150_000);
 
     const tags = world.version("kv-cmk-1", "adx-key", old).tags;
     expect(tags[TAGS.disabledBy]).toMatch(/^cmk-rotator timer run /);
@@ -70,7 +70,7 @@ describe("engine scenarios on the sandbox: retirement", () => {
     expect(world.version("kv-cmk-1", "adx-key", old).enabled).toBe(true);
     expect(await holdsFor(old)).toContain("evidence-incomplete");
     world.sandbox.store.ingestion.partialError = false;
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 150_000);
+    await world.timerUntilDisabled("kv-cmk-1", "adx-key", old, 150_000);
     expectNoPinnedVersionDisabled(world);
   });
 
@@ -88,7 +88,7 @@ describe("engine scenarios on the sandbox: retirement", () => {
     expect(JSON.stringify(view.body)).toContain("pipeline-not-current");
 
     world.sandbox.store.ingestion.paused = false;
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 150_000);
+    await world.timerUntilDisabled("kv-cmk-1", "adx-key", old, 150_000);
     expectNoPinnedVersionDisabled(world);
   });
 

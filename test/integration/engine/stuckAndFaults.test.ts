@@ -63,7 +63,7 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
     expect(holds[0]?.message).toContain(ADX_IDENTITY);
 
     consumer.behaviour.stuckOnVersion = null;
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", stuckOn).enabled, 150_000);
+    await world.timerUntilDisabled("kv-cmk-1", "adx-key", stuckOn, 150_000);
     expectNoPinnedVersionDisabled(world);
   });
 
@@ -159,7 +159,7 @@ describe("engine scenarios on the sandbox: stuck consumers and faults", () => {
     );
     expect(holds[0]?.reason).toBe("evidence-incomplete");
     world.sandbox.store.faults = [];
-    await world.timerUntil(() => !world.version("kv-cmk-1", "adx-key", old).enabled, 150_000);
+    await world.timerUntilDisabled("kv-cmk-1", "adx-key", old, 150_000);
     expectNoPinnedVersionDisabled(world);
   });
 });
