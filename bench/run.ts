@@ -267,7 +267,9 @@ async function main(): Promise<void> {
           "every consumer on its key's newest version, the previous one superseded 2 h ago (held: within the quiet period).",
           "time ratio and size ratio against the smallest estate; doubling = this time / the previous size's, where it is twice as large.",
           "requests per consumer as the service's clients sent them (every attempt); 429s = answers of the sandbox's budget emulation;",
-          `paced = requests the service's pacers held back (ARM reads, ARM writes, Resource Graph). One run per size. (${milliseconds(scale.ms)} in all)`,
+          "paced = requests the service's pacers held back (ARM reads, ARM writes, Resource Graph). The timed runs take Cassandra data centers",
+          "from the warm-up's listings (ROTATOR_DATACENTER_LISTING_MAX_AGE); listing afresh = the same run listing every cluster (one ARM read each),",
+          `what a run costs whose plan would disable. reconcile = the median of 3 runs; listing afresh: one run. (${milliseconds(scale.ms)} in all)`,
         ],
       );
     }

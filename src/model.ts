@@ -246,6 +246,12 @@ export interface Snapshot {
   migrations?: MigrationIntent[];
   /** Vault facts from Resource Manager (location, soft delete, purge protection), by lower-case vault name. */
   vaults?: Record<string, VaultFacts>;
+  /**
+   * Set when some consumers came from a listing an earlier run made (Cassandra data centers):
+   * how many rows, and when the oldest listing was made. No disable is applied from such a
+   * snapshot: the service lists afresh and plans again first.
+   */
+  reusedListings?: { rows: number; oldestListedAt: Date };
 }
 
 /** What Resource Manager says about a vault or Managed HSM: where it is and how it keeps deleted keys. */

@@ -141,6 +141,14 @@ export const SETTINGS_SCHEMA: readonly SettingSpec[] = [
     example: "PT1M",
   },
   {
+    name: "ROTATOR_DATACENTER_LISTING_MAX_AGE",
+    required: false,
+    default: "PT30M",
+    description:
+      "ISO 8601 duration, PT1S to PT6H. Resource Graph does not index Cassandra data centers, so each cluster's data centers are listed through Resource Manager (one read per cluster). A timer run reuses a cluster's listing younger than this (PT1S lists every cluster every run); a run whose plan would disable a version lists every cluster afresh and plans again first, and a cluster the service wrote to or read afresh is listed again.",
+    example: "PT30M",
+  },
+  {
     name: "ROTATOR_RECONCILE_DEADLINE",
     required: false,
     default: "PT4M",
@@ -235,6 +243,8 @@ export interface Settings {
   viewMaxAgeMs: number;
   /** ROTATOR_RECONCILE_DEADLINE: a reconcile of every key begins no further key after this long. */
   reconcileDeadlineMs: number;
+  /** ROTATOR_DATACENTER_LISTING_MAX_AGE: how old a cluster's data-center listing a timer run may reuse. */
+  dataCenterListingMaxAgeMs: number;
   journal: JournalLocation;
   journalTable: string;
   eventsTopicEndpoint: string;
@@ -474,6 +484,9 @@ function parseMinRsaBits(value: string): Record<ConsumerKind, number> {
 /** The longest ingestion margin accepted: beyond it a canary proves nothing about "now". */
 export const MAX_INGESTION_MARGIN_MS = 6 * 3600 * 1000;
 
+/** The longest ROTATOR_DATACENTER_LISTING_MAX_AGE: six hours. */
+export const MAX_DATACENTER_LISTING_MAX_AGE_MS = 6 * 3600 * 1000;
+
 /** The longest ROTATOR_VIEW_MAX_AGE: a view older than an hour would hide what the service did. */
 export const MAX_VIEW_MAX_AGE_MS = 3600 * 1000;
 
@@ -516,6 +529,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
   const repointConcurrency = reader.parse("ROTATOR_REPOINT_CONCURRENCY", parseConcurrency);
   const viewMaxAgeMs = reader.duration("ROTATOR_VIEW_MAX_AGE");
   const reconcileDeadlineMs = reader.duration("ROTATOR_RECONCILE_DEADLINE");
+  const dataCenterListingMaxAgeMs = reader.duration("ROTATOR_DATACENTER_LISTING_MAX_AGE");
   const tableEndpoint = reader.parse("ROTATOR_JOURNAL_TABLE_ENDPOINT", parseTableEndpoint);
   const connectionString = reader.parse("ROTATOR_JOURNAL_CONNECTION_STRING", parseConnectionString);
   const journalTable = reader.parse("ROTATOR_JOURNAL_TABLE", parseTableName);
@@ -570,6 +584,16 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
         `${name} (${formatIsoDuration(value)}) must be at least ${floorWhy}: a caller that uses a key version less often than the quiet period, or whose audit records arrive later, would look unused and lose its key. Set ROTATOR_ALLOW_SHORT_QUIET_PERIOD=true only for test and sandbox estates.`,
       );
     }
+  }
+
+  if (
+    dataCenterListingMaxAgeMs !== undefined &&
+    dataCenterListingMaxAgeMs > MAX_DATACENTER_LISTING_MAX_AGE_MS
+  ) {
+    reader.fail(
+      "ROTATOR_DATACENTER_LISTING_MAX_AGE",
+      `ROTATOR_DATACENTER_LISTING_MAX_AGE (${formatIsoDuration(dataCenterListingMaxAgeMs)}) must be from PT1S to ${formatIsoDuration(MAX_DATACENTER_LISTING_MAX_AGE_MS)}: a data center re-pinned by someone else would wait longer than that to be seen (PT30M is the default)`,
+    );
   }
 
   if (viewMaxAgeMs !== undefined && (viewMaxAgeMs < 1000 || viewMaxAgeMs > MAX_VIEW_MAX_AGE_MS)) {
@@ -656,6 +680,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     repointConcurrency: repointConcurrency!,
     viewMaxAgeMs: viewMaxAgeMs!,
     reconcileDeadlineMs: reconcileDeadlineMs!,
+    dataCenterListingMaxAgeMs: dataCenterListingMaxAgeMs!,
     journal: tableEndpoint
       ? { kind: "tableEndpoint", endpoint: tableEndpoint }
       : { kind: "connectionString", connectionString: connectionString! },

@@ -950,6 +950,27 @@ export function hasTerm(haystack: string, needle: string, caseSensitive = false)
   return false;
 }
 
+/** A list of string literals (`in ('a', 'b')`), as sets: worked out once per node, not once per row. */
+const stringLists = new WeakMap<KqlSyntaxNode, { exact: Set<string>; folded: Set<string> } | null>();
+
+function stringList(list: KqlSyntaxNode): { exact: Set<string>; folded: Set<string> } | undefined {
+  const known = stringLists.get(list);
+  if (known !== undefined) return known ?? undefined;
+  const exact = new Set<string>();
+  let constant = true;
+  for (const item of listItems(list.named.get("Expressions"))) {
+    const value = item.kind === "StringLiteralExpression" ? evaluateLiteral(item) : undefined;
+    if (typeof value !== "string") {
+      constant = false;
+      break;
+    }
+    exact.add(value);
+  }
+  const sets = constant ? { exact, folded: new Set([...exact].map((value) => value.toLowerCase())) } : null;
+  stringLists.set(list, sets);
+  return sets ?? undefined;
+}
+
 function listValues(list: KqlSyntaxNode, row: Row | undefined, scope: Scope): KqlValue[] {
   const values: KqlValue[] = [];
   for (const item of listItems(list.named.get("Expressions"))) {
@@ -1005,8 +1026,15 @@ function evaluateBinary(node: KqlSyntaxNode, row: Row | undefined, scope: Scope)
 
   const inOperator = /^(!?)(in~?|has_any)$/.exec(operator);
   if (inOperator) {
-    const candidates = listValues(rightNode, row, scope);
     const negate = inOperator[1] === "!";
+    const constant = inOperator[2] !== "has_any" ? stringList(rightNode) : undefined;
+    if (constant && typeof left === "string") {
+      const text: string = left;
+      const found =
+        inOperator[2] === "in~" ? constant.folded.has(text.toLowerCase()) : constant.exact.has(text);
+      return negate ? !found : found;
+    }
+    const candidates = listValues(rightNode, row, scope);
     let found: boolean;
     if (inOperator[2] === "has_any") {
       found = candidates.some((candidate) => hasTerm(toKqlString(left), toKqlString(candidate)));

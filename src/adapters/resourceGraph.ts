@@ -16,7 +16,12 @@ import { mapLimited } from "../mapLimited.js";
 import type { CallerAttribution, ConsumerKind, VaultFacts } from "../model.js";
 import { describeAzureFailure, failureText } from "./azureFailure.js";
 import { isRecord } from "./consumers/armResource.js";
-import type { ConsumerAdapter, DiscoveredConsumer, ResourceGraphRow } from "./consumers/consumerAdapter.js";
+import type {
+  ConsumerAdapter,
+  DiscoveredConsumer,
+  ResourceGraphRow,
+  RowExpansionOptions,
+} from "./consumers/consumerAdapter.js";
 import { validateGuid } from "./keyRef.js";
 import { kqlList } from "./kqlLiteral.js";
 
@@ -37,11 +42,23 @@ export interface DiscoveryResult {
   problems: DiscoveryProblem[];
   /** Who each principal carried by a discovered resource is, by lower-case principal id. */
   principals: Record<string, CallerAttribution>;
+  /** Rows expanded from a listing an earlier run made (`DiscoverOptions.listingMaxAgeMs`), and the oldest of them. */
+  reusedListings?: ReusedListings;
+}
+
+export interface ReusedListings {
+  rows: number;
+  oldestListedAt: Date;
+}
+
+export interface DiscoverOptions {
+  /** Rows may be expanded from listings younger than this (Cassandra data centers); absent: list every row afresh. */
+  listingMaxAgeMs?: number;
 }
 
 export interface ConsumerDiscovery {
   /** Throws AzureCallError when the query itself fails: then nothing is known about consumers. */
-  discover(subscriptions: readonly string[]): Promise<DiscoveryResult>;
+  discover(subscriptions: readonly string[], options?: DiscoverOptions): Promise<DiscoveryResult>;
   /**
    * Names principals no discovered resource carries, with ONE query: a resource whose
    * system-assigned identity it is, or a user-assigned identity resource. Principals it cannot
@@ -211,7 +228,7 @@ export function createConsumerDiscovery(
       return { principals };
     },
 
-    async discover(subscriptions) {
+    async discover(subscriptions, options = {}) {
       const validated = subscriptions.map((id) => validateGuid(id, "subscription id"));
       if (validated.length === 0) {
         throw new ValidationError("subscriptions", "consumer discovery needs at least one subscription id");
@@ -275,17 +292,33 @@ export function createConsumerDiscovery(
 
       const principals: Record<string, CallerAttribution> = {};
       for (const row of rows) Object.assign(principals, principalsOfRow(row, all));
+      let reusedListings: ReusedListings | undefined;
+      const expansion: RowExpansionOptions = {
+        ...(options.listingMaxAgeMs ? { listingMaxAgeMs: options.listingMaxAgeMs } : {}),
+        reused: (listedAt) => {
+          const oldest = reusedListings?.oldestListedAt;
+          reusedListings = {
+            rows: (reusedListings?.rows ?? 0) + 1,
+            oldestListedAt: oldest && oldest.getTime() <= listedAt.getTime() ? oldest : listedAt,
+          };
+        },
+      };
       const expanded = await mapLimited(rows, ROW_EXPANSION_CONCURRENCY, async (row) => {
         const adapter = byType.get(row.type);
         if (!adapter) return [];
         try {
-          return await adapter.candidatesFromRow(row);
+          return await adapter.candidatesFromRow(row, expansion);
         } catch (error) {
           problems.push({ id: row.id, message: describeError(error) });
           return [];
         }
       });
-      return { consumers: expanded.flat(), problems, principals };
+      return {
+        consumers: expanded.flat(),
+        problems,
+        principals,
+        ...(reusedListings ? { reusedListings } : {}),
+      };
     },
   };
 }

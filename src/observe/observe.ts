@@ -67,6 +67,8 @@ export interface ObserveDeps {
 /** The keys to observe (the caller chose them: every managed key, or one). */
 export interface ObserveScope {
   keys: readonly KeyRef[];
+  /** Consumers may come from listings younger than this that an earlier run made (absent: list afresh). */
+  listingMaxAgeMs?: number;
 }
 
 /** Each key list's first spelling of every key, by sameKey's identity (worked out once per list: lists are not changed). */
@@ -220,8 +222,10 @@ export async function observe(deps: ObserveDeps, scope: ObserveScope, now: Date)
   const keys = uniqueKeys(scope.keys);
   const unreadableKeys: Record<string, string> = {};
 
-  // Key versions, then the canary read: a KeyGet by the service that later runs must find in the logs.
-  const keySnapshots = await mapLimited(keys, concurrency, async (key): Promise<KeySnapshot | undefined> => {
+  // Key versions, then the canary read: a KeyGet by the service that later runs must find in the
+  // logs. Key Vault and Resource Manager budget apart, so the key reads go on while discovery
+  // (Resource Graph, then Resource Manager lists) runs; the audit query waits for both.
+  const keyReads = mapLimited(keys, concurrency, async (key): Promise<KeySnapshot | undefined> => {
     const keyId = keyRefId(key);
     try {
       const versions = await deps.keyVault.listVersions(key);
@@ -242,7 +246,13 @@ export async function observe(deps: ObserveDeps, scope: ObserveScope, now: Date)
   });
 
   // Discovery over the subscriptions, then an ARM GET of each consumer of a key in scope.
-  const discovered = await deps.discovery.discover(config.subscriptions);
+  const [keySnapshots, discovered] = await Promise.all([
+    keyReads,
+    deps.discovery.discover(
+      config.subscriptions,
+      scope.listingMaxAgeMs ? { listingMaxAgeMs: scope.listingMaxAgeMs } : {},
+    ),
+  ]);
   for (const problem of discovered.problems) {
     log.warn("consumer discovery incomplete", { consumer: problem.id, problem: problem.message });
   }
@@ -337,6 +347,11 @@ export async function observe(deps: ObserveDeps, scope: ObserveScope, now: Date)
     evidence[keyId] = updated;
   }
 
+  if (discovered.reusedListings)
+    log.info("consumers taken from earlier listings", {
+      rows: discovered.reusedListings.rows,
+      oldestListedAt: discovered.reusedListings.oldestListedAt.toISOString(),
+    });
   return {
     observedAt: now,
     keys: keySnapshots.filter((snapshot): snapshot is KeySnapshot => snapshot !== undefined),
@@ -344,6 +359,7 @@ export async function observe(deps: ObserveDeps, scope: ObserveScope, now: Date)
     evidence,
     unreadableKeys,
     callers,
+    ...(discovered.reusedListings ? { reusedListings: discovered.reusedListings } : {}),
   };
 }
 
@@ -398,6 +414,9 @@ async function attributeCallers(
   return named;
 }
 
+/** How one observation may reuse earlier work (see `ObserveScope`). */
+export type ObserveOptions = Pick<ObserveScope, "listingMaxAgeMs">;
+
 export interface ObservationOptions {
   settings: ObserveConfig;
   factory: AzureClientFactory;
@@ -412,7 +431,7 @@ export interface ObservationOptions {
  * `confirm(snapshot, consumerIds)`, the fresh ARM reads a plan asks for.
  */
 export function createObservation(options: ObservationOptions): {
-  observe(keys: KeyRef[], now: Date): Promise<Snapshot>;
+  observe(keys: KeyRef[], now: Date, options?: ObserveOptions): Promise<Snapshot>;
   confirm(snapshot: Snapshot, consumerIds: readonly string[]): Promise<Snapshot>;
 } {
   const deps: ObserveDeps = {
@@ -425,7 +444,7 @@ export function createObservation(options: ObservationOptions): {
     ...(options.clock ? { clock: options.clock } : {}),
   };
   return {
-    observe: (keys, now) => observe(deps, { keys }, now),
+    observe: (keys, now, options = {}) => observe(deps, { keys, ...options }, now),
     confirm: (snapshot, consumerIds) => confirmConsumers(deps, snapshot, consumerIds),
   };
 }

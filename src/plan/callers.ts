@@ -71,7 +71,16 @@ export function describeCaller(
   return attribution ? `${attribution.name} (${caller})` : `unattributed caller ${caller}`;
 }
 
-/** What each consumer's own principal is called: "kusto adx-pinned" (shared principals name every consumer). */
+/** Names shown for a principal several consumers share; past a few, how many more. */
+const NAMED_SHARERS = 3;
+
+function sharedName(sharing: readonly ConsumerSnapshot[]): string {
+  if (sharing.length <= NAMED_SHARERS) return sharing.map(consumerName).join(" and ");
+  const named = sharing.slice(0, NAMED_SHARERS).map(consumerName).join(", ");
+  return `${named} and ${sharing.length - NAMED_SHARERS} more consumers`;
+}
+
+/** What each consumer's own principal is called: "kusto adx-pinned" (a shared principal names up to three, then how many more). */
 export function consumerAttributions(
   consumers: readonly ConsumerSnapshot[],
 ): Record<string, CallerAttribution> {
@@ -79,14 +88,16 @@ export function consumerAttributions(
   for (const consumer of consumers) {
     const principal = principalOf(consumer);
     if (!principal) continue;
-    byPrincipal.set(principal, [...(byPrincipal.get(principal) ?? []), consumer]);
+    const sharing = byPrincipal.get(principal);
+    if (sharing) sharing.push(consumer);
+    else byPrincipal.set(principal, [consumer]);
   }
   const attributions: Record<string, CallerAttribution> = {};
   for (const [principal, sharing] of byPrincipal) {
     const [first] = sharing;
     if (!first) continue;
     attributions[principal] = {
-      name: sharing.map(consumerName).join(" and "),
+      name: sharedName(sharing),
       kind: "consumer",
       resourceId: first.id,
     };

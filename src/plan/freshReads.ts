@@ -11,6 +11,11 @@
  * The caller reads them (`confirmConsumers`), plans again, and asks again until nothing is
  * left to read: a disable in the final plan then rests on fresh reads of every consumer of
  * its key, as if observation had read every consumer, and apply's live check reads them again.
+ *
+ * A timer run may take Cassandra data centers from listings earlier runs made
+ * (ROTATOR_DATACENTER_LISTING_MAX_AGE). A listing can miss a data center added or re-pinned
+ * since, and no read of a known consumer finds one it does not know: so a plan that would
+ * disable from such a snapshot is made again from listings made now (`needsFreshListings`).
  * Pure: no I/O.
  */
 import {
@@ -117,4 +122,18 @@ function withoutUnconfirmedDisables(snapshot: Snapshot, plan: Plan): Plan {
       (action) => action.type !== "disable" || !unconfirmed.has(keyRefId(action.key)),
     ),
   };
+}
+
+/**
+ * Whether the plan must be made again from listings made now: it would disable a version while
+ * some consumers came from listings an earlier run made (`Snapshot.reusedListings`).
+ */
+export function needsFreshListings(snapshot: Snapshot, plan: Plan): boolean {
+  return snapshot.reusedListings !== undefined && plan.actions.some((action) => action.type === "disable");
+}
+
+/** The plan without its disables when its snapshot has consumers from earlier listings: what may be applied. */
+export function withoutDisablesOnReusedListings(snapshot: Snapshot, plan: Plan): Plan {
+  if (!needsFreshListings(snapshot, plan)) return plan;
+  return { ...plan, actions: plan.actions.filter((action) => action.type !== "disable") };
 }

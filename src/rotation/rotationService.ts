@@ -15,7 +15,7 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { keyIdOf, sameKey, validateName, validateVersion } from "../adapters/keyRef.js";
+import { keyIdOf, sameKey, sameKeyIdentity, validateName, validateVersion } from "../adapters/keyRef.js";
 import type { ApplyReport, ApplyRun, PlanApplier } from "../apply/applyPlan.js";
 import { formatIsoDuration } from "../duration.js";
 import {
@@ -50,7 +50,7 @@ import {
   type VaultFacts,
 } from "../model.js";
 import type { OutcomePublisher } from "../outcomes/outcomeEvents.js";
-import { planOnFreshReads } from "../plan/freshReads.js";
+import { needsFreshListings, planOnFreshReads, withoutDisablesOnReusedListings } from "../plan/freshReads.js";
 import { compareText } from "../plan/keyContext.js";
 import { isCompromised } from "../plan/preflight.js";
 import { orderVersions } from "../plan/versionOrder.js";
@@ -88,8 +88,11 @@ export interface RotationDeps {
   policy: Policy;
   mode: RotatorMode;
   keyVault: RotationKeyVault;
-  /** Observation of exactly these keys (versions, consumers, audit evidence). */
-  observe(keys: KeyRef[], now: Date): Promise<Snapshot>;
+  /**
+   * Observation of exactly these keys (versions, consumers, audit evidence); `listingMaxAgeMs`
+   * lets consumers come from listings earlier runs made (the snapshot says so: `reusedListings`).
+   */
+  observe(keys: KeyRef[], now: Date, options?: { listingMaxAgeMs?: number }): Promise<Snapshot>;
   plan(snapshot: Snapshot, policy: Policy, now: Date): Plan;
   /**
    * Fresh ARM reads of the given consumers in place of their Resource Graph facts: what a
@@ -133,6 +136,11 @@ export interface RotationDeps {
    * further key (a margin before host.json's functionTimeout); undefined: no deadline.
    */
   reconcileDeadlineMs?: number;
+  /**
+   * ROTATOR_DATACENTER_LISTING_MAX_AGE: a reconcile of every key may take consumers from listings
+   * this young (absent: every run lists afresh). A plan that would disable is made again afresh.
+   */
+  dataCenterListingMaxAgeMs?: number;
   /** Journal partitions a view reads at once (default 8). */
   journalReadConcurrency?: number;
   /** How long an emergency rotation waits for a key held by another run (default 10 s). */
@@ -475,7 +483,7 @@ export class RotationService {
             passed: () => this.deps.clock.now().getTime() - startedAt >= deadlineMs,
           };
     const result = await this.underLeases(leases, async () =>
-      this.observePlanApply(leased, busy, trigger, busy.length === 0, deadline),
+      this.observePlanApply(leased, busy, trigger, busy.length === 0, deadline, true),
     );
     if (result.status === "done") await this.saveCheckpoint(result, trigger);
     await this.republishOutcomes(trigger);
@@ -615,13 +623,35 @@ export class RotationService {
     return observation;
   }
 
-  /** Observation, then the plan, with the fresh consumer reads it needs (`plan/freshReads.ts`). */
+  /**
+   * Observation, then the plan, with the fresh consumer reads it needs (`plan/freshReads.ts`).
+   * With `reuseListings` (a reconcile of every key), consumers may come from listings earlier
+   * runs made; a plan that would then disable is made again from listings made now.
+   */
   private async observeAndPlan(
     keys: KeyRef[],
     now: Date,
-    options: { override?: MigrationIntent; onlyOwnKeys?: boolean } = {},
+    options: { override?: MigrationIntent; onlyOwnKeys?: boolean; reuseListings?: boolean } = {},
   ): Promise<{ snapshot: Snapshot; plan: Plan; confirmed: number }> {
-    const observed = await this.observeWithMigrations(keys, now, options.override);
+    const listingMaxAgeMs = options.reuseListings ? this.deps.dataCenterListingMaxAgeMs : undefined;
+    const first = await this.planOnObservation(keys, now, options, listingMaxAgeMs);
+    if (!needsFreshListings(first.snapshot, first.plan)) return first;
+    this.deps.log.info("a disable is planned on earlier listings: every cluster is listed afresh first", {
+      keys: keys.map(keyRefId).join(","),
+      reusedRows: first.snapshot.reusedListings?.rows,
+      oldestListedAt: first.snapshot.reusedListings?.oldestListedAt.toISOString(),
+    });
+    const fresh = await this.planOnObservation(keys, now, options, undefined);
+    return { ...fresh, plan: withoutDisablesOnReusedListings(fresh.snapshot, fresh.plan) };
+  }
+
+  private async planOnObservation(
+    keys: KeyRef[],
+    now: Date,
+    options: { override?: MigrationIntent; onlyOwnKeys?: boolean },
+    listingMaxAgeMs: number | undefined,
+  ): Promise<{ snapshot: Snapshot; plan: Plan; confirmed: number }> {
+    const observed = await this.observeWithMigrations(keys, now, options.override, listingMaxAgeMs);
     const makePlan = (snapshot: Snapshot) => {
       const made = this.deps.plan(snapshot, this.deps.policy, now);
       return options.onlyOwnKeys ? onlyKeys(made, keys) : made;
@@ -1102,10 +1132,12 @@ export class RotationService {
     trigger: string,
     full = false,
     deadline?: ApplyRun["deadline"],
+    reuseListings = false,
   ): Promise<ReconcileResult> {
     const runId = randomUUID();
     const { plan, report } = await this.planAndMaybeApply(keys, trigger, runId, true, full, {
       ...(deadline ? { deadline } : {}),
+      reuseListings,
     });
     return {
       status: "done",
@@ -1160,12 +1192,13 @@ export class RotationService {
     keys: KeyRef[],
     now: Date,
     override?: MigrationIntent,
+    listingMaxAgeMs?: number,
   ): Promise<Snapshot> {
     const { intents, destinations } = await this.migrationsOf(keys, override);
     const unique = destinations.filter(
       (destination, index) => destinations.findIndex((other) => sameKey(other, destination)) === index,
     );
-    const snapshot = await this.observeWithFreezes([...keys, ...unique], now);
+    const snapshot = await this.observeWithFreezes([...keys, ...unique], now, listingMaxAgeMs);
     if (intents.length === 0) return snapshot;
     let vaults: Record<string, VaultFacts> = {};
     try {
@@ -1184,13 +1217,14 @@ export class RotationService {
     runId: string,
     apply: boolean,
     full = false,
-    options: { deadline?: ApplyRun["deadline"]; override?: MigrationIntent } = {},
+    options: { deadline?: ApplyRun["deadline"]; override?: MigrationIntent; reuseListings?: boolean } = {},
   ): Promise<{ plan: Plan; report?: ApplyReport }> {
     const now = this.deps.clock.now();
     // A migration's destination is observed, not leased: only the run's own keys are acted on.
     const { snapshot, plan, confirmed } = await this.observeAndPlan(keys, now, {
       ...(options.override ? { override: options.override } : {}),
       onlyOwnKeys: true,
+      ...(options.reuseListings ? { reuseListings: true } : {}),
     });
     const deadline = options.deadline;
     this.deps.metrics?.planned(snapshot, plan, now);
@@ -1226,8 +1260,8 @@ export class RotationService {
    * The observation with the keys' retirement freezes. Freeze records that cannot be read freeze
    * everything (the plan holds every old version and says why).
    */
-  private async observeWithFreezes(keys: KeyRef[], now: Date): Promise<Snapshot> {
-    const snapshot = await this.deps.observe(keys, now);
+  private async observeWithFreezes(keys: KeyRef[], now: Date, listingMaxAgeMs?: number): Promise<Snapshot> {
+    const snapshot = await this.deps.observe(keys, now, listingMaxAgeMs ? { listingMaxAgeMs } : {});
     try {
       const all = await this.freezes.all();
       const wanted = new Set(keys.map(keyRefId));
@@ -1552,6 +1586,7 @@ export class RotationService {
 
   private async listManagedKeys(): Promise<KeyRef[]> {
     const keys: KeyRef[] = [];
+    const seen = new Set<string>();
     for (const vault of this.deps.managedVaults) {
       let names: string[];
       try {
@@ -1570,7 +1605,10 @@ export class RotationService {
           hostKind: vault.hostKind,
           keyName,
         };
-        if (!keys.some((known) => sameKey(known, key))) keys.push(key);
+        const identity = sameKeyIdentity(key);
+        if (seen.has(identity)) continue;
+        seen.add(identity);
+        keys.push(key);
       }
     }
     return keys;

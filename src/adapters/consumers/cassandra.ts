@@ -6,12 +6,14 @@
  * Discovery: Resource Graph indexes the clusters (`microsoft.documentdb/cassandraclusters`);
  * data centers are child proxy resources, which Resource Graph does not list as rows of
  * their own, and the key URIs live only on them. So each cluster row is expanded here by
- * listing its data centers through Resource Manager (one call per cluster).
+ * listing its data centers through Resource Manager (one call per cluster). A timer run may
+ * reuse a cluster's listing younger than ROTATOR_DATACENTER_LISTING_MAX_AGE (see
+ * `RowExpansionOptions`); the service lists every cluster afresh before it disables anything.
  */
 import type { DataCenterResource } from "@azure/arm-cosmosdb";
 import type { AzureClientFactory } from "../../azure/clientFactory.js";
 import { ValidationError } from "../../errors.js";
-import type { ConsumerPin, ConsumerSnapshot, PinName } from "../../model.js";
+import { type ConsumerPin, type ConsumerSnapshot, isProvisioningBusy, type PinName } from "../../model.js";
 import { keyIdOf, validateVersion } from "../keyRef.js";
 import {
   beginMigrateWith,
@@ -25,7 +27,7 @@ import {
   readError,
   rowFacts,
 } from "./armResource.js";
-import type { ConsumerAdapter, DiscoveredConsumer } from "./consumerAdapter.js";
+import type { ConsumerAdapter, DiscoveredConsumer, RowExpansionOptions } from "./consumerAdapter.js";
 
 const CLUSTER_TYPE_PATH = ["Microsoft.DocumentDB", "cassandraClusters"] as const;
 const DATA_CENTER_TYPE_PATH = ["Microsoft.DocumentDB", "cassandraClusters", "dataCenters"] as const;
@@ -121,7 +123,61 @@ export function cassandraConsumerFacts(json: CassandraDataCenterJson, subject: s
   };
 }
 
-export function createCassandraAdapter(apiFor: (subscriptionId: string) => CassandraApi): ConsumerAdapter {
+function updating(dataCenter: unknown): boolean {
+  const properties = isRecord(dataCenter) && isRecord(dataCenter.properties) ? dataCenter.properties : {};
+  const state = properties.provisioningState;
+  return isProvisioningBusy(typeof state === "string" ? state : undefined);
+}
+
+/** A cluster's data centers as Resource Manager listed them, and when. */
+interface DataCenterListing {
+  listedAt: number;
+  dataCenters: unknown[];
+}
+
+export function createCassandraAdapter(
+  apiFor: (subscriptionId: string) => CassandraApi,
+  clock: { now(): Date } = { now: () => new Date() },
+): ConsumerAdapter {
+  // Each cluster's last listing, by lower-case cluster id: a timer run may reuse one younger
+  // than its max age (Resource Graph has no data-center rows, and a list per cluster per run
+  // passes Resource Manager's read budget at a few hundred clusters). A cluster the service
+  // writes to, or reads a data center of afresh, is listed again by the next run.
+  const listings = new Map<string, DataCenterListing>();
+  const clusterIdOf = (subscriptionId: string, resourceGroup: string, clusterName: string) =>
+    `${subscriptionId}/${resourceGroup}/${clusterName}`.toLowerCase();
+  const forgetListing = (dataCenterId: string) => {
+    try {
+      const arm = parseArmId(dataCenterId, DATA_CENTER_TYPE_PATH, "Cassandra data center");
+      listings.delete(clusterIdOf(arm.subscriptionId, arm.resourceGroup, arm.names[0] ?? ""));
+    } catch {
+      // Not a data center id: nothing was listed under it.
+    }
+  };
+  const listDataCenters = async (
+    cluster: ReturnType<typeof parseArmId>,
+    options: RowExpansionOptions,
+  ): Promise<unknown[]> => {
+    const [clusterName = ""] = cluster.names;
+    const id = clusterIdOf(cluster.subscriptionId, cluster.resourceGroup, clusterName);
+    const now = clock.now().getTime();
+    const known = listings.get(id);
+    const maxAgeMs = options.listingMaxAgeMs ?? 0;
+    if (known && maxAgeMs > 0 && now - known.listedAt < maxAgeMs) {
+      options.reused?.(new Date(known.listedAt));
+      return known.dataCenters;
+    }
+    const dataCenters: unknown[] = [];
+    for await (const dataCenter of apiFor(cluster.subscriptionId).listDataCenters(
+      cluster.resourceGroup,
+      clusterName,
+    ))
+      dataCenters.push(dataCenter);
+    // A listing with a data center mid-update tells a moment about to change: it is not kept.
+    if (!dataCenters.some(updating)) listings.set(id, { listedAt: now, dataCenters });
+    else listings.delete(id);
+    return dataCenters;
+  };
   // Data centers of one cluster read at the same time share the cluster's GET: each cluster is
   // read once, and a read started after it settled reads afresh.
   const clusterReads = new Map<string, Promise<unknown>>();
@@ -139,15 +195,11 @@ export function createCassandraAdapter(apiFor: (subscriptionId: string) => Cassa
     kind: "cassandra",
     resourceGraphType: "microsoft.documentdb/cassandraclusters",
 
-    async candidatesFromRow(row) {
+    async candidatesFromRow(row, options = {}) {
       const cluster = parseArmId(row.id, CLUSTER_TYPE_PATH, "Cassandra cluster");
-      const [clusterName = ""] = cluster.names;
       const candidates: DiscoveredConsumer[] = [];
       try {
-        for await (const dataCenter of apiFor(cluster.subscriptionId).listDataCenters(
-          cluster.resourceGroup,
-          clusterName,
-        )) {
+        for (const dataCenter of await listDataCenters(cluster, options)) {
           if (!isRecord(dataCenter)) continue;
           const id = optionalString(dataCenter, "id", `data center of ${row.id}`);
           if (!id) continue;
@@ -183,6 +235,8 @@ export function createCassandraAdapter(apiFor: (subscriptionId: string) => Cassa
 
     async read(id) {
       const arm = parseArmId(id, DATA_CENTER_TYPE_PATH, "Cassandra data center");
+      // Read afresh because a decision needs it: the next run lists its cluster again too.
+      forgetListing(id);
       const [clusterName = "", dataCenterName = ""] = arm.names;
       const api = apiFor(arm.subscriptionId);
       let dataCenter: unknown;
@@ -228,6 +282,7 @@ export function createCassandraAdapter(apiFor: (subscriptionId: string) => Cassa
               },
             },
           );
+          forgetListing(consumer.id);
         },
       );
     },
@@ -254,6 +309,7 @@ export function createCassandraAdapter(apiFor: (subscriptionId: string) => Cassa
             dataCenterName,
             { properties: { [field]: keyIdOf(move.to, version) } },
           );
+          forgetListing(consumer.id);
         },
       );
     },

@@ -33,6 +33,14 @@ export interface DiscoveredConsumer {
   facts?: ConsumerSnapshot;
 }
 
+/** How a row's expansion may reuse what an earlier run listed (Cassandra's data centers). */
+export interface RowExpansionOptions {
+  /** Reuse a listing younger than this (absent or 0: list afresh). */
+  listingMaxAgeMs?: number;
+  /** Told when the row's consumers come from a listing made at `listedAt`, before this run. */
+  reused?(listedAt: Date): void;
+}
+
 export interface ConsumerAdapter {
   readonly kind: ConsumerKind;
   /** Lower-case Resource Graph type whose rows announce consumers of this kind. */
@@ -42,7 +50,7 @@ export interface ConsumerAdapter {
    * key), with their facts from the row. Cassandra lists the cluster's data centers through
    * ARM here (one call per cluster; the list carries each data center's properties).
    */
-  candidatesFromRow(row: ResourceGraphRow): Promise<DiscoveredConsumer[]>;
+  candidatesFromRow(row: ResourceGraphRow, options?: RowExpansionOptions): Promise<DiscoveredConsumer[]>;
   /**
    * ARM GET: pins, version really in use, provisioningState, identity, backup retention.
    * Throws AzureCallError when the GET fails, ValidationError when the payload is odd.

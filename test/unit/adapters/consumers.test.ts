@@ -7,7 +7,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { cassandraConsumerFacts, createCassandraAdapter } from "../../../src/adapters/consumers/cassandra.js";
-import type { ConsumerAdapter } from "../../../src/adapters/consumers/consumerAdapter.js";
+import type {
+  ConsumerAdapter,
+  RowExpansionOptions,
+} from "../../../src/adapters/consumers/consumerAdapter.js";
 import { cosmosConsumerFacts, createCosmosAdapter } from "../../../src/adapters/consumers/cosmos.js";
 import { createKustoAdapter, kustoConsumerFacts } from "../../../src/adapters/consumers/kusto.js";
 import { AzureCallError, ValidationError } from "../../../src/errors.js";
@@ -393,6 +396,76 @@ describe("kind specifics", () => {
       }),
       expect.objectContaining({ id: dataCenter("dc2").id, readFrom: "resource-graph" }),
     ]);
+  });
+
+  it("Cassandra listings are reused only younger than the max age, and never after a write to or a fresh read of the cluster", async () => {
+    let lists = 0;
+    let pinned = V1;
+    let now = 1_000_000;
+    const clusterId = `${RG}/Microsoft.DocumentDB/cassandraClusters/cass1`;
+    const dcId = `${clusterId}/dataCenters/dc1`;
+    const dataCenter = () => ({
+      id: dcId,
+      properties: {
+        managedDiskCustomerKeyUri: `${VAULT}keys/key1/${pinned}`,
+        provisioningState: "Succeeded",
+      },
+    });
+    const adapter = createCassandraAdapter(
+      () => ({
+        getCluster: async () => ({}),
+        async *listDataCenters() {
+          lists += 1;
+          yield dataCenter();
+        },
+        getDataCenter: async () => dataCenter(),
+        beginUpdateDataCenter: async () => undefined,
+      }),
+      { now: () => new Date(now) },
+    );
+    const row = {
+      id: clusterId,
+      type: "microsoft.documentdb/cassandraclusters",
+      subscriptionId: SUB,
+      properties: {},
+    };
+    const reused: Date[] = [];
+    const options = { listingMaxAgeMs: 60_000, reused: (at: Date) => reused.push(at) };
+    const versionSeen = async (expansion: RowExpansionOptions = options) =>
+      (await adapter.candidatesFromRow(row, expansion))[0]?.keys[0]?.version;
+
+    expect(await versionSeen()).toBe(V1);
+    expect(lists).toBe(1);
+    // Re-pinned by someone else: a listing younger than the max age still says V1, and says it is reused.
+    pinned = V2;
+    now += 30_000;
+    expect(await versionSeen()).toBe(V1);
+    expect(lists).toBe(1);
+    expect(reused).toEqual([new Date(1_000_000)]);
+    // Without a max age (every run but the timer's, and a plan that would disable): listed afresh.
+    expect(await versionSeen({ reused: options.reused })).toBe(V2);
+    expect(lists).toBe(2);
+    // Older than the max age: listed afresh.
+    pinned = V1;
+    now += 60_000;
+    expect(await versionSeen()).toBe(V1);
+    expect(lists).toBe(3);
+    // A fresh read of one of its data centers (a decision needed it) makes the next run list again.
+    pinned = V2;
+    await adapter.read(dcId);
+    expect(await versionSeen()).toBe(V2);
+    expect(lists).toBe(4);
+    // So does the service's own write.
+    pinned = V1;
+    const [candidate] = await adapter.candidatesFromRow(row, options);
+    expect(lists).toBe(4);
+    if (!candidate?.facts) throw new Error("no facts for the data center");
+    await adapter.beginRepoint(candidate.facts, "managedDisk", V2, {
+      replaceable: new Set([V1.toLowerCase()]),
+    });
+    pinned = V2;
+    expect(await versionSeen()).toBe(V2);
+    expect(reused).toHaveLength(2);
   });
 
   it("Cassandra data centers of one cluster read at the same time share one GET of the cluster", async () => {

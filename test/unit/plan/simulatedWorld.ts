@@ -31,8 +31,12 @@ import type {
   Snapshot,
   VersionUse,
 } from "../../../src/model.js";
-import { COSMOS_FIRST_PARTY_APP_ID, keyRefId } from "../../../src/model.js";
-import { planOnFreshReads } from "../../../src/plan/freshReads.js";
+import { COSMOS_FIRST_PARTY_APP_ID, isProvisioningBusy, keyRefId } from "../../../src/model.js";
+import {
+  needsFreshListings,
+  planOnFreshReads,
+  withoutDisablesOnReusedListings,
+} from "../../../src/plan/freshReads.js";
 import { plan } from "../../../src/plan/plan.js";
 import {
   aPolicy,
@@ -557,6 +561,115 @@ export class SimulatedWorld {
     return result;
   }
 
+  /** Each Cassandra cluster's last listing, by group: its data centers' facts then, and the round. */
+  private listings = new Map<string, { round: number; consumers: ConsumerSnapshot[] }>();
+  /** Rounds planned on reused listings, and plans made again afresh because they would disable. */
+  reusedRounds = 0;
+  relists = 0;
+
+  /**
+   * Someone adds a data center to the Cassandra cluster of `group`, pinned to `version` and its
+   * data wrapped with it. A running cluster unwraps it at once; a deallocated one makes no call.
+   */
+  addDataCenter(group: string, version: string): void {
+    const sibling = this.units.find((unit) => unit.group === group && unit.kind === "cassandra");
+    if (!sibling) return;
+    const count = this.units.filter((unit) => unit.group === group).length;
+    const running = !this.stoppedAt(sibling, this.now);
+    this.units.push({
+      ...sibling,
+      id: sibling.id.replace(/dataCenters\/[^/]+$/, `dataCenters/added${count}`),
+      pin: version,
+      data: version,
+      nextUseAt: this.now + sibling.cadenceMs,
+      running,
+      offAt: new Map(),
+      noticed: undefined,
+      updateUntil: undefined,
+    });
+    if (running) this.record(this.now, version, sibling.principal, sibling.appId, false);
+  }
+
+  /**
+   * One round where the service takes each Cassandra cluster's data centers from its listing of
+   * up to `maxAgeRounds` rounds ago (ROTATOR_DATACENTER_LISTING_MAX_AGE), listing afresh a
+   * cluster it wrote to or read a data center of, or whose listing showed an update; data
+   * centers are added meanwhile (`additions`). With `relistBeforeDisable` it plans as the
+   * service does: a plan that would disable on reused listings is made again on listings made
+   * now (`needsFreshListings`); without, it applies the plan made on the reused listings.
+   */
+  async stepWithReusedListings(options: {
+    faulty: boolean;
+    rotate: boolean;
+    maxAgeRounds: number;
+    relistBeforeDisable: boolean;
+    additions: readonly { atRound: number; group: string; back: number }[];
+  }): Promise<Plan> {
+    this.beginRound(options.rotate);
+    for (const addition of options.additions) {
+      if (addition.atRound !== this.round) continue;
+      const enabled = this.versions.filter((version) => version.enabled);
+      const version = enabled[Math.max(0, enabled.length - 1 - addition.back)]?.version;
+      if (version) this.addDataCenter(addition.group, version);
+    }
+    const fresh = this.observe(options.faulty);
+    const groupOf = (id: string) => this.units.find((unit) => unit.id === id)?.group ?? id;
+    const listed = (reuse: boolean): Snapshot => {
+      let reused = 0;
+      let oldestRound = this.round;
+      const consumers = fresh.consumers.filter((consumer) => consumer.kind !== "cassandra");
+      const groups = new Set(fresh.consumers.filter((c) => c.kind === "cassandra").map((c) => groupOf(c.id)));
+      for (const group of groups) {
+        const cached = this.listings.get(group);
+        if (reuse && cached && this.round - cached.round < options.maxAgeRounds) {
+          reused += 1;
+          oldestRound = Math.min(oldestRound, cached.round);
+          consumers.push(...cached.consumers);
+          continue;
+        }
+        const now = fresh.consumers
+          .filter((consumer) => consumer.kind === "cassandra" && groupOf(consumer.id) === group)
+          .map((consumer): ConsumerSnapshot => ({ ...consumer, readFrom: "resource-graph" }));
+        if (now.some((consumer) => isProvisioningBusy(consumer.provisioningState)))
+          this.listings.delete(group);
+        else this.listings.set(group, { round: this.round, consumers: now });
+        consumers.push(...now);
+      }
+      const oldestListedAt = new Date(this.now - (this.round - oldestRound) * this.stepMs);
+      return {
+        ...fresh,
+        consumers,
+        ...(reused > 0 ? { reusedListings: { rows: reused, oldestListedAt } } : {}),
+      };
+    };
+    const now = new Date(this.now);
+    const makePlan = (snapshot: Snapshot) => plan(snapshot, this.policy, now);
+    const confirm = async (snapshot: Snapshot, ids: readonly string[]): Promise<Snapshot> => {
+      for (const id of ids) this.listings.delete(groupOf(id));
+      return {
+        ...snapshot,
+        consumers: snapshot.consumers.map((consumer) =>
+          ids.includes(consumer.id)
+            ? (fresh.consumers.find((candidate) => candidate.id === consumer.id) ?? consumer)
+            : consumer,
+        ),
+      };
+    };
+    let result = await planOnFreshReads(listed(true), makePlan, confirm);
+    if (result.snapshot.reusedListings) this.reusedRounds += 1;
+    if (options.relistBeforeDisable && needsFreshListings(result.snapshot, result.plan)) {
+      this.relists += 1;
+      const again = await planOnFreshReads(listed(false), makePlan, confirm);
+      result = { ...again, plan: withoutDisablesOnReusedListings(again.snapshot, again.plan) };
+    }
+    this.apply(result.plan, options.faulty, true);
+    // The service reads a data center right before it writes to it: its cluster is listed again.
+    for (const action of result.plan.actions)
+      if (action.type !== "disable") this.listings.delete(groupOf(action.consumerId));
+    this.endRound();
+    return result.plan;
+  }
+
   /** Backup retentions as set before the lengthening (`lengthenRetentions`), by unit id. */
   private lengthened = new Set<string>();
 
@@ -696,6 +809,69 @@ export async function runWorldWithLaggingRows(
   for (let round = 0; round < limit; round++) {
     const result = await world.stepWithLaggingRows({ ...options, faulty: false, rotate: false });
     if (world.settled(result)) return world;
+  }
+  const enabled = world.versions.filter((version) => version.enabled).map((version) => version.version);
+  throw new Error(`not settled after ${limit} rounds: still enabled ${enabled.join(", ")}`);
+}
+
+export interface ListingWorldSpec {
+  world: WorldSpec;
+  /** How many rounds a cluster's listing is reused (ROTATOR_DATACENTER_LISTING_MAX_AGE in rounds). */
+  maxAgeRounds: number;
+  /** Data centers someone adds: at a round, to the nth Cassandra cluster, pinned `back` versions behind the newest. */
+  additions: { atRound: number; cluster: number; back: number }[];
+}
+
+/** Worlds with at least one Cassandra cluster (the first consumer), and data centers added to them. */
+export const listingWorldArb: fc.Arbitrary<ListingWorldSpec> = fc
+  .record({
+    world: worldArb,
+    cluster: consumerArb.map((consumer): ConsumerSpec => ({ ...consumer, kind: "cassandra", rare: false })),
+    maxAgeRounds: fc.integer({ min: 1, max: 8 }),
+    additions: fc.array(
+      fc.record({
+        atRound: fc.integer({ min: 0, max: ACTIVE_ROUNDS - 1 }),
+        cluster: fc.nat(3),
+        back: fc.nat(2),
+      }),
+      { minLength: 1, maxLength: 2 },
+    ),
+  })
+  .map(({ world, cluster, maxAgeRounds, additions }) => ({
+    world: { ...world, consumers: [cluster, ...world.consumers] },
+    maxAgeRounds,
+    additions,
+  }));
+
+/** `runWorld` with Cassandra data centers taken from listings reused for up to `maxAgeRounds` rounds. */
+export async function runWorldWithReusedListings(
+  spec: ListingWorldSpec,
+  options: { relistBeforeDisable: boolean },
+): Promise<SimulatedWorld> {
+  const world = new SimulatedWorld(spec.world);
+  const clusters = spec.world.consumers.flatMap((consumer, index) =>
+    consumer.kind === "cassandra" ? [`g${index}`] : [],
+  );
+  const additions = spec.additions.map((addition) => ({
+    atRound: addition.atRound,
+    group: clusters[addition.cluster % clusters.length] ?? "g0",
+    back: addition.back,
+  }));
+  const step = (faulty: boolean, rotate: boolean, withAdditions: boolean) =>
+    world.stepWithReusedListings({
+      faulty,
+      rotate,
+      maxAgeRounds: spec.maxAgeRounds,
+      relistBeforeDisable: options.relistBeforeDisable,
+      additions: withAdditions ? additions : [],
+    });
+  for (let round = 0; round < ACTIVE_ROUNDS; round++) {
+    await step(spec.world.faulty, spec.world.rotations.includes(round), true);
+  }
+  world.startEverything();
+  const limit = settleRounds(world) + 2 * spec.maxAgeRounds;
+  for (let round = 0; round < limit; round++) {
+    if (world.settled(await step(false, false, false))) return world;
   }
   const enabled = world.versions.filter((version) => version.enabled).map((version) => version.version);
   throw new Error(`not settled after ${limit} rounds: still enabled ${enabled.join(", ")}`);
