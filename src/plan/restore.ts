@@ -83,12 +83,7 @@ function failedUseSigns(
     });
 }
 
-function consumerErrorSigns(
-  context: KeyContext,
-  version: string,
-  watched: ReadonlySet<string>,
-  now: Date,
-): RestoreSign[] {
+function consumerErrorSigns(context: KeyContext, version: string, now: Date): RestoreSign[] {
   const signs: RestoreSign[] = [];
   for (const consumer of context.consumers) {
     if (!showsKeyError(consumer)) continue;
@@ -98,11 +93,12 @@ function consumerErrorSigns(
     const pinsIt = pinsOfKey.some(
       (entry) => entry.version === version || entry.consumer.inUse[entry.pin.pin]?.toLowerCase() === version,
     );
-    // A status that names another watched version is about that one; one naming none is about
-    // the version the consumer pins or uses, or, for a versionless consumer, about the key.
-    const namesWatched = [...named].some((found) => watched.has(found));
+    // A status that names versions is about those (a versionless Kusto cluster that could not
+    // wrap with a newer version not yet valid names that one: not this disable's doing); one
+    // naming none is about the version the consumer pins or uses, or, for a versionless
+    // consumer, about the key.
     const versionless = pinsOfKey.length > 0 && pinsOfKey.every((entry) => entry.version === null);
-    const concerned = named.has(version) || (!namesWatched && (pinsIt || versionless));
+    const concerned = named.has(version) || (named.size === 0 && (pinsIt || versionless));
     if (!concerned) continue;
     signs.push({
       trigger: "consumer-key-error",
@@ -137,16 +133,13 @@ export function planRestores(
       ? [{ version, disabledAt, watching: now.getTime() - disabledAt.getTime() <= watchMs }]
       : [];
   });
-  const watched = new Set(
-    watchedVersions.filter((entry) => entry.watching).map((entry) => entry.version.version.toLowerCase()),
-  );
   const restores: RestoreAction[] = [];
   const needed: RestoreNeeded[] = [];
   for (const { version, disabledAt, watching } of watchedVersions) {
     const name = version.version.toLowerCase();
     const signs = [
       ...failedUseSigns(context, name, disabledAt, watchMs),
-      ...(watching ? consumerErrorSigns(context, name, watched, now) : []),
+      ...(watching ? consumerErrorSigns(context, name, now) : []),
     ];
     if (signs.length === 0) continue;
     const who = [...new Set(signs.map((sign) => sign.who))].join(", ");

@@ -119,6 +119,13 @@ describe("planRestores", () => {
       keyStatus: `Unavailable: cannot access https://kv1.vault.azure.net/keys/cmk/${versionId(1)}: 403`,
     });
     expect(planWith({ consumers: [otherVersion] }).restores).toBeUndefined();
+    // Versionless, failing on a newer version (not yet valid): that is no sign the disabled one is needed.
+    const notYetValid = aConsumer({
+      kind: "kusto",
+      pins: [aPin(key, null)],
+      keyStatus: `Unavailable: cannot access https://kv1.vault.azure.net/keys/cmk/${versionId(1)}: 403 KeyNotYetValid`,
+    });
+    expect(planWith({ consumers: [notYetValid] }).restores).toBeUndefined();
   });
 
   it("never restores a compromised version: RestoreNeeded names who failed", () => {
