@@ -131,9 +131,3 @@ function withoutUnconfirmedDisables(snapshot: Snapshot, plan: Plan): Plan {
 export function needsFreshListings(snapshot: Snapshot, plan: Plan): boolean {
   return snapshot.reusedListings !== undefined && plan.actions.some((action) => action.type === "disable");
 }
-
-/** The plan without its disables when its snapshot has consumers from earlier listings: what may be applied. */
-export function withoutDisablesOnReusedListings(snapshot: Snapshot, plan: Plan): Plan {
-  if (!needsFreshListings(snapshot, plan)) return plan;
-  return { ...plan, actions: plan.actions.filter((action) => action.type !== "disable") };
-}

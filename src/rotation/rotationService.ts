@@ -50,7 +50,7 @@ import {
   type VaultFacts,
 } from "../model.js";
 import type { OutcomePublisher } from "../outcomes/outcomeEvents.js";
-import { needsFreshListings, planOnFreshReads, withoutDisablesOnReusedListings } from "../plan/freshReads.js";
+import { needsFreshListings, planOnFreshReads } from "../plan/freshReads.js";
 import { compareText } from "../plan/keyContext.js";
 import { isCompromised } from "../plan/preflight.js";
 import { orderVersions } from "../plan/versionOrder.js";
@@ -641,8 +641,8 @@ export class RotationService {
       reusedRows: first.snapshot.reusedListings?.rows,
       oldestListedAt: first.snapshot.reusedListings?.oldestListedAt.toISOString(),
     });
-    const fresh = await this.planOnObservation(keys, now, options, undefined);
-    return { ...fresh, plan: withoutDisablesOnReusedListings(fresh.snapshot, fresh.plan) };
+    // Without a max age every cluster is listed now: this snapshot reuses nothing.
+    return this.planOnObservation(keys, now, options, undefined);
   }
 
   private async planOnObservation(

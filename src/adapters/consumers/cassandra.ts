@@ -182,7 +182,7 @@ export function createCassandraAdapter(
   // read once, and a read started after it settled reads afresh.
   const clusterReads = new Map<string, Promise<unknown>>();
   const readCluster = (subscriptionId: string, resourceGroup: string, clusterName: string) => {
-    const id = `${subscriptionId}/${resourceGroup}/${clusterName}`.toLowerCase();
+    const id = clusterIdOf(subscriptionId, resourceGroup, clusterName);
     const known = clusterReads.get(id);
     if (known) return known;
     const reading = apiFor(subscriptionId)

@@ -32,11 +32,7 @@ import type {
   VersionUse,
 } from "../../../src/model.js";
 import { COSMOS_FIRST_PARTY_APP_ID, isProvisioningBusy, keyRefId } from "../../../src/model.js";
-import {
-  needsFreshListings,
-  planOnFreshReads,
-  withoutDisablesOnReusedListings,
-} from "../../../src/plan/freshReads.js";
+import { needsFreshListings, planOnFreshReads } from "../../../src/plan/freshReads.js";
 import { plan } from "../../../src/plan/plan.js";
 import {
   aPolicy,
@@ -659,8 +655,7 @@ export class SimulatedWorld {
     if (result.snapshot.reusedListings) this.reusedRounds += 1;
     if (options.relistBeforeDisable && needsFreshListings(result.snapshot, result.plan)) {
       this.relists += 1;
-      const again = await planOnFreshReads(listed(false), makePlan, confirm);
-      result = { ...again, plan: withoutDisablesOnReusedListings(again.snapshot, again.plan) };
+      result = await planOnFreshReads(listed(false), makePlan, confirm);
     }
     this.apply(result.plan, options.faulty, true);
     // The service reads a data center right before it writes to it: its cluster is listed again.
